@@ -1,0 +1,41 @@
+"""The unit that flows from record builders to the sender: one Braze object and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One object for one array of a Braze request body.
+
+    :param key: the body array it belongs to (``attributes``, ``events``, ``user_aliases``,
+        ``external_ids`` ...); one of the endpoint's ``body_keys``.
+    :param value: the JSON value placed in that array (an object, or a plain string for id lists).
+    :param ref: the caller's reference, returned with the outcome (a source row number, say).
+    """
+
+    key: str
+    value: Any
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A source row that cannot become a valid Braze object, and why.
+
+    :param ref: the source row reference (row number, 1-based for files and queries).
+    :param column: the column at fault, or ``None`` when the row as a whole is at fault.
+    :param reason: a sentence a data engineer can act on.
+    :param row: the offending row, kept for the rejected-records file.
+    """
+
+    ref: Any
+    column: str | None
+    reason: str
+    row: Any = None
+
+    def __str__(self) -> str:
+        where = f"row {self.ref}" + (f", column {self.column!r}" if self.column else "")
+        return f"{where}: {self.reason}"
