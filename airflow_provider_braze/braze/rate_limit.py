@@ -1,0 +1,173 @@
+"""Client-side rate limiting: one token bucket per Braze rate-limit group, steered by Braze's headers.
+
+Braze counts requests per workspace, so several tasks (or workers) sharing one key compete for one
+budget. Each bucket refills at the group's documented rate; every response then tells us what the
+workspace really has left (``X-RateLimit-Remaining`` until ``X-RateLimit-Reset``), and the bucket
+slows down to spread that remainder over the rest of the window, or pauses until the reset when it
+is zero. Workers that share a workspace therefore slow down together instead of collecting 429s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS, RateLimitGroup
+from airflow_provider_braze.braze.errors import BrazeConfigurationError
+from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
+
+
+class TokenBucket:
+    """A thread-safe token bucket.
+
+    :param rate: tokens added per second.
+    :param capacity: the most tokens it holds (the burst size).
+    :param clock: monotonic clock, injectable for tests.
+    :param wall_clock: epoch clock used to read ``X-RateLimit-Reset``, injectable for tests.
+    :param sleep: sleep function, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        capacity: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0 or capacity < 1:
+            raise BrazeConfigurationError(f"A rate limit needs a positive rate and capacity, got {rate}/{capacity}.")
+        self.rate = rate
+        self.capacity = capacity
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = capacity
+        self._updated = clock()
+        # Steering from response headers: a slower rate that holds until the server's window resets.
+        self._paced_rate: float | None = None
+        self._paced_until = 0.0
+        self._paused_until = 0.0
+
+    def _refill(self, now: float) -> float:
+        rate = self.rate
+        if self._paced_rate is not None:
+            if now < self._paced_until:
+                rate = min(rate, self._paced_rate)
+            else:
+                self._paced_rate = None
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * rate)
+        self._updated = now
+        return rate
+
+    def acquire(self, tokens: float = 1.0) -> float:
+        """Take ``tokens``, sleeping until they are available; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                rate = self._refill(now)
+                if now < self._paused_until:
+                    delay = self._paused_until - now
+                elif self._tokens >= tokens:
+                    self._tokens -= tokens
+                    return waited
+                else:
+                    delay = (tokens - self._tokens) / rate
+            self._sleep(delay)
+            waited += delay
+
+    def observe(self, headers: RateLimitHeaders) -> None:
+        """Align the bucket with what Braze says is left of the workspace's window."""
+        if headers.remaining is None:
+            return
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            seconds_to_reset = None
+            if headers.reset is not None:
+                seconds_to_reset = headers.reset - self._wall_clock()
+            self._tokens = min(self._tokens, float(max(headers.remaining, 0)))
+            if seconds_to_reset is None or seconds_to_reset <= 0:
+                return
+            if headers.remaining <= 0:
+                self._paused_until = max(self._paused_until, now + seconds_to_reset)
+            else:
+                self._paced_rate = headers.remaining / seconds_to_reset
+                self._paced_until = now + seconds_to_reset
+
+    def pause_until_epoch(self, reset_epoch: float) -> None:
+        """Hold every caller until the given wall-clock time (after a 429)."""
+        with self._lock:
+            delay = reset_epoch - self._wall_clock()
+            if delay > 0:
+                self._paused_until = max(self._paused_until, self._clock() + delay)
+
+
+class RateLimiter:
+    """One :class:`TokenBucket` per Braze rate-limit group.
+
+    :param overrides: per-group limits replacing Braze's defaults, e.g. from connection extras:
+        ``{"users_track": {"limit": 1000, "period": 3}}`` or ``{"users_track": [1000, 3]}``.
+    :param share: the fraction of each workspace limit this client may use (leave room for other
+        integrations sharing the workspace), between 0 and 1.
+    :param enabled: ``False`` disables client-side limiting (the server's 429s still apply).
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        share: float = 1.0,
+        enabled: bool = True,
+        **bucket_kwargs: Any,
+    ) -> None:
+        if not 0 < share <= 1:
+            raise BrazeConfigurationError(f"rate_limit_share must be in (0, 1], got {share!r}.")
+        self.enabled = enabled
+        self.groups = _groups_with_overrides(overrides or {})
+        self._buckets = {
+            name: TokenBucket(group.per_second * share, max(1.0, group.limit * share), **bucket_kwargs)
+            for name, group in self.groups.items()
+        }
+
+    def bucket(self, group: str) -> TokenBucket:
+        return self._buckets.get(group) or self._buckets["default"]
+
+    def acquire(self, group: str) -> float:
+        """Wait for a request slot in ``group``; returns the seconds waited."""
+        return self.bucket(group).acquire() if self.enabled else 0.0
+
+    def observe(self, group: str, headers: RateLimitHeaders) -> None:
+        if self.enabled:
+            self.bucket(group).observe(headers)
+
+    def pause(self, group: str, reset_epoch: float) -> None:
+        if self.enabled:
+            self.bucket(group).pause_until_epoch(reset_epoch)
+
+
+def _groups_with_overrides(overrides: Mapping[str, Any]) -> dict[str, RateLimitGroup]:
+    groups = dict(RATE_LIMIT_GROUPS)
+    for name, value in overrides.items():
+        if name not in groups:
+            raise BrazeConfigurationError(
+                f"Unknown rate-limit group {name!r} in rate_limits; known groups: {', '.join(groups)}."
+            )
+        try:
+            if isinstance(value, Mapping):
+                limit, period = value["limit"], value.get("period", groups[name].period)
+            else:
+                limit, period = value
+            groups[name] = RateLimitGroup(name, int(limit), float(period), groups[name].description)
+        except (KeyError, TypeError, ValueError):
+            raise BrazeConfigurationError(
+                f"rate_limits[{name!r}] must be {{'limit': N, 'period': seconds}} or [N, seconds], got {value!r}."
+            ) from None
+        if groups[name].limit <= 0 or groups[name].period <= 0:
+            raise BrazeConfigurationError(f"rate_limits[{name!r}] needs a positive limit and period.")
+    return groups

@@ -1,0 +1,224 @@
+"""The batched sender: batches go out over a bounded thread pool and come back as per-object outcomes.
+
+Braze answers a batch in one of three ways, and each object's outcome follows from it:
+
+* 2xx: every object is accepted except those its ``errors[]`` names by ``input_array`` and ``index``.
+* 400 or 413 for the whole batch: nothing was processed. The batch is split in halves and resent
+  until the objects at fault stand alone, so one bad object never costs its 74 neighbours.
+* an error that no resend can fix (401, 403, 404, retries exhausted): the batch's objects are
+  reported ``failed``, batches already in flight finish, and the error is raised.
+
+A timeout after sending on a batch that is not safe to resend is reported ``unknown``: Braze may or
+may not have applied it, and the caller decides (see :class:`~airflow_provider_braze.braze.retry.RetryPolicy`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+
+from airflow_provider_braze.braze.batching import Batch, Batcher
+from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
+from airflow_provider_braze.braze.errors import (
+    BrazeAmbiguousOutcomeError,
+    BrazeBadRequestError,
+    BrazeError,
+    BrazePayloadTooLargeError,
+)
+from airflow_provider_braze.braze.items import Item
+from airflow_provider_braze.braze.transport import BrazeClient
+
+log = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["accepted", "rejected", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What became of one object.
+
+    :param item: the object sent (its ``ref`` leads back to the source row).
+    :param status: ``accepted`` (Braze took it), ``rejected`` (Braze refused it; resending the same
+        object will not help), ``failed`` (the request failed as a whole; resending may help), or
+        ``unknown`` (timed out after sending; Braze may have applied it).
+    :param reason: Braze's words for a rejection, or the failure.
+    """
+
+    item: Item
+    status: OutcomeStatus
+    reason: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one batch.
+
+    :param endpoint: catalogue name.
+    :param outcomes: one per object, in no particular order.
+    :param requests: HTTP requests made for this batch (splitting a rejected batch makes more).
+    :param attempts: HTTP attempts including retries.
+    :param responses: the 2xx bodies, without ``errors`` (counts such as ``deleted``).
+    :param unmapped_errors: ``errors[]`` entries that named no object (kept for the report).
+    :param fatal_error: set when the batch failed in a way that should stop the whole send.
+    """
+
+    endpoint: str
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    requests: int = 0
+    attempts: int = 0
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    unmapped_errors: list[Any] = field(default_factory=list)
+    fatal_error: BaseException | None = None
+
+    def count(self, status: OutcomeStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+class BatchSender:
+    """Sends items to one endpoint in batches over a bounded thread pool.
+
+    :param client: the Braze client (thread-safe).
+    :param concurrency: requests in flight at once.
+    :param max_pending: batches built ahead of the pool; bounds memory.
+    """
+
+    def __init__(self, client: BrazeClient, *, concurrency: int = 8, max_pending: int | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}.")
+        self.client = client
+        self.concurrency = concurrency
+        self.max_pending = max_pending or concurrency * 2
+
+    def send(
+        self,
+        endpoint: str | Endpoint,
+        items: Iterable[Item],
+        *,
+        static_body: Mapping[str, Any] | None = None,
+    ) -> Iterator[BatchResult]:
+        """Send ``items`` and yield a :class:`BatchResult` per batch as batches complete.
+
+        The items iterator is consumed lazily on the calling thread, so a generator over a database
+        cursor is read only as fast as Braze takes the data.
+
+        :param endpoint: catalogue name or :class:`Endpoint` (with its limits).
+        :param items: the objects to send.
+        :param static_body: fields sent in every request body.
+        :raises BrazeError: after the in-flight batches finish, when a batch failed in a way no resend
+            can fix; the failed batch's result is yielded first.
+        """
+        ep = get_endpoint(endpoint)
+        batches = Batcher(ep, static_body).batches(items)
+        fatal: BaseException | None = None
+        in_flight: deque[Future[BatchResult]] = deque()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool:
+            for batch in batches:
+                if batch.oversized:
+                    yield _oversized(batch)
+                    continue
+                in_flight.append(pool.submit(self._send_batch, batch))
+                while len(in_flight) >= self.max_pending:
+                    for result in _next_done(in_flight):
+                        fatal = fatal or result.fatal_error
+                        yield result
+                if fatal:
+                    break
+            while in_flight:
+                for result in _next_done(in_flight):
+                    fatal = fatal or result.fatal_error
+                    yield result
+        if fatal is not None:
+            raise fatal
+
+    def _send_batch(self, batch: Batch) -> BatchResult:
+        result = BatchResult(batch.endpoint.name)
+        try:
+            self._send_or_split(batch, result)
+        except BrazeAmbiguousOutcomeError as exc:
+            result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items())
+        except (BrazeError, requests.RequestException) as exc:
+            done = {id(o.item) for o in result.outcomes}
+            result.outcomes.extend(ItemOutcome(i, "failed", str(exc)) for i in batch.all_items() if id(i) not in done)
+            result.fatal_error = exc
+        return result
+
+    def _send_or_split(self, batch: Batch, result: BatchResult) -> None:
+        result.requests += 1
+        try:
+            response = self.client.request(
+                batch.endpoint,
+                data=batch.body(),
+                idempotent=batch.endpoint.is_idempotent(
+                    {key: [item.value for item in items] for key, items in batch.items.items()}
+                ),
+            )
+        except (BrazeBadRequestError, BrazePayloadTooLargeError) as exc:
+            if len(batch) == 1:
+                (item,) = batch.all_items()
+                result.outcomes.append(ItemOutcome(item, "rejected", exc.message))
+                return
+            log.info(
+                "%s rejected a batch of %d objects (HTTP %s: %s); splitting it to isolate the objects at fault",
+                batch.endpoint.path, len(batch), exc.status_code, exc.message,
+            )
+            for half in batch.split():
+                self._send_or_split(half, result)
+            return
+        result.attempts += response.attempts
+        _apply_response(batch, response.body, result)
+
+
+def _apply_response(batch: Batch, body: dict[str, Any], result: BatchResult) -> None:
+    rejected: dict[int, str] = {}
+    for error in body.get("errors") or ():
+        item = _item_for_error(batch, error)
+        if item is None:
+            result.unmapped_errors.append(error)
+        else:
+            rejected[id(item)] = _reason(error)
+    for item in batch.all_items():
+        reason = rejected.get(id(item))
+        result.outcomes.append(ItemOutcome(item, "rejected", reason) if reason else ItemOutcome(item, "accepted"))
+    result.responses.append({k: v for k, v in body.items() if k != "errors"})
+
+
+def _item_for_error(batch: Batch, error: Any) -> Item | None:
+    if not isinstance(error, Mapping):
+        return None
+    index, array = error.get("index"), error.get("input_array")
+    if not isinstance(index, int) or isinstance(index, bool):
+        return None
+    if array is None and len(batch.items) == 1:
+        array = next(iter(batch.items))
+    items = batch.items.get(array) if isinstance(array, str) else None
+    return items[index] if items is not None and 0 <= index < len(items) else None
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    return str(error.get("type") or error.get("message") or error)
+
+
+def _next_done(in_flight: deque[Future[BatchResult]]) -> list[BatchResult]:
+    """Wait for at least one batch in flight to finish; remove and return the finished ones."""
+    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+    finished = [f for f in in_flight if f in done]
+    for f in finished:
+        in_flight.remove(f)
+    return [f.result() for f in finished]
+
+
+def _oversized(batch: Batch) -> BatchResult:
+    (item,) = batch.all_items()
+    (chunk,) = next(iter(batch.encoded.values()))
+    ep = batch.endpoint
+    if len(chunk) + 20 > ep.max_body_bytes:
+        reason = f"object is {len(chunk):,} bytes encoded, above Braze's {ep.max_body_bytes:,}-byte request limit"
+    else:
+        reason = f"object lists {ep.weight(item.value)} identifiers, above Braze's {ep.max_total_items} per request"
+    return BatchResult(ep.name, [ItemOutcome(item, "rejected", reason)])

@@ -1,0 +1,233 @@
+"""HTTP transport to Braze: one pooled session, Bearer auth, rate limiting and retries per request."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import logging
+import platform
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_braze import __version__
+from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
+from airflow_provider_braze.braze.errors import (
+    BrazeAmbiguousOutcomeError,
+    BrazeConfigurationError,
+    BrazeRateLimitError,
+    error_for_status,
+)
+from airflow_provider_braze.braze.rate_limit import RateLimiter
+from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
+from airflow_provider_braze.braze.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = f"airflow-provider-braze/{__version__} python/{platform.python_version()}"
+
+
+@dataclass
+class BrazeResponse:
+    """A successful (2xx) Braze response.
+
+    :param status_code: the HTTP status.
+    :param body: the parsed JSON body (an empty dict when there was none).
+    :param headers: response headers.
+    :param attempts: how many attempts the request took.
+    """
+
+    status_code: int
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attempts: int = 1
+
+    @property
+    def errors(self) -> list[Any]:
+        """The non-fatal ``errors`` Braze listed (objects it did not process)."""
+        errors = self.body.get("errors")
+        return errors if isinstance(errors, list) else []
+
+    @property
+    def rate_limit(self) -> RateLimitHeaders:
+        return RateLimitHeaders.parse(self.headers)
+
+
+class BrazeClient:
+    """Sends requests to one Braze workspace.
+
+    Thread-safe: one instance is shared by the sender's thread pool. The API key lives only in the
+    session's headers; it never appears in ``repr``, log lines or exception text.
+
+    :param base_url: REST base URL (see :func:`~airflow_provider_braze.braze.instances.resolve_base_url`).
+    :param api_key: the REST API key.
+    :param timeout: ``(connect, read)`` seconds per attempt.
+    :param retry_policy: when and how to retry.
+    :param rate_limiter: client-side rate limiting per Braze rate-limit group.
+    :param pool_size: pooled connections kept open (at least the sender's concurrency).
+    :param user_agent: ``User-Agent`` header.
+    :param verify: TLS verification, as in requests (a CA bundle path or a bool).
+    :param proxies: proxies, as in requests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry_policy: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        pool_size: int = 16,
+        user_agent: str = DEFAULT_USER_AGENT,
+        verify: bool | str = True,
+        proxies: Mapping[str, str] | None = None,
+    ) -> None:
+        key = clean_api_key(api_key)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.rate_limiter = rate_limiter or RateLimiter()
+        self.pool_size = pool_size
+        self._session_lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._headers = {
+            "Authorization": f"Bearer {key}",
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+        }
+        self._key = key
+        self._verify = verify
+        self._proxies = dict(proxies or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
+
+    @property
+    def session(self) -> requests.Session:
+        """The pooled session, created on first use (no I/O before a request is made)."""
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    self._session = self._new_session()
+        return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        # Braze sets no cookies we need, and a shared cookie jar is the one part of a Session that
+        # is not thread-safe: refuse all cookies so threads share only the connection pool.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        # pool_block keeps at most pool_size sockets per host however many threads call in.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_size, pool_block=True, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(self._headers)
+        session.verify = self._verify
+        session.proxies.update(self._proxies)
+        return session
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def request(
+        self,
+        endpoint: str | Endpoint,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> BrazeResponse:
+        """Send one request with rate limiting and retries; return the 2xx response.
+
+        :param endpoint: catalogue name or :class:`Endpoint`.
+        :param json_body: a JSON-serialisable body (or use ``data``).
+        :param data: an already encoded JSON body (the batcher encodes once to measure it).
+        :param params: query parameters (lists become repeated keys, as Braze's ``external_id[]``).
+        :param path_params: values for the path template.
+        :param idempotent: overrides the catalogue's view of whether the body is safe to resend.
+        :raises BrazeAPIError: the typed error for a non-2xx answer after retries.
+        :raises BrazeAmbiguousOutcomeError: a non-idempotent request timed out after it was sent.
+        """
+        ep = get_endpoint(endpoint)
+        if data is None and json_body is not None:
+            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+        if idempotent is None:
+            idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
+        url = self.base_url + ep.format_path(**(path_params or {}))
+        attempts = 0
+
+        def attempt() -> BrazeResponse:
+            nonlocal attempts
+            attempts += 1
+            self.rate_limiter.acquire(ep.rate_limit_group)
+            return self._send_once(ep, url, data, params)
+
+        retrying = self.retry_policy.retrying(idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}")
+        try:
+            response = retrying(attempt)
+        except requests.Timeout as exc:
+            if not idempotent and not self.retry_policy.retry_ambiguous:
+                raise BrazeAmbiguousOutcomeError(
+                    f"{ep.method} {ep.path} timed out after it was sent; Braze may have applied it. It was not "
+                    "resent because it carries events, purchases or increments that would count twice "
+                    "(set retry_ambiguous to resend anyway)."
+                ) from exc
+            raise
+        response.attempts = attempts
+        return response
+
+    def _send_once(self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None):
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        started = time.monotonic()
+        resp = self.session.request(
+            ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
+        )
+        body = _json_body(resp)
+        rate = RateLimitHeaders.parse(resp.headers)
+        self.rate_limiter.observe(ep.rate_limit_group, rate)
+        log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
+        if 200 <= resp.status_code < 300:
+            return BrazeResponse(resp.status_code, body, resp.headers)
+        message = body.get("message") if isinstance(body.get("message"), str) else resp.reason or "error"
+        error = error_for_status(
+            resp.status_code,
+            self._redact(message),
+            body.get("errors") if isinstance(body.get("errors"), list) else None,
+            ep.name,
+            dict(resp.headers),
+        )
+        if isinstance(error, BrazeRateLimitError) and error.reset_at is not None:
+            self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
+        raise error
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def clean_api_key(api_key: str | None) -> str:
+    """Strip whitespace and quotes pasted around a key (Braze answers 401 to a quoted key)."""
+    key = (api_key or "").strip().strip("'\"").strip()
+    if not key:
+        raise BrazeConfigurationError("The Braze connection has no REST API key (set it as the password).")
+    return key
+
+
+def _json_body(resp: requests.Response) -> dict[str, Any]:
+    if not resp.content:
+        return {}
+    try:
+        body = resp.json()
+    except ValueError:
+        return {"message": resp.text[:500]}
+    return body if isinstance(body, dict) else {"message": str(body)[:500]}

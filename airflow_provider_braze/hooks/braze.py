@@ -1,0 +1,194 @@
+"""BrazeHook: an Airflow connection to one Braze workspace's REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_braze import __version__
+from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
+from airflow_provider_braze.braze.errors import (
+    BrazeAPIError,
+    BrazeAuthenticationError,
+    BrazeConfigurationError,
+    BrazeError,
+    BrazePermissionError,
+)
+from airflow_provider_braze.braze.instances import resolve_base_url
+from airflow_provider_braze.braze.items import Item
+from airflow_provider_braze.braze.rate_limit import RateLimiter
+from airflow_provider_braze.braze.retry import RetryPolicy
+from airflow_provider_braze.braze.sender import BatchResult, BatchSender
+from airflow_provider_braze.braze.transport import BrazeClient, BrazeResponse
+from airflow_provider_braze.hooks.extras import BrazeConnectionSettings
+
+
+class BrazeHook(BaseHook):
+    """Talks to Braze's REST API with the workspace's REST API key.
+
+    The connection's host is an instance code (``US-03``, ``EU-01`` ...) or the REST endpoint URL;
+    the password is the REST API key. Extras tune timeouts, retries, concurrency and rate limits
+    (see :class:`~airflow_provider_braze.hooks.extras.BrazeConnectionSettings`). Nothing is read or
+    sent until a method needs it.
+
+    :param braze_conn_id: the Airflow connection id.
+    :param concurrency: requests in flight at once when sending batches (overrides the extra).
+    :param retry_policy: a retry policy replacing the one built from the connection's extras.
+    """
+
+    conn_name_attr = "braze_conn_id"
+    default_conn_name = "braze_default"
+    conn_type = "braze"
+    hook_name = "Braze"
+
+    def __init__(
+        self,
+        braze_conn_id: str = default_conn_name,
+        *,
+        concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.braze_conn_id = braze_conn_id
+        self._concurrency = concurrency
+        self._retry_policy = retry_policy
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form for Airflow cores older than 3.2 (newer ones read provider info)."""
+        from airflow_provider_braze.provider_info import BRAZE_UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": BRAZE_UI_FIELD_BEHAVIOUR["hidden-fields"],
+            "relabeling": BRAZE_UI_FIELD_BEHAVIOUR["relabeling"],
+            "placeholders": BRAZE_UI_FIELD_BEHAVIOUR["placeholders"],
+        }
+
+    @cached_property
+    def settings(self) -> BrazeConnectionSettings:
+        """The connection, read once and validated."""
+        conn = self.get_connection(self.braze_conn_id)
+        return BrazeConnectionSettings.from_connection(conn)
+
+    @cached_property
+    def client(self) -> BrazeClient:
+        """The Braze client for this connection (one pooled session per hook)."""
+        s = self.settings
+        import airflow
+
+        return BrazeClient(
+            resolve_base_url(s.host, s.port),
+            s.api_key,
+            timeout=(s.connect_timeout, s.timeout),
+            retry_policy=self._retry_policy or s.retry_policy(),
+            rate_limiter=RateLimiter(s.rate_limits, share=s.rate_limit_share, enabled=s.client_rate_limiting),
+            pool_size=max(self.concurrency, 4),
+            user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
+            verify=s.verify,
+        )
+
+    def get_conn(self) -> BrazeClient:
+        """Return the :class:`~airflow_provider_braze.braze.transport.BrazeClient`."""
+        return self.client
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency or self.settings.concurrency
+
+    def endpoint(self, name: str | Endpoint) -> Endpoint:
+        """The catalogue entry for ``name``, with this workspace's /users/track object limit applied."""
+        ep = get_endpoint(name)
+        limit = self.settings.users_track_max_objects
+        if ep.name == "users/track" and limit is not None:
+            return ep.with_limits(max_items=min(ep.max_items or limit, limit), max_total_items=limit)
+        return ep
+
+    def call(
+        self,
+        endpoint: str | Endpoint,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, Any] | None = None,
+    ) -> BrazeResponse:
+        """Make one request (with rate limiting and retries) and return the 2xx response.
+
+        :param endpoint: catalogue name such as ``users/export/ids``.
+        :param json: the request body.
+        :param params: query parameters for GET endpoints.
+        :param path_params: path values (``integration_id``).
+        """
+        return self.client.request(self.endpoint(endpoint), json_body=json, params=params, path_params=path_params)
+
+    def send(
+        self,
+        endpoint: str | Endpoint,
+        items: Iterable[Item],
+        *,
+        static_body: Mapping[str, Any] | None = None,
+        concurrency: int | None = None,
+    ) -> Iterator[BatchResult]:
+        """Send objects in batches within the endpoint's limits; yield per-batch outcomes.
+
+        :param endpoint: catalogue name such as ``users/track``.
+        :param items: the objects, each with its body key and a reference back to its source.
+        :param static_body: fields sent in every request body.
+        :param concurrency: requests in flight (defaults to the connection's setting).
+        """
+        sender = BatchSender(self.client, concurrency=concurrency or self.concurrency)
+        return sender.send(self.endpoint(endpoint), items, static_body=static_body)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key and instance with a request that writes nothing and costs no data points.
+
+        It posts an empty body to the endpoint named by the ``test_endpoint`` extra (default
+        ``users/track``): Braze checks the key and its permission before it looks at the body, so a
+        400 about the empty body still proves both.
+        """
+        try:
+            s = self.settings
+            ep = get_endpoint(s.test_endpoint)
+            base_url = resolve_base_url(s.host, s.port)
+        except (BrazeError, KeyError) as exc:
+            return False, str(exc)
+        try:
+            if ep.method == "GET":
+                self.client.request(ep, params={})
+            else:
+                self.client.request(ep, json_body={})
+        except BrazeAuthenticationError:
+            return False, (
+                f"Braze at {base_url} rejected the REST API key (HTTP 401): the key is wrong, or it belongs to "
+                "another instance (check the REST endpoint under Settings > APIs and Identifiers)."
+            )
+        except BrazePermissionError as exc:
+            return False, (
+                f"The REST API key is valid but lacks the {ep.permission!r} permission needed for {ep.path} "
+                f"(HTTP 403: {exc.message}). Add it to the key in Braze, or set the test_endpoint extra to an "
+                "endpoint this key may call."
+            )
+        except BrazeAPIError as exc:
+            if exc.status_code == 400:
+                return True, f"Connected to Braze at {base_url}; the key may call {ep.path} ({ep.permission})."
+            return False, str(exc)
+        except BrazeError as exc:
+            return False, str(exc)
+        except Exception as exc:  # a connection test reports every failure instead of raising
+            return False, f"Could not reach Braze at {base_url}: {type(exc).__name__}: {exc}"
+        return True, f"Connected to Braze at {base_url}; the key may call {ep.path} ({ep.permission})."
+
+    def close(self) -> None:
+        """Close pooled connections (the hook can still be used; it reconnects on demand)."""
+        if "client" in self.__dict__:
+            self.client.close()
+
+
+__all__ = ["BrazeHook", "BrazeConfigurationError", "CATALOGUE"]
