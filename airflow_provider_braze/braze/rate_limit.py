@@ -19,6 +19,10 @@ from airflow_provider_braze.braze.errors import BrazeConfigurationError
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
 
 
+_EPSILON = 1e-9
+_MIN_SLEEP = 0.001
+
+
 class TokenBucket:
     """A thread-safe token bucket.
 
@@ -73,11 +77,12 @@ class TokenBucket:
                 rate = self._refill(now)
                 if now < self._paused_until:
                     delay = self._paused_until - now
-                elif self._tokens >= tokens:
-                    self._tokens -= tokens
+                elif self._tokens >= tokens - _EPSILON:
+                    self._tokens = max(0.0, self._tokens - tokens)
                     return waited
                 else:
-                    delay = (tokens - self._tokens) / rate
+                    # A floor on the sleep: a float-rounding shortfall must not spin the loop.
+                    delay = max((tokens - self._tokens) / rate, _MIN_SLEEP)
             self._sleep(delay)
             waited += delay
 

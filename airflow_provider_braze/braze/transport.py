@@ -8,7 +8,7 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,7 @@ class BrazeClient:
     :param user_agent: ``User-Agent`` header.
     :param verify: TLS verification, as in requests (a CA bundle path or a bool).
     :param proxies: proxies, as in requests.
+    :param sleep: how the retry loop waits; injectable for tests.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class BrazeClient:
         user_agent: str = DEFAULT_USER_AGENT,
         verify: bool | str = True,
         proxies: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         key = clean_api_key(api_key)
         self.base_url = base_url.rstrip("/")
@@ -104,6 +106,7 @@ class BrazeClient:
         self._key = key
         self._verify = verify
         self._proxies = dict(proxies or {})
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
@@ -173,7 +176,9 @@ class BrazeClient:
             self.rate_limiter.acquire(ep.rate_limit_group)
             return self._send_once(ep, url, data, params)
 
-        retrying = self.retry_policy.retrying(idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}")
+        retrying = self.retry_policy.retrying(
+            idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}", sleep=self._sleep
+        )
         try:
             response = retrying(attempt)
         except requests.Timeout as exc:

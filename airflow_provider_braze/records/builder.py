@@ -1,0 +1,155 @@
+"""What every record builder is: one source row in, one Braze object or one rejection out.
+
+A builder is created once per task and called for every row, so the work that depends only on the
+column names (which column is an identifier, which is pre-formatted JSON, which names Braze would
+refuse) is done once per distinct column set and cached as a *plan*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.records.values import Invalid, field_list, parse_json
+
+#: Sparse JSON Lines rows can produce many column sets; past this many plans the cache starts over.
+MAX_PLANS = 1024
+
+
+@runtime_checkable
+class RecordBuilder(Protocol):
+    """Turns a source row into one Braze object for :attr:`endpoint`, or a :class:`Rejection`.
+
+    :ivar endpoint: the catalogue name of the endpoint the objects are for (``users/track``).
+    """
+
+    endpoint: str
+
+    def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
+        """Build the Braze object for ``row``.
+
+        :param row: column name to value, from a SQL cursor, a CSV file (text or ``None``) or JSON.
+        :param ref: the caller's row reference (1-based row number), returned on the result.
+        """
+        ...
+
+
+class RowError(Exception):
+    """Raised inside a builder to reject the current row; becomes a :class:`Rejection`.
+
+    :param column: the column at fault, or ``None`` for the row as a whole.
+    :param reason: the sentence for the data engineer.
+    """
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+Converter = Callable[[Any], Any]
+
+
+class RowBuilder:
+    """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, rejections.
+
+    Subclasses implement :meth:`plan` (once per column set) and :meth:`make` (once per row).
+
+    :param pre_formatted_fields: columns whose text is JSON to send as arrays, objects or typed
+        values (Treasure Data's parameter): a list or a comma-separated string.
+    :param empty_as_null: treat an empty string as a missing value. CSV cannot tell an empty
+        value from a NULL, and Braze would store ``""`` as a real value, so this is on by default.
+    """
+
+    endpoint: str = ""
+
+    def __init__(
+        self,
+        *,
+        pre_formatted_fields: str | Iterable[str] | None = None,
+        empty_as_null: bool = True,
+    ) -> None:
+        self.pre_formatted_fields = field_list(pre_formatted_fields)
+        self.empty_as_null = empty_as_null
+        self._plans: dict[tuple[str, ...], Any] = {}
+
+    def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
+        """Build the Braze object for ``row``, or say why it cannot be built.
+
+        :param row: column name to value.
+        :param ref: the caller's row reference, returned on the result.
+        """
+        try:
+            columns = tuple(row)
+            plan = self._plans.get(columns)
+            if plan is None:
+                plan = self._new_plan(columns)
+            key, value = self.make(row, plan)
+        except RowError as exc:
+            return Rejection(ref, exc.column, exc.reason, row)
+        return Item(key, value, ref)
+
+    def _new_plan(self, columns: tuple[str, ...]) -> Any:
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.clear()
+        plan = self._plans[columns] = self.plan(columns)
+        return plan
+
+    def plan(self, columns: tuple[str, ...]) -> Any:
+        """Work out, once per column set, how to read rows with these columns."""
+        raise NotImplementedError
+
+    def make(self, row: Mapping[str, Any], plan: Any) -> tuple[str, Any]:
+        """Return ``(body key, Braze object)`` for one row, or raise :class:`RowError`."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses --------------------------------------------------------------
+
+    def is_missing(self, value: Any) -> bool:
+        """Whether a value counts as absent (``None``, or ``""`` when ``empty_as_null``)."""
+        return value is None or (self.empty_as_null and value == "")
+
+    def reader(self, column: str, convert: Converter | None, *, json_text: bool = False) -> Converter | None:
+        """The converter for one column: parse JSON text first where asked, then ``convert``.
+
+        :param column: the column name, used for ``pre_formatted_fields``.
+        :param convert: the value rule for the column, or ``None`` to take values as they are.
+        :param json_text: parse text as JSON even if the column is not in ``pre_formatted_fields``
+            (columns such as ``properties`` that can only hold JSON).
+        """
+        if not (json_text or column in self.pre_formatted_fields):
+            return convert
+        if convert is None:
+            return _json_or_value
+        return lambda value: convert(_json_or_value(value))
+
+    def value(self, row: Mapping[str, Any], column: str, convert: Converter | None) -> Any:
+        """Read and convert ``row[column]``; a missing value comes back as ``None``."""
+        raw = row[column]
+        if raw is None or (self.empty_as_null and raw == ""):
+            return None
+        if convert is None:
+            return raw
+        try:
+            return convert(raw)
+        except Invalid as exc:
+            raise RowError(column, f"{column} {exc}") from None
+
+
+def _json_or_value(value: Any) -> Any:
+    # JSON Lines and record lists already hold arrays and objects; only text needs parsing.
+    return parse_json(value) if isinstance(value, str) else value
+
+
+def required(builder: RowBuilder, row: Mapping[str, Any], column: str, convert: Converter | None, what: str) -> Any:
+    """Read a column Braze requires; reject the row when it is absent or empty.
+
+    :param what: how the reason describes the column's purpose ("the event name").
+    """
+    if column not in row:
+        raise RowError(column, f"{column} is required ({what}) but the row has no {column} column")
+    value = builder.value(row, column, convert)
+    if value is None:
+        raise RowError(column, f"{column} is required ({what}) but is empty")
+    return value

@@ -1,0 +1,272 @@
+"""Braze's rules for single values: times, codes, key names, lengths and sizes.
+
+Each rule cites ``shared/reference/braze_api.md`` (section 2). Rules raise
+:class:`~airflow_provider_braze.records.values.Invalid` with a message that continues a sentence
+starting with the column name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from airflow_provider_braze.records.values import Invalid, iso_datetime, show, type_name
+
+#: Longest string value, attribute key or property key Braze stores (2.3, 2.4, 2.5).
+MAX_TEXT = 255
+#: Largest nested custom attribute (object or array of objects) (1.6). Braze says "100 KB"; we
+#: count 100,000 bytes of compact UTF-8 JSON, the stricter reading, because one value over the
+#: limit makes Braze drop every nested update of the whole request.
+MAX_NESTED_BYTES = 100_000
+#: Largest event ``properties`` holding arrays or objects (1.6).
+MAX_EVENT_PROPERTIES_BYTES = 100_000
+#: Largest purchase ``properties`` holding arrays or objects (1.6).
+MAX_PURCHASE_PROPERTIES_BYTES = 50_000
+#: Largest purchase ``quantity`` (2.5).
+MAX_QUANTITY = 100
+#: Braze stores dates after the year 3000 as text, and drops them inside nested objects (2.3).
+MAX_YEAR = 3000
+_MAX_EPOCH_SECONDS = datetime(MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+
+#: Event property keys that Braze answers with an API error (2.4).
+RESERVED_PROPERTY_KEYS = frozenset({"time", "event_name"})
+
+# Braze's "yyyy-MM-ddTHH:mm:ss:SSSZ" (milliseconds after a colon) and "MM/dd/yyyy" (2.3, 2.4).
+_COLON_MILLIS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}):(\d{3})(Z|[+-]\d{2}:?\d{2})?\Z")
+_US_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})\Z")
+# Unix seconds, as Treasure Data's ``time`` column holds them.
+_EPOCH = re.compile(r"-?\d+(\.\d+)?\Z")
+_TIME_HINT = "use ISO 8601 such as 2024-05-01T13:45:00Z, or Unix seconds"
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A string value Braze stores whole (at most ``limit`` characters)."""
+    if not isinstance(value, str):
+        raise Invalid(f"is {type_name(value)}; it must be text")
+    if len(value) > limit:
+        raise Invalid(f"is {len(value)} characters long, above Braze's limit of {limit}")
+    return value
+
+
+def braze_time(value: Any) -> str:
+    """A time Braze accepts, as ISO 8601 with an offset (naive and date-only values are UTC).
+
+    Accepts SQL ``datetime``/``date``; Unix seconds (number or digits); and the text forms of
+    Braze's documentation: ISO 8601 (``T`` or space between date and time),
+    ``yyyy-MM-ddTHH:mm:ss:SSSZ`` and ``MM/dd/yyyy``.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, bool):
+        raise Invalid(f"is {show(value)}, a boolean, not a time")
+    elif isinstance(value, (int, float, Decimal)):
+        moment = _from_epoch(value)
+    elif isinstance(value, str):
+        moment = _parse_time_text(value)
+    else:
+        raise Invalid(f"is {type_name(value)}, not a time; {_TIME_HINT}")
+    if moment.year > MAX_YEAR:
+        raise Invalid(f"{show(value)} is after the year {MAX_YEAR}, which Braze does not store as a time")
+    return iso_datetime(moment)
+
+
+def _from_epoch(number: int | float | Decimal) -> datetime:
+    if isinstance(number, (float, Decimal)) and not math.isfinite(number):
+        raise Invalid(f"{number} is not a time")
+    if abs(number) > _MAX_EPOCH_SECONDS:
+        raise Invalid(
+            f"{number} is too large for Unix seconds (after the year {MAX_YEAR}); "
+            "if it counts milliseconds, divide it by 1000 in the query"
+        )
+    return datetime.fromtimestamp(float(number), timezone.utc)
+
+
+def _parse_time_text(value: str) -> datetime:
+    stripped = value.strip()
+    if _EPOCH.match(stripped):
+        return _from_epoch(Decimal(stripped))
+    try:
+        return datetime.fromisoformat(stripped)
+    except ValueError:
+        pass
+    match = _COLON_MILLIS.match(stripped)
+    if match:
+        day, clock, millis, offset = match.groups()
+        offset = "+00:00" if offset in (None, "Z") else offset
+        try:
+            return datetime.fromisoformat(f"{day}T{clock}.{millis}{offset}")
+        except ValueError:
+            pass
+    match = _US_DATE.match(stripped)
+    if match:
+        month, day, year = (int(part) for part in match.groups())
+        try:
+            return datetime(year, month, day)
+        except ValueError:
+            pass
+    raise Invalid(f"{show(value)} is not a time Braze accepts; {_TIME_HINT}")
+
+
+def calendar_date(value: Any) -> str:
+    """A date of birth in Braze's one form, ``YYYY-MM-DD`` (2.3)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        stripped = value.strip()
+        if len(stripped) == 10:
+            try:
+                return date.fromisoformat(stripped).isoformat()
+            except ValueError:
+                pass
+        raise Invalid(f"{show(value)} is not a date in the form YYYY-MM-DD")
+    raise Invalid(f"is {type_name(value)}, not a date in the form YYYY-MM-DD")
+
+
+@cache
+def currencies() -> frozenset[str]:
+    """ISO 4217 alphabetic codes, from the CLDR data that babel ships (Airflow depends on babel)."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
+def currency_code(value: Any) -> str:
+    """An ISO 4217 alphabetic currency code, upper-cased (2.5)."""
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if code in currencies():
+            return code
+        raise Invalid(f"{show(value)} is not an ISO 4217 currency code such as USD, EUR or JPY")
+    raise Invalid(f"is {type_name(value)}; it must be an ISO 4217 currency code such as USD")
+
+
+# CLDR territories that are not ISO 3166-1 countries (continents, unions, reserved ranges).
+_NOT_COUNTRIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
+_COUNTRY_HINTS = {"UK": "the United Kingdom is GB"}
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 country codes, from babel's CLDR territory list."""
+    from babel import Locale
+
+    territories = Locale("en").territories
+    return frozenset(code for code in territories if len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
+
+
+def country_code(value: Any) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-cased.
+
+    Braze stores an unknown country as NULL without an error (2.3), so a typo would silently
+    blank the field; hence the check against the real list.
+    """
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if code in countries():
+            return code
+        hint = _COUNTRY_HINTS.get(code)
+        raise Invalid(
+            f"{show(value)} is not an ISO 3166-1 alpha-2 country code"
+            + (f" ({hint})" if hint else " such as US, GB or DE")
+        )
+    raise Invalid(f"is {type_name(value)}; it must be a two-letter country code such as US")
+
+
+@cache
+def languages() -> frozenset[str]:
+    """ISO 639-1 language codes, from babel's CLDR language list."""
+    from babel import Locale
+
+    return frozenset(code for code in Locale("en").languages if len(code) == 2 and code.isalpha())
+
+
+def language_code(value: Any) -> str:
+    """An ISO 639-1 language code, lower-cased (2.3)."""
+    if isinstance(value, str):
+        code = value.strip().lower()
+        if code in languages():
+            return code
+        raise Invalid(f"{show(value)} is not an ISO 639-1 language code such as en, fr or ja")
+    raise Invalid(f"is {type_name(value)}; it must be a two-letter language code such as en")
+
+
+@cache
+def time_zones() -> dict[str, str]:
+    """IANA time zone names, keyed lower-cased so a wrong case can be pointed out."""
+    import zoneinfo
+
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def time_zone_name(value: Any) -> str:
+    """An IANA time zone name such as ``America/New_York`` (2.3)."""
+    if not isinstance(value, str):
+        raise Invalid(f"is {type_name(value)}; it must be an IANA time zone name such as America/New_York")
+    name = value.strip()
+    known = time_zones().get(name.lower())
+    if known == name:
+        return name
+    if known:
+        raise Invalid(f"{show(value)} is not spelled as the IANA time zone name {known!r}")
+    raise Invalid(f"{show(value)} is not an IANA time zone name such as America/New_York")
+
+
+def choice(value: Any, allowed: tuple[str, ...], *, upper: bool = False) -> str:
+    """One of a fixed set of Braze spellings, matched without regard to case."""
+    if isinstance(value, str):
+        candidate = value.strip().upper() if upper else value.strip().lower()
+        if candidate in allowed:
+            return candidate
+    raise Invalid(f"{show(value)} is not one of {', '.join(allowed)}")
+
+
+def custom_attribute_key_problem(key: str) -> str | None:
+    """Why Braze would refuse ``key`` as a custom attribute name, or ``None`` (2.3)."""
+    if not key:
+        return "is an empty column name, which Braze cannot use as an attribute name"
+    if len(key) > MAX_TEXT:
+        return f"is a column name of {len(key)} characters; Braze attribute names hold at most {MAX_TEXT}"
+    if key.startswith("$"):
+        return "starts with '$', which Braze reserves for its operators; rename the column"
+    return None
+
+
+def property_key_problem(key: Any) -> str | None:
+    """Why Braze would refuse ``key`` as an event or purchase property name, or ``None`` (2.4)."""
+    if not isinstance(key, str):
+        return f"property name {show(key)} is not text"
+    if not key:
+        return "property names must not be empty"
+    if len(key) > MAX_TEXT:
+        return f"property name of {len(key)} characters is above Braze's limit of {MAX_TEXT}"
+    if key.startswith("$"):
+        return f"property name {show(key)} starts with '$', which Braze does not allow"
+    if key in RESERVED_PROPERTY_KEYS:
+        return f"property name {key!r} is reserved by Braze and causes an API error"
+    return None
+
+
+def nested_key_problem(key: Any) -> str | None:
+    """Why Braze would refuse ``key`` inside a nested custom attribute, or ``None`` (2.3)."""
+    if not isinstance(key, str):
+        return "keys must be text"
+    if len(key) > MAX_TEXT:
+        return f"keys hold at most {MAX_TEXT} characters"
+    for character, name in ((".", "'.'"), ("$", "'$'"), (" ", "spaces")):
+        if character in key:
+            return f"keys must not contain {name}"
+    return None
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON, the way the body is sent."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -1,0 +1,32 @@
+"""The provider's SQL state store: state that must outlive a task attempt, reached through SQLAlchemy Core.
+
+The embedded default is a SQLite file; PostgreSQL serves many workers. No Airflow imports here: the
+hook that turns an Airflow connection into a URL lives with the hooks.
+
+- :mod:`.engine`: engines tuned per dialect, read and write transactions.
+- :mod:`.schema`: the tables, created on first use.
+- :mod:`.base`: :class:`StateStore`, what every repository shares.
+- :mod:`.ketch_events`: :class:`KetchEventStore`, Ketch webhook events and their sync state.
+- :mod:`.ketch_rights`: rights-request state (mixed into :class:`KetchEventStore`).
+"""
+
+from airflow_provider_braze.state.base import StateStore
+from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
+from airflow_provider_braze.state.ketch_events import EventRange, KetchEventStore
+from airflow_provider_braze.state.ketch_rights import (
+    RightsRequest,
+    RightsRequestClosed,
+    RightsRequestNotFound,
+)
+
+__all__ = [
+    "EventRange",
+    "KetchEventStore",
+    "RightsRequest",
+    "RightsRequestClosed",
+    "RightsRequestNotFound",
+    "StateStore",
+    "create_state_engine",
+    "read_transaction",
+    "write_transaction",
+]

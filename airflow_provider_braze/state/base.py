@@ -1,0 +1,56 @@
+"""What every repository of the state store shares: the engine, a clock, tables created on first use."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+
+from airflow_provider_braze.state.engine import create_state_engine, read_transaction
+from airflow_provider_braze.state.schema import metadata
+
+
+class StateStore:
+    """Base of the state store's repositories. No I/O happens until a method needs the database.
+
+    :param engine: an engine, or a SQLAlchemy URL to build one with
+        :func:`~airflow_provider_braze.state.engine.create_state_engine`.
+    :param clock: returns unix seconds; replaced in tests.
+    """
+
+    def __init__(self, engine: Engine | str, *, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine if isinstance(engine, Engine) else create_state_engine(engine)
+        self._clock = clock
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def ensure_schema(self) -> None:
+        """Create missing tables (idempotent; tolerates another process creating them at the same time)."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                metadata.create_all(self._engine, checkfirst=True)
+            except DBAPIError:
+                # Another process won the race between "does it exist" and "create": check again.
+                metadata.create_all(self._engine, checkfirst=True)
+            self._schema_ready = True
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached or the tables cannot be created."""
+        self.ensure_schema()
+        with read_transaction(self._engine) as conn:
+            conn.execute(select(1))
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self._engine.dispose()

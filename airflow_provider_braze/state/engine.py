@@ -1,0 +1,104 @@
+"""Engines for the state store, and the two kinds of transaction it uses.
+
+Any SQLAlchemy URL works; two are tuned:
+
+- SQLite (``sqlite:////abs/path/state.db``), the embedded default: WAL journal (readers never block
+  the writer), a busy timeout (writers queue instead of failing), ``synchronous=FULL`` (a commit
+  survives power loss, since the receiver tells Ketch "stored" right after it), foreign keys on.
+  SQLAlchemy emits ``BEGIN`` itself so that :func:`write_transaction` can take the write lock up front
+  with ``BEGIN IMMEDIATE``: a transaction that reads and then writes can otherwise fail with
+  ``SQLITE_BUSY`` instead of waiting.
+- PostgreSQL (``postgresql+psycopg://...``), for many workers: connections are pinged before use.
+
+Nothing here creates tables; see :mod:`.schema`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.pool import StaticPool
+
+#: Seconds a SQLite writer waits for the lock before giving up.
+DEFAULT_SQLITE_BUSY_TIMEOUT = 30.0
+
+_WRITE_OPTION = "braze_provider_write"
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    """Whether the URL names a private in-memory SQLite database."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_state_engine(
+    url: str | URL, *, sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT, **engine_kwargs: Any
+) -> Engine:
+    """Create an engine for the state store.
+
+    :param url: a SQLAlchemy URL. A SQLite file's folder is created if missing; ``sqlite://`` is one
+        in-memory database shared by the whole process (for tests).
+    :param sqlite_busy_timeout: seconds a SQLite writer waits for the lock.
+    :param engine_kwargs: passed to :func:`sqlalchemy.create_engine` (``hide_parameters`` defaults to
+        ``True``: statement parameters carry personal data and secrets).
+    """
+    url = make_url(url)
+    # Statement parameters hold identities and callback headers: keep them out of exception text.
+    engine_kwargs.setdefault("hide_parameters", True)
+    if url.get_backend_name() != "sqlite":
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **engine_kwargs)
+
+    connect_args = dict(engine_kwargs.pop("connect_args", {}))
+    connect_args.setdefault("timeout", sqlite_busy_timeout)
+    memory = is_sqlite_memory(url)
+    if memory:
+        connect_args.setdefault("check_same_thread", False)
+        engine_kwargs.setdefault("poolclass", StaticPool)
+    elif url.database and not url.database.startswith("file:"):
+        folder = os.path.dirname(os.path.abspath(url.database))
+        os.makedirs(folder, exist_ok=True)
+    engine = create_engine(url, connect_args=connect_args, **engine_kwargs)
+    busy_ms = int(sqlite_busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _begin)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on exit, rolled back on error.
+
+    On SQLite it takes the write lock at ``BEGIN`` (waiting up to the busy timeout), so reads inside it
+    see the latest data and the writes cannot fail for lock upgrade.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: one consistent snapshot, never blocks the writer on SQLite (WAL)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

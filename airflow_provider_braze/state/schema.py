@@ -1,0 +1,115 @@
+"""Tables of the state store (SQLAlchemy Core, portable between SQLite and PostgreSQL).
+
+``ketch_events``: one row per accepted Ketch request, in arrival order.
+
+- ``id`` is the event sequence: it only grows, possibly with gaps (``AUTOINCREMENT`` on SQLite, so
+  never reused), and because :meth:`~.ketch_events.KetchEventStore.record_event` serialises inserts,
+  ids also *commit* in order.
+  A reader that sees id N has therefore seen every event below N: ``id`` is safe as a watermark.
+- ``uid`` is Ketch's ``metadata.uid``, unique: a second delivery of a request inserts nothing.
+- ``changes`` holds the flat decisions, shaped by ``kind``: ``{"topic","channel","status"}`` for
+  topic requests, ``{"control","status"}`` for controls, ``{"purpose","status","legal_basis"}`` for
+  consent, ``[]`` for rights requests. ``identities`` is the wire form of the identities.
+- ``payload`` is the JSON text exactly as received.
+- ``sync_status`` is ``pending`` for subscription topic and control events until a sync marks them
+  ``synced`` (Braze accepted them) or ``skipped`` (nothing to send, e.g. an unmapped topic), and
+  ``NULL`` for kinds no sync consumes. A partial index keeps the pending ones cheap to find.
+
+``ketch_rights_requests``: one row per data subject rights request, its progress and whether Ketch
+has been told (``notified_status``). Callback headers and the subject are secrets/personal data.
+
+Times are unix seconds as double precision.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Values of ``ketch_events.sync_status``.
+SYNC_PENDING, SYNC_SYNCED, SYNC_SKIPPED = "pending", "synced", "skipped"
+
+# BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid, so the variant is needed.
+_EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+ketch_events = Table(
+    "ketch_events",
+    metadata,
+    Column("id", _EventId, primary_key=True, autoincrement=True),
+    Column("uid", String(128), nullable=False, unique=True),
+    Column("api_version", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("tenant", String(255)),
+    Column("controller", String(255)),
+    Column("property", String(255)),
+    Column("environment", String(255)),
+    Column("received_at", Double(), nullable=False),
+    Column("submitted_at", Double(), nullable=False),
+    Column("identities", JSON(), nullable=False),
+    Column("changes", JSON(), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("sync_status", String(16)),
+    Column("synced_at", Double()),
+    Column("sync_run_id", String(255)),
+    Column("sync_note", Text()),
+    CheckConstraint("sync_status IN ('pending', 'synced', 'skipped')", name="sync_status"),
+    sqlite_autoincrement=True,
+)
+
+Index(
+    "ix_ketch_events_pending",
+    ketch_events.c.id,
+    sqlite_where=ketch_events.c.sync_status == SYNC_PENDING,
+    postgresql_where=ketch_events.c.sync_status == SYNC_PENDING,
+)
+
+ketch_rights_requests = Table(
+    "ketch_rights_requests",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("event_id", _EventId, ForeignKey("ketch_events.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("tenant", String(255)),
+    Column("identities", JSON(), nullable=False),
+    Column("callbacks", JSON(), nullable=False),
+    Column("subject", JSON()),
+    Column("regulation", String(64)),
+    Column("jurisdiction", String(64)),
+    Column("submitted_at", Double(), nullable=False),
+    Column("due_at", Double()),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("result_message", Text()),
+    Column("expected_completion_at", Double()),
+    Column("results", JSON()),
+    Column("notified_status", String(16)),
+    Column("notified_at", Double()),
+    Column("created_at", Double(), nullable=False),
+    Column("updated_at", Double(), nullable=False),
+    Column("completed_at", Double()),
+    CheckConstraint("status IN ('unknown', 'pending', 'in_progress', 'completed')", name="status"),
+)
+
+Index("ix_ketch_rights_requests_status", ketch_rights_requests.c.status)

@@ -1,0 +1,115 @@
+"""Token buckets per Braze rate-limit group, and their steering by response headers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_braze.braze.errors import BrazeConfigurationError
+from airflow_provider_braze.braze.rate_limit import RateLimiter, TokenBucket
+from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.mono = 0.0
+        self.wall = 1_800_000_000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall += seconds
+
+
+def bucket(rate: float, capacity: float, clock: Clock) -> TokenBucket:
+    return TokenBucket(rate, capacity, clock=lambda: clock.mono, wall_clock=lambda: clock.wall, sleep=clock.sleep)
+
+
+def test_burst_up_to_capacity_is_free_then_requests_are_spaced_at_the_rate():
+    clock = Clock()
+    b = bucket(10, 5, clock)
+    assert [b.acquire() for _ in range(5)] == [0.0] * 5
+    assert b.acquire() == pytest.approx(0.1)
+    assert b.acquire() == pytest.approx(0.1)
+
+
+def test_remaining_zero_pauses_until_reset():
+    clock = Clock()
+    b = bucket(1000, 1000, clock)
+    b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 2))
+    assert b.acquire() == pytest.approx(2.0)
+
+
+def test_low_remaining_spreads_the_rest_over_the_window():
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    # Other workers used the workspace's budget: 10 requests left for the next 2 seconds.
+    b.observe(RateLimitHeaders(limit=3000, remaining=10, reset=clock.wall + 2))
+    waited = sum(b.acquire() for _ in range(30))
+    # 10 left now, then 5 per second until the reset, then the full rate again.
+    assert 2.0 <= waited <= 2.5
+
+
+def test_headers_without_remaining_change_nothing():
+    clock = Clock()
+    b = bucket(10, 1, clock)
+    b.observe(RateLimitHeaders())
+    assert b.acquire() == 0.0
+
+
+def test_headers_are_read_case_insensitively():
+    parsed = RateLimitHeaders.parse({"x-ratelimit-limit": "3000", "X-RATELIMIT-REMAINING": "7", "X-RateLimit-Reset": "1800000003"})
+    assert parsed == RateLimitHeaders(limit=3000, remaining=7, reset=1_800_000_003.0)
+
+
+def test_default_groups_follow_brazes_documented_limits():
+    limiter = RateLimiter()
+    assert limiter.groups["users_track"].limit == 3000 and limiter.groups["users_track"].period == 3
+    assert limiter.groups["users_identity"].limit == 20_000 and limiter.groups["users_identity"].period == 60
+    assert limiter.groups["subscription_status_set"].per_second == pytest.approx(5000 / 60)
+    assert limiter.groups["users_export_ids"].limit == 250
+    assert limiter.groups["default"].limit == 250_000 and limiter.groups["default"].period == 3600
+
+
+def test_overrides_from_connection_extras_replace_a_group_limit():
+    limiter = RateLimiter({"users_track": {"limit": 100, "period": 1}, "users_export_ids": [2500, 60]})
+    assert limiter.bucket("users_track").rate == 100
+    assert limiter.groups["users_export_ids"].limit == 2500
+
+
+def test_share_scales_every_bucket():
+    limiter = RateLimiter(share=0.5)
+    assert limiter.bucket("users_track").rate == pytest.approx(500)
+
+
+@pytest.mark.parametrize("bad", [{"nope": [1, 1]}, {"users_track": "fast"}, {"users_track": [0, 1]}])
+def test_bad_overrides_are_clear_configuration_errors(bad):
+    with pytest.raises(BrazeConfigurationError, match="rate_limits|rate-limit group"):
+        RateLimiter(bad)
+
+
+def test_bucket_is_thread_safe_and_never_over_issues():
+    clock_lock = threading.Lock()
+    state = {"t": 0.0}
+
+    def sleep(seconds: float) -> None:
+        with clock_lock:
+            state["t"] += seconds / 8  # eight threads share the elapsed time
+
+    b = TokenBucket(100, 10, clock=lambda: state["t"], sleep=sleep)
+    taken: list[float] = []
+
+    def worker() -> None:
+        for _ in range(50):
+            b.acquire()
+            with clock_lock:
+                taken.append(state["t"])
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) == 400
+    # 400 tokens at 100/s with a burst of 10 need at least 3.9 s of (fake) time.
+    assert max(taken) >= 3.9 - 1e-6

@@ -1,0 +1,132 @@
+"""BatchSender: per-object outcomes from Braze's answers, isolation of bad objects, fatal errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_braze.braze.errors import BrazeAuthenticationError
+from airflow_provider_braze.braze.items import Item
+from airflow_provider_braze.braze.sender import BatchSender
+from tests.braze.conftest import BASE
+
+TRACK = f"{BASE}/users/track"
+
+
+def attrs(n: int) -> list[Item]:
+    return [Item("attributes", {"external_id": f"u{i}", "n": i}, ref=i) for i in range(n)]
+
+
+def outcomes(results) -> dict:
+    return {o.item.ref: (o.status, o.reason) for r in results for o in r.outcomes}
+
+
+def test_every_object_is_accepted_on_success(client, requests_mock):
+    requests_mock.post(TRACK, status_code=201, json={"message": "success", "attributes_processed": 75})
+    results = list(BatchSender(client, concurrency=2).send("users/track", attrs(150)))
+    assert len(results) == 2 and requests_mock.call_count == 2
+    assert outcomes(results) == {i: ("accepted", None) for i in range(150)}
+
+
+def test_partial_errors_map_back_to_the_objects_sent(client, requests_mock):
+    def answer(request, context):
+        context.status_code = 201
+        body = request.json()
+        # Braze names the bad objects by array and 0-based index within this request.
+        bad = [i for i, obj in enumerate(body["attributes"]) if obj["n"] % 10 == 3]
+        return {
+            "message": "success",
+            "errors": [{"type": "bad value", "input_array": "attributes", "index": i} for i in bad],
+        }
+
+    requests_mock.post(TRACK, json=answer)
+    results = list(BatchSender(client, concurrency=3).send("users/track", attrs(200)))
+    got = outcomes(results)
+    assert {ref for ref, (status, _) in got.items() if status == "rejected"} == {i for i in range(200) if i % 10 == 3}
+    assert got[13] == ("rejected", "bad value") and got[14] == ("accepted", None)
+
+
+def test_errors_in_mixed_requests_use_their_own_array_index(client, requests_mock):
+    items = attrs(2) + [Item("events", {"external_id": "u", "name": "e", "time": "t"}, ref=f"e{i}") for i in range(2)]
+    requests_mock.post(TRACK, status_code=201, json={"message": "success", "errors": [{"type": "bad event", "input_array": "events", "index": 1}]})
+    got = outcomes(BatchSender(client).send("users/track", items))
+    assert got["e1"] == ("rejected", "bad event")
+    assert got[1] == ("accepted", None) and got["e0"] == ("accepted", None)
+
+
+def test_a_rejected_batch_is_split_until_the_bad_object_stands_alone(client, requests_mock):
+    def answer(request, context):
+        body = request.json()
+        if any(obj["n"] == 42 for obj in body["attributes"]):
+            context.status_code = 400
+            return {"message": "Invalid date"}
+        context.status_code = 201
+        return {"message": "success"}
+
+    requests_mock.post(TRACK, json=answer)
+    results = list(BatchSender(client).send("users/track", attrs(75)))
+    got = outcomes(results)
+    assert got[42] == ("rejected", "Invalid date")
+    assert sum(1 for status, _ in got.values() if status == "accepted") == 74
+    # 1 + 2 per level of halving down to one object: log2(75) levels.
+    assert results[0].requests <= 1 + 2 * 7
+
+
+def test_an_unmapped_error_is_kept_and_the_objects_accepted(client, requests_mock):
+    requests_mock.post(f"{BASE}/users/identify", status_code=201, json={"message": "success", "errors": ["external_id u9 not found"]})
+    items = [Item("aliases_to_identify", {"external_id": f"u{i}", "user_alias": {"alias_name": "a", "alias_label": "l"}}, ref=i) for i in range(3)]
+    (result,) = BatchSender(client).send("users/identify", items)
+    assert result.count("accepted") == 3 and result.unmapped_errors == ["external_id u9 not found"]
+
+
+def test_an_oversized_object_is_rejected_without_a_request(client, requests_mock):
+    requests_mock.post(TRACK, status_code=201, json={"message": "success"})
+    items = attrs(1) + [Item("attributes", {"external_id": "big", "blob": "x" * 4_100_000}, ref="big")]
+    got = outcomes(BatchSender(client).send("users/track", items))
+    assert got["big"][0] == "rejected" and "4,000,000-byte" in got["big"][1]
+    assert got[0] == ("accepted", None) and requests_mock.call_count == 1
+
+
+def test_auth_failure_reports_the_batch_failed_then_raises(client, requests_mock):
+    requests_mock.post(TRACK, status_code=401, json={"message": "Invalid API key"})
+    seen = []
+    with pytest.raises(BrazeAuthenticationError):
+        for result in BatchSender(client, concurrency=1).send("users/track", attrs(300)):
+            seen.append(result)
+    assert seen and all(o.status == "failed" for r in seen for o in r.outcomes)
+    # It stopped instead of sending all four batches.
+    assert requests_mock.call_count < 4
+
+
+def test_timeout_on_events_marks_the_batch_unknown_and_continues(client, requests_mock):
+    import requests
+
+    events = [Item("events", {"external_id": f"u{i}", "name": "e", "time": "t"}, ref=i) for i in range(100)]
+    requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, {"status_code": 201, "json": {"message": "success"}}])
+    results = list(BatchSender(client, concurrency=1).send("users/track", events))
+    statuses = [o.status for r in results for o in r.outcomes]
+    assert statuses.count("unknown") == 75 and statuses.count("accepted") == 25
+
+
+def test_request_bodies_are_the_objects_in_order(client, requests_mock):
+    requests_mock.post(TRACK, status_code=201, json={"message": "success"})
+    list(BatchSender(client).send("users/track", attrs(3)))
+    assert json.loads(requests_mock.last_request.body) == {"attributes": [{"external_id": f"u{i}", "n": i} for i in range(3)]}
+
+
+def test_source_is_read_only_as_fast_as_batches_are_sent(client, requests_mock):
+    requests_mock.post(TRACK, status_code=201, json={"message": "success"})
+    produced = []
+
+    def source():
+        for item in attrs(75 * 100):
+            produced.append(item.ref)
+            yield item
+
+    sender = BatchSender(client, concurrency=2, max_pending=4)
+    stream = sender.send("users/track", source())
+    next(stream)
+    # At most max_pending batches were built ahead, not the whole source.
+    assert len(produced) <= 75 * 6
+    assert sum(len(r.outcomes) for r in stream) + 75 == 7500

@@ -1,0 +1,52 @@
+"""Fixtures shared by the whole suite.
+
+Every test runs with a log handler that sees every record at DEBUG level; a test fails if any record
+contains the API key or bearer token used in tests, so a leak anywhere is caught where it happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+#: The Braze REST API key every test uses; it must never appear in a log line.
+TEST_API_KEY = "test-key-3a9f27c1e5b84d06"
+#: The Ketch webhook bearer token tests use; same rule.
+TEST_KETCH_TOKEN = "ketch-token-8d41be7702f3"
+
+SECRETS = (TEST_API_KEY, TEST_KETCH_TOKEN)
+
+# Airflow must not look for a metadata database or example DAGs in unit tests.
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+
+class _RecordAll(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{record.name}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - a badly formatted record is still checked by its template
+            self.lines.append(f"{record.name}: {record.msg}")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs():
+    """Fail the test if any log record mentions a test secret."""
+    handler = _RecordAll()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    leaked = [line for line in handler.lines if any(secret in line for secret in SECRETS)]
+    assert not leaked, f"secret found in log lines: {leaked[:3]}"
