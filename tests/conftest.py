@@ -20,7 +20,6 @@ SECRETS = (TEST_API_KEY, TEST_KETCH_TOKEN)
 
 # Airflow must not look for a metadata database or example DAGs in unit tests.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 
 class _RecordAll(logging.Handler):
