@@ -1,0 +1,41 @@
+# Two entry points (see README): `make demo` and `make test`. Both set everything up from scratch:
+# a virtualenv with Airflow and this provider, and a local Airflow home with its metadata database.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AIRFLOW_VERSION := 3.3.2
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
+
+# pip on this kind of machine warns about absent local mirrors; keep the real output readable.
+QUIET_PIP := 2> >(grep -v "^WARNING: Location '" >&2)
+
+.PHONY: setup test demo bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" $(QUIET_PIP)
+	touch $@
+
+$(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { cat $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+
+setup: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
+
+test: setup
+	$(BIN)/python -m pytest
+
+demo: setup
+	$(BIN)/python -m demo
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) .demo *.egg-info

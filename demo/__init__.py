@@ -1,0 +1,1 @@
+"""`make demo`: start the local sandboxes, run every example DAG with `airflow dags test`, report."""
