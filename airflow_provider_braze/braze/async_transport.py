@@ -1,0 +1,260 @@
+"""The asynchronous twin of :mod:`~airflow_provider_braze.braze.transport`, for triggers.
+
+Triggers run on the triggerer's event loop, where a blocking ``requests`` call would stall every
+other trigger, so they talk to Braze through :class:`AsyncBrazeClient` on ``httpx``. It makes the
+same decisions as the synchronous client: one :class:`~airflow_provider_braze.braze.retry.RetryPolicy`
+(run by tenacity's ``AsyncRetrying``), the same typed errors, Bearer auth and ``User-Agent``, and the
+key never reaches ``repr``, logs or exception text.
+
+The policy reasons about ``requests`` exceptions (connect timeout, read timeout, connection error),
+so :func:`as_requests_error` maps each httpx transport failure onto the ``requests`` exception of the
+same category; callers therefore catch the same exception types from both clients.
+
+It carries no client-side token bucket: the synchronous
+:class:`~airflow_provider_braze.braze.rate_limit.RateLimiter` sleeps in threads, and triggers poll
+far below any Braze limit (a CDI status poll every few seconds against 100 requests a minute). A
+429 is still honoured: the policy waits until ``X-RateLimit-Reset``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import requests
+import tenacity
+
+from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
+from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError, error_for_status
+from airflow_provider_braze.braze.retry import RetryPolicy
+from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, BrazeResponse, clean_api_key
+
+log = logging.getLogger(__name__)
+
+
+def as_requests_error(error: httpx.TransportError) -> requests.RequestException | None:
+    """The ``requests`` exception of the same retry category as an httpx transport failure.
+
+    * a connect or pool timeout never sent the request: ``requests.ConnectTimeout`` (retried);
+    * a read or write timeout may have been applied: ``requests.ReadTimeout`` (retried only when
+      idempotent, as in the synchronous client);
+    * a refused, reset or dropped connection: ``requests.ConnectionError`` (retried like a 503);
+    * anything else (an unsupported URL scheme, a malformed response): ``None``, left as it is
+      and not retried.
+    """
+    text = str(error) or type(error).__name__
+    if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return requests.ConnectTimeout(text)
+    if isinstance(error, httpx.TimeoutException):
+        return requests.ReadTimeout(text)
+    if isinstance(error, httpx.ProxyError):
+        return requests.exceptions.ProxyError(text)
+    if isinstance(error, (httpx.NetworkError, httpx.RemoteProtocolError)):
+        return requests.ConnectionError(text)
+    return None
+
+
+class AsyncBrazeClient:
+    """Sends requests to one Braze workspace from async code.
+
+    Use it as an async context manager (``async with AsyncBrazeClient(...) as client``) or call
+    :meth:`aclose`: the underlying ``httpx.AsyncClient`` belongs to the event loop it first ran on.
+
+    :param base_url: REST base URL (see :func:`~airflow_provider_braze.braze.instances.resolve_base_url`).
+    :param api_key: the REST API key.
+    :param timeout: ``(connect, read)`` seconds per attempt.
+    :param retry_policy: when and how to retry (the same object the synchronous client takes).
+    :param user_agent: ``User-Agent`` header.
+    :param verify: TLS verification: a bool or a CA bundle path.
+    :param sleep: how the retry loop waits; an async callable, injectable for tests.
+    :param transport: an httpx transport replacing the network (``httpx.MockTransport`` in tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry_policy: RetryPolicy | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        verify: bool | str = True,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        key = clean_api_key(api_key)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._headers = {
+            "Authorization": f"Bearer {key}",
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+        }
+        self._key = key
+        self._verify = verify
+        self._sleep = sleep
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
+
+    async def __aenter__(self) -> AsyncBrazeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled httpx client, created on first use (no I/O before a request is made)."""
+        if self._client is None:
+            connect, read = self.timeout
+            self._client = httpx.AsyncClient(
+                headers=self._headers,
+                timeout=httpx.Timeout(read, connect=connect),
+                verify=_ssl_verify(self._verify),
+                transport=self._transport,
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close pooled connections (the client reconnects if used again)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def request(
+        self,
+        endpoint: str | Endpoint,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> BrazeResponse:
+        """Send one request with retries; return the 2xx response.
+
+        :param endpoint: catalogue name or :class:`Endpoint`.
+        :param json_body: a JSON-serialisable body.
+        :param params: query parameters.
+        :param path_params: values for the path template (already URL-safe).
+        :param idempotent: overrides the catalogue's view of whether the body is safe to resend.
+        :raises BrazeAPIError: the typed error for a non-2xx answer after retries.
+        :raises BrazeAmbiguousOutcomeError: a non-idempotent request timed out after it was sent.
+        :raises requests.RequestException: a transport failure after retries (see :func:`as_requests_error`).
+        """
+        ep = get_endpoint(endpoint)
+        data = None
+        if json_body is not None:
+            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+        if idempotent is None:
+            idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
+        url = self.base_url + ep.format_path(**(path_params or {}))
+        attempts = 0
+
+        async def attempt() -> BrazeResponse:
+            nonlocal attempts
+            attempts += 1
+            return await self._send_once(ep, url, data, params)
+
+        try:
+            response = await self._retrying(ep, idempotent)(attempt)
+        except requests.Timeout as exc:
+            ambiguous = not isinstance(exc, requests.ConnectTimeout)
+            if ambiguous and not idempotent and not self.retry_policy.retry_ambiguous:
+                raise BrazeAmbiguousOutcomeError(
+                    f"{ep.method} {ep.path} timed out after it was sent; Braze may have applied it. It was not "
+                    "resent because resending it is not safe (set retry_ambiguous to resend anyway)."
+                ) from exc
+            raise
+        response.attempts = attempts
+        return response
+
+    async def get(self, endpoint: str | Endpoint, **kwargs: Any) -> BrazeResponse:
+        """:meth:`request` for a GET endpoint."""
+        return await self.request(_expect(endpoint, "GET"), **kwargs)
+
+    async def post(self, endpoint: str | Endpoint, **kwargs: Any) -> BrazeResponse:
+        """:meth:`request` for a POST endpoint."""
+        return await self.request(_expect(endpoint, "POST"), **kwargs)
+
+    def _retrying(self, ep: Endpoint, idempotent: bool) -> tenacity.AsyncRetrying:
+        # The synchronous Retrying carries the policy's predicate, waits, stop rule and log line;
+        # only the sleep differs, so the async loop is built from its parts instead of anew.
+        sync = self.retry_policy.retrying(idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}")
+        return tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=sync.stop,
+            wait=sync.wait,
+            retry=sync.retry,
+            before_sleep=sync.before_sleep,
+            reraise=True,
+        )
+
+    async def _send_once(
+        self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None
+    ) -> BrazeResponse:
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        started = time.monotonic()
+        try:
+            resp = await self.client.request(ep.method, url, content=data, params=_query(params), headers=headers)
+        except httpx.TransportError as exc:
+            mapped = as_requests_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        body = _json_body(resp)
+        log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
+        if 200 <= resp.status_code < 300:
+            return BrazeResponse(resp.status_code, body, resp.headers)
+        message = body.get("message") if isinstance(body.get("message"), str) else resp.reason_phrase or "error"
+        raise error_for_status(
+            resp.status_code,
+            self._redact(message),
+            body.get("errors") if isinstance(body.get("errors"), list) else None,
+            ep.name,
+            dict(resp.headers),
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _expect(endpoint: str | Endpoint, method: str) -> Endpoint:
+    ep = get_endpoint(endpoint)
+    if ep.method != method:
+        raise ValueError(f"{ep.path} is a {ep.method} endpoint, not {method}")
+    return ep
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    # requests drops None values from the query string; httpx would send "key=": match requests.
+    if not params:
+        return None
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    # httpx deprecates CA bundle paths in ``verify``; an SSLContext says the same thing.
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def _json_body(resp: httpx.Response) -> dict[str, Any]:
+    if not resp.content:
+        return {}
+    try:
+        body = resp.json()
+    except ValueError:
+        return {"message": resp.text[:500]}
+    return body if isinstance(body, dict) else {"message": str(body)[:500]}

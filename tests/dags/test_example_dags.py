@@ -1,0 +1,22 @@
+"""Every example DAG parses, and runs end to end with `airflow dags test` against the sandbox."""
+
+from __future__ import annotations
+
+from airflow.dag_processing.dagbag import DagBag
+
+from tests.dags.conftest import DAGS
+
+
+def test_example_dags_import_without_errors():
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    assert "example_braze_hook" in bag.dag_ids
+
+
+def test_hook_example_leaves_every_customer_in_braze(run_dag, dag_sandbox):
+    import example_dags.example_braze_hook as example
+
+    run_dag("example_braze_hook")
+    held = {u.external_id: u.custom_attributes for u in dag_sandbox.store.users()}
+    expected = {c["external_id"]: {"plan": c["plan"], "lifetime_value": c["lifetime_value"]} for c in example.CUSTOMERS}
+    assert held == expected
