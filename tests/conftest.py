@@ -16,7 +16,22 @@ TEST_API_KEY = "test-key-3a9f27c1e5b84d06"
 #: The Ketch webhook bearer token tests use; same rule.
 TEST_KETCH_TOKEN = "ketch-token-8d41be7702f3"
 
-SECRETS = (TEST_API_KEY, TEST_KETCH_TOKEN)
+#: Other keys and tokens the suite uses (permission-scoped keys, receiver tokens); same rule.
+SANDBOX_ALL_KEY = "test-key-all"
+SANDBOX_TRACK_ONLY_KEY = "test-key-track"
+TRACK_ONLY_KEY = "test-key-track-only-0b7e"
+RECEIVER_TOKEN = "s3cret-token-value"
+RECEIVER_SERVER_TOKEN = "server-test-token-7f3a"
+
+SECRETS = (
+    TEST_API_KEY,
+    TEST_KETCH_TOKEN,
+    SANDBOX_ALL_KEY,
+    SANDBOX_TRACK_ONLY_KEY,
+    TRACK_ONLY_KEY,
+    RECEIVER_TOKEN,
+    RECEIVER_SERVER_TOKEN,
+)
 
 # Airflow must not look for a metadata database or example DAGs in unit tests.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_braze import __version__
+from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeAPIError,
@@ -23,6 +25,8 @@ from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.sender import BatchResult, BatchSender
 from airflow_provider_braze.braze.transport import BrazeClient, BrazeResponse
+from airflow_provider_braze.hooks import cdi
+from airflow_provider_braze.hooks.cdi import CDIJob
 from airflow_provider_braze.hooks.extras import BrazeConnectionSettings
 
 
@@ -189,6 +193,81 @@ class BrazeHook(BaseHook):
         """Close pooled connections (the hook can still be used; it reconnects on demand)."""
         if "client" in self.__dict__:
             self.client.close()
+
+    # --- Cloud Data Ingestion (reference §9); helpers in hooks/cdi.py ------------------------------
+
+    async def aget_client(self) -> AsyncBrazeClient:
+        """An :class:`~airflow_provider_braze.braze.async_transport.AsyncBrazeClient` for this connection.
+
+        For triggers: the connection is read with ``get_async_connection``, so the event loop is never
+        blocked. The caller owns the client: ``async with await hook.aget_client() as client: ...``.
+        """
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        conn = await get_async_connection(self.braze_conn_id, hook=self)
+        extras = await get_async_extra_dejson(conn)
+        # from_connection reads extra_dejson, whose secret masking is synchronous: give it the extras
+        # already read asynchronously instead.
+        s = BrazeConnectionSettings.from_connection(
+            SimpleNamespace(
+                conn_id=conn.conn_id, host=conn.host, port=conn.port, password=conn.password, extra_dejson=extras
+            )
+        )
+        import airflow
+
+        return AsyncBrazeClient(
+            resolve_base_url(s.host, s.port),
+            s.api_key,
+            timeout=(s.connect_timeout, s.timeout),
+            retry_policy=self._retry_policy or s.retry_policy(),
+            user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
+            verify=s.verify,
+        )
+
+    def list_cdi_integrations(self) -> list[dict[str, Any]]:
+        """Every Cloud Data Ingestion integration of the workspace (``GET /cdi/integrations``, all pages)."""
+        return list(cdi.iter_integrations(self.call))
+
+    def trigger_cdi_sync(self, integration_id: str) -> BrazeResponse:
+        """Start a sync of a CDI integration (``POST /cdi/integrations/{integration_id}/sync``, HTTP 202).
+
+        :param integration_id: the integration's id.
+        :raises BrazeJobInProgressError: a sync of this integration is already running (Braze's
+            ``429 Another job is in progress``); a real rate-limit 429 is retried instead.
+        """
+        return self.call(cdi.SYNC_ENDPOINT, path_params=cdi.path_params(integration_id))
+
+    def get_cdi_job_status(
+        self, integration_id: str, *, sync_start_time: str | None = None, after: str | None = None
+    ) -> CDIJob | None:
+        """A sync job of a CDI integration (``GET .../job_sync_status``), or ``None`` if there is none yet.
+
+        Without bounds this is the latest job, the first result: Braze does not document the order
+        of the results, and the provider assumes newest first. With bounds it is the first job that
+        started at or after ``sync_start_time`` and strictly after ``after`` (see
+        :class:`~airflow_provider_braze.hooks.cdi.CDIJobSelector`).
+
+        :param integration_id: the integration's id.
+        :param sync_start_time: ISO 8601 lower bound, inclusive (the start of a known job selects it).
+        :param after: ISO 8601 lower bound, exclusive (the start of the job before ours).
+        """
+        response = self.call(cdi.STATUS_ENDPOINT, path_params=cdi.path_params(integration_id))
+        return cdi.CDIJobSelector(sync_start_time, after).pick(response.body.get("results"))
+
+    async def aget_cdi_job_status(
+        self,
+        integration_id: str,
+        *,
+        sync_start_time: str | None = None,
+        after: str | None = None,
+        client: AsyncBrazeClient | None = None,
+    ) -> CDIJob | None:
+        """:meth:`get_cdi_job_status` for async code; pass ``client`` to reuse one across polls."""
+        selector = cdi.CDIJobSelector(sync_start_time, after)
+        if client is not None:
+            return await cdi.afetch_job(client, integration_id, selector)
+        async with await self.aget_client() as own:
+            return await cdi.afetch_job(own, integration_id, selector)
 
 
 __all__ = ["BrazeHook", "BrazeConfigurationError", "CATALOGUE"]

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_braze.sandbox.braze import BrazeSandbox
 from tests.conftest import TEST_API_KEY
 
-TRACK_ONLY_KEY = "test-key-track-only-0b7e"
+from tests.conftest import TRACK_ONLY_KEY  # noqa: F401 - re-exported for the tests here
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,9 @@ from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
 
-TOKEN = "s3cret-token-value"
+from tests.conftest import RECEIVER_TOKEN
+
+TOKEN = RECEIVER_TOKEN
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 URL = "/ketch/webhook"
 

@@ -18,7 +18,9 @@ from airflow_provider_braze.ketch import receiver_cli
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
 
-TOKEN = "server-test-token-7f3a"
+from tests.conftest import RECEIVER_SERVER_TOKEN
+
+TOKEN = RECEIVER_SERVER_TOKEN
 TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"
 
 

@@ -10,8 +10,8 @@ import requests
 
 from airflow_provider_braze.sandbox.braze import BrazeSandbox
 
-BRAZE_TEST_KEY = "test-key-all"
-BRAZE_TRACK_ONLY_KEY = "test-key-track"
+from tests.conftest import SANDBOX_ALL_KEY as BRAZE_TEST_KEY
+from tests.conftest import SANDBOX_TRACK_ONLY_KEY as BRAZE_TRACK_ONLY_KEY
 
 
 class BrazeClient:

@@ -1,0 +1,5 @@
+"""Airflow triggers of the Braze provider (``airflow.triggers.base.BaseTrigger`` subclasses)."""
+
+from airflow_provider_braze.triggers.cdi import BrazeCDIJobTrigger
+
+__all__ = ["BrazeCDIJobTrigger"]
