@@ -6,6 +6,7 @@ contains the API key or bearer token used in tests, so a leak anywhere is caught
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -64,3 +65,35 @@ def no_secret_in_logs():
         root.setLevel(old_level)
     leaked = [line for line in handler.lines if any(secret in line for secret in SECRETS)]
     assert not leaked, f"secret found in log lines: {leaked[:3]}"
+
+
+# --- a Braze sandbox shared by the session, and an Airflow connection pointing at it ---------------
+
+
+@pytest.fixture(scope="session")
+def braze_server():
+    from airflow_provider_braze.sandbox.braze import BrazeSandbox
+
+    with BrazeSandbox(api_keys={TEST_API_KEY: None, TRACK_ONLY_KEY: {"users.track"}}, seed=11) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(braze_server):
+    """The shared sandbox, emptied, with Braze's own rate limits and no faults."""
+    braze_server.reset()
+    braze_server.rate_limits.clear_overrides()
+    braze_server.latency = 0.0
+    return braze_server
+
+
+@pytest.fixture
+def braze_conn(sandbox, monkeypatch):
+    """Point ``braze_default`` at the sandbox; call the result to change extras or the key."""
+
+    def configure(password: str = TEST_API_KEY, **extra) -> None:
+        conn = {"conn_type": "braze", "host": sandbox.url, "password": password, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps(conn))
+
+    configure()
+    return configure

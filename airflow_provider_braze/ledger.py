@@ -1,0 +1,186 @@
+"""The outcome ledger of an export run: per-row outcomes, the rejected-records file, progress, summary.
+
+Every source row ends in exactly one count: ``skipped`` (invalid before sending), ``accepted``,
+``rejected`` (Braze refused the object), ``failed`` (its request failed as a whole) or ``unknown``
+(its request timed out after sending). Only counts are kept in memory; the rows at fault go to the
+rejected-records file as they happen, so a long run does not grow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from airflow_provider_braze.braze.data_points import data_points
+from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
+
+log = logging.getLogger(__name__)
+
+#: How many problems are logged one by one before the log only counts them.
+LOGGED_PROBLEMS = 20
+
+
+@dataclass
+class Problem:
+    """The first row at fault, for the error a failing task raises.
+
+    :param row: source row number.
+    :param column: the column at fault, if known.
+    :param reason: why.
+    :param stage: ``validation`` (found before sending) or ``braze`` (Braze refused it).
+    """
+
+    row: Any
+    column: str | None
+    reason: str
+    stage: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", column {self.column!r}" if self.column else "")
+        by = "Braze rejected it" if self.stage == "braze" else "invalid"
+        return f"{where}: {self.reason} ({by})"
+
+
+@dataclass
+class ExportLedger:
+    """Counts and reports what happened to each row of one export.
+
+    :param endpoint: catalogue name of the endpoint the rows go to.
+    :param total: rows expected, when the source knows (for the ETA).
+    :param rejected_file: an open text file receiving one JSON line per skipped or refused row.
+    :param progress_interval: seconds between progress lines in the task log.
+    :param clock: monotonic clock, injectable for tests.
+    """
+
+    endpoint: str
+    total: int | None = None
+    rejected_file: IO[str] | None = None
+    progress_interval: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    rows_read: int = 0
+    rows_sent: int = 0
+    skipped: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    unknown: int = 0
+    requests: int = 0
+    attempts: int = 0
+    data_points: int = 0
+    first_problem: Problem | None = None
+    unmapped_errors: list[Any] = field(default_factory=list)
+    _started: float = 0.0
+    _last_progress: float = 0.0
+    _problems_logged: int = 0
+
+    def __post_init__(self) -> None:
+        self._started = self._last_progress = self.clock()
+
+    # --- rows before sending ---------------------------------------------------------------
+
+    def read(self) -> None:
+        self.rows_read += 1
+        if self.rows_read & 1023 == 0:
+            self.maybe_log_progress()
+
+    def skip(self, rejection: Rejection) -> None:
+        """A row that failed validation and was not sent."""
+        self.skipped += 1
+        self._problem(Problem(rejection.ref, rejection.column, rejection.reason, "validation"))
+        self._write({"row": rejection.ref, "column": rejection.column, "reason": rejection.reason,
+                     "stage": "validation", "data": rejection.row})
+
+    def sent(self, item: Item) -> None:
+        """An object handed to the sender."""
+        self.rows_sent += 1
+
+    # --- Braze's answers -------------------------------------------------------------------
+
+    def record(self, result: BatchResult) -> None:
+        """Account for one batch's outcomes."""
+        self.requests += result.requests
+        self.attempts += result.attempts
+        self.unmapped_errors.extend(result.unmapped_errors[: max(0, 100 - len(self.unmapped_errors))])
+        for outcome in result.outcomes:
+            self._outcome(outcome)
+        self.maybe_log_progress()
+
+    def _outcome(self, outcome: ItemOutcome) -> None:
+        item = outcome.item
+        if outcome.status == "accepted":
+            self.accepted += 1
+            self.data_points += data_points(item.key, item.value)
+            return
+        if outcome.status == "rejected":
+            self.rejected += 1
+            self._problem(Problem(item.ref, None, outcome.reason or "rejected by Braze", "braze"))
+        elif outcome.status == "failed":
+            self.failed += 1
+        else:
+            self.unknown += 1
+        self._write({"row": item.ref, "column": None, "reason": outcome.reason, "stage": outcome.status,
+                     "object": item.value})
+
+    def dry_run_batch(self, items: list[Item]) -> None:
+        """Count a request a dry run would have sent, as if Braze accepted it."""
+        self.requests += 1
+        for item in items:
+            self.data_points += data_points(item.key, item.value)
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def _problem(self, problem: Problem) -> None:
+        if self.first_problem is None:
+            self.first_problem = problem
+        if self._problems_logged < LOGGED_PROBLEMS:
+            self._problems_logged += 1
+            log.warning("%s", problem)
+        elif self._problems_logged == LOGGED_PROBLEMS:
+            self._problems_logged += 1
+            log.warning("More rows are at fault; they are counted in the summary and listed in the rejected-records file.")
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self.rejected_file is not None:
+            self.rejected_file.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+
+    @property
+    def seconds(self) -> float:
+        return self.clock() - self._started
+
+    def maybe_log_progress(self, *, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self._last_progress < self.progress_interval:
+            return
+        self._last_progress = now
+        elapsed = max(now - self._started, 1e-9)
+        rate = self.rows_read / elapsed
+        eta = ""
+        if self.total and rate > 0:
+            eta = f"; {self.rows_read / self.total:.0%} of {self.total:,}, ETA {max(self.total - self.rows_read, 0) / rate:,.0f} s"
+        log.info(
+            "%s: %s rows read, %s sent, %s accepted, %s skipped, %s rejected by Braze; %s requests; %.0f rows/s%s",
+            self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.accepted:,}",
+            f"{self.skipped:,}", f"{self.rejected:,}", f"{self.requests:,}", rate, eta,
+        )
+
+    def summary(self, **extra: Any) -> dict[str, Any]:
+        """The task's return value: counts only, never row data."""
+        return {
+            "endpoint": self.endpoint,
+            "rows_read": self.rows_read,
+            "rows_sent": self.rows_sent,
+            "accepted": self.accepted,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "requests": self.requests,
+            "data_points": self.data_points,
+            "seconds": round(self.seconds, 3),
+            **extra,
+        }

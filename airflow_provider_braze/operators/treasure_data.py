@@ -1,0 +1,89 @@
+"""BrazeExportOperator: Treasure Data's Braze export connector as one operator, same parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
+from airflow_provider_braze.records import Mode, RecordBuilder, RecordType, get_builder, parse_mode, parse_record_type
+
+#: Options each mode's builder takes beyond ``pre_formatted_fields``.
+_MODE_OPTIONS: dict[tuple[Mode, RecordType | None], tuple[str, ...]] = {
+    (Mode.TRACK, RecordType.ATTRIBUTES): ("null_handling", "update_existing_only", "merge_objects"),
+    (Mode.TRACK, RecordType.EVENTS): ("update_existing_only",),
+    (Mode.TRACK, RecordType.PURCHASES): ("update_existing_only",),
+    (Mode.NEW_ALIAS, None): (),
+    (Mode.IDENTIFY, None): ("prioritization",),
+    (Mode.DELETE, None): ("prioritization",),
+}
+
+
+class BrazeExportOperator(BrazeExportBaseOperator):
+    """One operator for every mode of Treasure Data's Braze export, with its parameter names.
+
+    Paste a Treasure Data job's settings unchanged: ``mode="User - Track"``,
+    ``track_record_type="Custom Events"``, ``pre_formatted_fields="properties"``,
+    ``skip_on_invalid_records=True``. It runs exactly what :class:`BrazeTrackUsersOperator`,
+    :class:`BrazeNewAliasOperator`, :class:`BrazeIdentifyUsersOperator` and
+    :class:`BrazeDeleteUsersOperator` run; the README maps every Treasure Data setting.
+
+    :param mode: ``new_alias``, ``identify``, ``track``, ``delete``, or ``User - New Alias``,
+        ``User - Identify`` / ``User - Identifying``, ``User - Track``, ``User - Delete``.
+    :param track_record_type: with ``track``: ``attributes``, ``events``, ``purchases``, or
+        ``User Profile Attributes``, ``Custom Events``, ``Purchases``.
+    :param pre_formated_fields: the older Treasure Data spelling of ``pre_formatted_fields``.
+    :param null_handling: see :class:`BrazeTrackUsersOperator` (attributes).
+    :param update_existing_only: see :class:`BrazeTrackUsersOperator`.
+    :param merge_objects: see :class:`BrazeTrackUsersOperator` (attributes).
+    :param prioritization: see :class:`BrazeIdentifyUsersOperator` (identify, delete).
+    """
+
+    template_fields: Sequence[str] = (*BrazeExportBaseOperator.template_fields, "mode", "track_record_type")
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        track_record_type: str | None = None,
+        pre_formated_fields: Sequence[str] | str | None = None,
+        null_handling: str | None = None,
+        update_existing_only: bool | None = None,
+        merge_objects: bool | None = None,
+        prioritization: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if pre_formated_fields is not None and kwargs.get("pre_formatted_fields") is not None:
+            raise ValueError("Give pre_formatted_fields or its older spelling pre_formated_fields, not both.")
+        if pre_formated_fields is not None:
+            kwargs["pre_formatted_fields"] = pre_formated_fields
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.track_record_type = track_record_type
+        self.null_handling = null_handling
+        self.update_existing_only = update_existing_only
+        self.merge_objects = merge_objects
+        self.prioritization = prioritization
+
+    def record_builder(self) -> RecordBuilder:
+        mode = parse_mode(self.mode)
+        record_type = None
+        if mode is Mode.TRACK:
+            if not self.track_record_type:
+                raise ValueError(
+                    "The User - Track mode needs track_record_type: User Profile Attributes, Custom Events or "
+                    "Purchases (or attributes, events, purchases)."
+                )
+            record_type = parse_record_type(self.track_record_type)
+        elif self.track_record_type is not None:
+            raise ValueError(f"track_record_type applies to the User - Track mode only, not to {self.mode!r}.")
+        allowed = _MODE_OPTIONS[mode, record_type]
+        given = {
+            name: getattr(self, name)
+            for name in ("null_handling", "update_existing_only", "merge_objects", "prioritization")
+            if getattr(self, name) is not None
+        }
+        misplaced = sorted(set(given) - set(allowed))
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} do not apply to mode {self.mode!r}.")
+        return get_builder(mode, record_type, pre_formatted_fields=self.pre_formatted_fields, **given)
