@@ -243,7 +243,7 @@ class JsonLinesSource(FileSource):
                         continue
                     self._refuse_array(ref, line)
                     ref += 1
-                    yield (ref, {RAW_LINE: line.rstrip("\r\n")}, f"line {line_number}: not valid JSON ({_why(exc)})")
+                    yield (ref, {RAW_LINE: line.rstrip("\r\n")}, f"line {line_number}: not valid JSON ({_why(exc, line)})")
                     continue
                 ref += 1
                 if type(value) is dict:
@@ -266,10 +266,12 @@ class JsonLinesSource(FileSource):
             )
 
 
-def _why(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.colno}"
-    return str(exc)
+def _why(exc: ValueError, line: str) -> str:
+    if not isinstance(exc, json.JSONDecodeError):
+        return str(exc)
+    if exc.pos >= len(line.rstrip("\r\n")):
+        return f"{exc.msg} at the end of the line"
+    return f"{exc.msg} at column {exc.pos + 1}"
 
 
 _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
