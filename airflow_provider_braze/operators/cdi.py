@@ -189,7 +189,7 @@ class BrazeCDISyncOperator(BaseOperator):
             if now >= end_time:
                 return cdi.timeout_event(self.integration_id, job, now - started)
             self.log.info(
-                "Braze CDI job of integration %s: %s; next check in %.0f s",
+                "Braze CDI job of integration %s: %s; next check in %g s",
                 self.integration_id, job.describe() if job else "not listed yet", self.poll_interval,
             )
             time.sleep(min(self.poll_interval, end_time - now))
