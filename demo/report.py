@@ -40,3 +40,41 @@ def print_braze_summary(state: dict[str, Any], *, sample: int = 5) -> None:
             ident = user.get("external_id") or next(iter(user.get("aliases") or {}), user["braze_id"])
             attrs = ", ".join(f"{k}={v!r}" for k, v in list((user.get("custom_attributes") or {}).items())[:4])
             print(f"  {ident}: {attrs}")
+
+
+def print_warehouse_comparison(db_path, state: dict[str, Any]) -> None:
+    """Side by side: what the sample warehouse says Braze should hold, and what it holds."""
+    import sqlite3
+
+    from demo.warehouse import INVALID_PRODUCT_PREFIX
+
+    db = sqlite3.connect(db_path)
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    deleted = "(select external_id from deletions)"
+    users = state["users"]
+    profiles = {u.get("external_id") for u in users}
+    rows = [
+        ("customers (not erased)",
+         one(f"select count(*) from customers where external_id not in {deleted}"),
+         sum(1 for p in profiles if p and p.startswith("customer-"))),
+        ("app events of those customers",
+         one(f"select count(*) from app_events where external_id not in {deleted}"), len(state["events"])),
+        ("valid orders of those customers",
+         one(f"select count(*) from orders where external_id not in {deleted} "
+             f"and product_id not like '{INVALID_PRODUCT_PREFIX}%'"), len(state["purchases"])),
+        ("CRM leads still alias-only",
+         one("select count(*) from crm_aliases where alias_name not in (select alias_name from identifications)"),
+         sum(1 for u in users if not u.get("external_id") and u.get("aliases"))),
+        ("leads identified at signup",
+         one("select count(*) from identifications"), sum(1 for p in profiles if p and p.startswith("signup-"))),
+        ("erasure requests", one("select count(*) from deletions"), len(state["deleted"])),
+    ]
+    invalid = one(f"select count(*) from orders where product_id like '{INVALID_PRODUCT_PREFIX}%'")
+    db.close()
+    print("\nWarehouse vs Braze")
+    print("-" * 72)
+    print(f"{'':<36}{'warehouse':>12}{'Braze':>12}")
+    for label, expected, held in rows:
+        mark = "ok" if expected == held else "DIFFERS"
+        print(f"{label:<36}{expected:>12,}{held:>12,}  {mark}")
+    print(f"\n{invalid} invalid orders (unknown currency) were skipped and written to .airflow/braze_rejected/.")

@@ -12,7 +12,7 @@ from datetime import datetime
 from airflow.sdk import dag, task
 
 CUSTOMERS = [
-    {"external_id": f"customer-{i:03d}", "first_name": name, "plan": plan, "lifetime_value": ltv}
+    {"external_id": f"quickstart-{i:03d}", "first_name": name, "plan": plan, "lifetime_value": ltv}
     for i, (name, plan, ltv) in enumerate(
         [("Ada", "pro", 1200.5), ("Grace", "free", 0.0), ("Linus", "team", 310.0), ("Margaret", "pro", 980.25)] * 30
     )
