@@ -46,16 +46,16 @@ def dag_sandbox():
 
 @pytest.fixture
 def run_dag(airflow_home, dag_sandbox):
-    """``run_dag(dag_id, **env)`` runs `airflow dags test` against an emptied sandbox."""
+    """``run_dag(dag_id, logical_date=None, **env)`` runs `airflow dags test` against an emptied sandbox."""
 
-    def run(dag_id: str, **extra_env: str) -> subprocess.CompletedProcess:
+    def run(dag_id: str, logical_date: str | None = None, **extra_env: str) -> subprocess.CompletedProcess:
         env = _airflow_env(
             airflow_home,
             AIRFLOW_CONN_BRAZE_DEFAULT=json.dumps({"conn_type": "braze", "host": dag_sandbox.url, "password": TEST_API_KEY}),
             **extra_env,
         )
         done = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id],
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, *([logical_date] if logical_date else [])],
             env=env, capture_output=True, text=True, timeout=600,
         )
         output = done.stdout + done.stderr
