@@ -1,7 +1,8 @@
 """Provider metadata Airflow reads through the ``apache_airflow_provider`` entry point.
 
-Airflow 3.2+ builds the connection form from ``conn-fields`` and ``ui-field-behaviour`` here without
-importing the hooks; older cores call ``BrazeHook.get_ui_field_behaviour()`` instead.
+Airflow 3.2+ builds the connection forms from ``conn-fields`` and ``ui-field-behaviour`` here without
+importing the hooks; older cores call ``BrazeHook.get_ui_field_behaviour()`` and
+``KetchHook.get_ui_field_behaviour()`` instead.
 """
 
 from __future__ import annotations
@@ -52,6 +53,52 @@ BRAZE_CONN_FIELDS = {
 }
 
 
+KETCH_UI_FIELD_BEHAVIOUR = {
+    "hidden-fields": ["schema"],
+    "relabeling": {"host": "Ketch web API URL", "login": "Organization code", "password": "Webhook bearer token"},
+    "placeholders": {
+        "host": "https://global.ketchcdn.com/web/v2 (the default when empty)",
+        "login": "organization code, e.g. axonic",
+        "password": "bearer token set in Ketch under Developers > Webhooks",
+        "port": "only for a local emulator",
+        "extra": '{"state_conn_id": "ketch_state", "property": "website", "environment": "production"}',
+    },
+}
+
+KETCH_CONN_FIELDS = {
+    "state_conn_id": {
+        "label": "State store connection",
+        "description": "Airflow connection (e.g. postgres) of the database holding received Ketch events. "
+        "Empty: the State store URL, else a SQLite file ketch_state.db in AIRFLOW_HOME.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "state_url": {
+        "label": "State store URL",
+        "description": "SQLAlchemy URL of that database, instead of a connection.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "property": {
+        "label": "Property code",
+        "description": "Ketch property sent to the web API.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "environment": {
+        "label": "Environment code",
+        "description": "Ketch environment sent to the web API, e.g. production.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "max_body_bytes": {
+        "label": "Largest webhook body (bytes)",
+        "schema": {"type": ["integer", "null"], "minimum": 1024, "default": 1048576},
+    },
+    "web_api_qps": {
+        "label": "Web API requests per second",
+        "description": "Pace of web API calls, e.g. a reconciliation sweep over known users.",
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "default": 5},
+    },
+}
+
+
 def get_provider_info() -> dict:
     """Return this provider's metadata (validated by Airflow against its provider-info schema)."""
     return {
@@ -66,9 +113,26 @@ def get_provider_info() -> dict:
                 "external-doc-url": "https://www.braze.com/docs/api/basics",
                 "tags": ["service"],
             },
+            {
+                "integration-name": "Ketch",
+                "external-doc-url": "https://developers.ketch.com/docs/webhooks-1",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.hooks.braze"]},
+            {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.hooks.ketch"]},
+        ],
+        "operators": [
+            {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.operators.cdi"]},
+        ],
+        "sensors": [
+            {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.sensors.cdi"]},
+            {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.sensors.ketch"]},
+        ],
+        "triggers": [
+            {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.triggers.cdi"]},
+            {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.triggers.ketch"]},
         ],
         "connection-types": [
             {
@@ -78,5 +142,15 @@ def get_provider_info() -> dict:
                 "ui-field-behaviour": BRAZE_UI_FIELD_BEHAVIOUR,
                 "conn-fields": BRAZE_CONN_FIELDS,
             },
+            {
+                "connection-type": "ketch",
+                "hook-class-name": "airflow_provider_braze.hooks.ketch.KetchHook",
+                "hook-name": "Ketch",
+                "ui-field-behaviour": KETCH_UI_FIELD_BEHAVIOUR,
+                "conn-fields": KETCH_CONN_FIELDS,
+            },
+        ],
+        "plugins": [
+            {"name": "braze_ketch_receiver", "plugin-class": "airflow_provider_braze.plugins.KetchReceiverPlugin"},
         ],
     }

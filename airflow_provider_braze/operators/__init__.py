@@ -1,5 +1,22 @@
 """Airflow operators of the Braze provider."""
 
 from airflow_provider_braze.operators.cdi import BrazeCDISyncOperator
+from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportFailed
+from airflow_provider_braze.operators.treasure_data import BrazeExportOperator
+from airflow_provider_braze.operators.users import (
+    BrazeDeleteUsersOperator,
+    BrazeIdentifyUsersOperator,
+    BrazeNewAliasOperator,
+    BrazeTrackUsersOperator,
+)
 
-__all__ = ["BrazeCDISyncOperator"]
+__all__ = [
+    "BrazeCDISyncOperator",
+    "BrazeDeleteUsersOperator",
+    "BrazeExportBaseOperator",
+    "BrazeExportFailed",
+    "BrazeExportOperator",
+    "BrazeIdentifyUsersOperator",
+    "BrazeNewAliasOperator",
+    "BrazeTrackUsersOperator",
+]
