@@ -28,8 +28,11 @@ $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
 
 setup: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 
+# The suite also runs the state store and SQL sources against a real PostgreSQL on loopback.
 test: setup
-	$(BIN)/python -m pytest
+	url="$$(tools/test_postgres.sh start)"; \
+	rc=0; BRAZE_PROVIDER_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest || rc=$$?; \
+	tools/test_postgres.sh stop; exit $$rc
 
 demo: setup
 	$(BIN)/python -m demo
