@@ -51,6 +51,7 @@ from airflow_provider_braze.ketch.events import (
 from airflow_provider_braze.ketch.models import Callback, Identity
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.ketch_rights import KetchRightsRequests, new_rights_row
+from airflow_provider_braze.state.ketch_sync_targets import KetchSyncTargets
 from airflow_provider_braze.state.schema import (
     SYNC_PENDING,
     SYNC_SKIPPED,
@@ -122,7 +123,7 @@ def _event_from_row(row: Row, rights: Row | None = None) -> KetchEvent:
     )
 
 
-class KetchEventStore(KetchRightsRequests):
+class KetchEventStore(KetchRightsRequests, KetchSyncTargets):
     """Repository of Ketch events and rights requests; tables are created on first use.
 
     :param engine: an engine, or a SQLAlchemy URL (``sqlite:////path/state.db``,

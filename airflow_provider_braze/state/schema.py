@@ -113,3 +113,18 @@ ketch_rights_requests = Table(
 )
 
 Index("ix_ketch_rights_requests_status", ketch_rights_requests.c.status)
+
+# ``ketch_sync_targets``: for each Braze target a sync has set (a user's subscription-group state or
+# global email state, keyed by a SHA-256 fingerprint, never the email or phone itself), the Ketch
+# decision last applied and when the user made it. A change that arrives late, after a newer one for
+# the same target was synced, is recognised here and not sent.
+ketch_sync_targets = Table(
+    "ketch_sync_targets",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("submitted_at", Double(), nullable=False),
+    Column("event_id", _EventId, nullable=False),
+    Column("synced_at", Double(), nullable=False),
+    Column("sync_run_id", String(255)),
+)
