@@ -124,7 +124,16 @@ def get_provider_info() -> dict:
             {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.hooks.ketch"]},
         ],
         "operators": [
-            {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.operators.cdi"]},
+            {
+                "integration-name": "Braze",
+                "python-modules": [
+                    "airflow_provider_braze.operators.users",
+                    "airflow_provider_braze.operators.treasure_data",
+                    "airflow_provider_braze.operators.cdi",
+                    "airflow_provider_braze.operators.subscriptions",
+                    "airflow_provider_braze.operators.rights",
+                ],
+            },
         ],
         "sensors": [
             {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.sensors.cdi"]},
@@ -149,8 +158,5 @@ def get_provider_info() -> dict:
                 "ui-field-behaviour": KETCH_UI_FIELD_BEHAVIOUR,
                 "conn-fields": KETCH_CONN_FIELDS,
             },
-        ],
-        "plugins": [
-            {"name": "braze_ketch_receiver", "plugin-class": "airflow_provider_braze.plugins.KetchReceiverPlugin"},
         ],
     }

@@ -2,6 +2,8 @@
 
 from airflow_provider_braze.operators.cdi import BrazeCDISyncOperator
 from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportFailed
+from airflow_provider_braze.operators.rights import BrazeRightsRequestsOperator
+from airflow_provider_braze.operators.subscriptions import BrazeSubscriptionSyncOperator
 from airflow_provider_braze.operators.treasure_data import BrazeExportOperator
 from airflow_provider_braze.operators.users import (
     BrazeDeleteUsersOperator,
@@ -18,5 +20,7 @@ __all__ = [
     "BrazeExportOperator",
     "BrazeIdentifyUsersOperator",
     "BrazeNewAliasOperator",
+    "BrazeRightsRequestsOperator",
+    "BrazeSubscriptionSyncOperator",
     "BrazeTrackUsersOperator",
 ]
