@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 import pytest
 
@@ -48,6 +49,21 @@ class _RecordAll(logging.Handler):
             self.lines.append(f"{record.name}: {record.getMessage()}")
         except Exception:  # noqa: BLE001 - a badly formatted record is still checked by its template
             self.lines.append(f"{record.name}: {record.msg}")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_output(request):
+    """Fail the test if a secret was printed: Airflow's task SDK logs through structlog straight to
+    stdout, which no logging handler sees. The output is printed again so pytest still shows it."""
+    # A test may capture output itself; pytest allows one capture fixture per test.
+    name = next((n for n in ("capsys", "capfd") if n in request.fixturenames), "capfd")
+    capture = request.getfixturevalue(name)
+    yield
+    out, err = capture.readouterr()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    leaked = [secret for secret in SECRETS if secret in out or secret in err]
+    assert not leaked, "a test secret was printed to stdout/stderr"
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,320 @@
+"""What Ketch sends, as methods of :class:`~airflow_provider_braze.sandbox.ketch.sandbox.KetchSandbox`.
+
+One method per webhook kind (``send_subscription_change``, ``send_control``, ``send_consent``,
+``send_delete_request``, ``send_access_request``), and streams of subscription changes: plan them with
+``random_preference_stream`` or ``preference_stream``, send them with ``deliver``. Every method builds
+its body with :mod:`.webhooks` and hands it to ``KetchSandbox.send`` (bearer token, 3 tries, log).
+
+Identities may be given as a bare value (in the sandbox's ``identity_space``, ``email`` by default), an
+:class:`~airflow_provider_braze.ketch.models.Identity`, a wire-form dict, or a list of these.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_braze.ketch.models import Callback, Identity
+from airflow_provider_braze.sandbox.ketch import streams, webhooks
+from airflow_provider_braze.sandbox.ketch.delivery import Delivery, DeliveryReport
+from airflow_provider_braze.sandbox.ketch.identities import (
+    HashFormat,
+    IdentityKind,
+    as_identities,
+    as_identity,
+    make_identities,
+)
+
+if TYPE_CHECKING:
+    import threading
+
+    from airflow_provider_braze.sandbox.ketch.callbacks import CallbackRecorder
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_EVERY = 500
+
+
+class KetchWebhooks:
+    """The sending half of the sandbox (mixed into ``KetchSandbox``, which provides the attributes below)."""
+
+    origin: webhooks.Origin
+    identity_space: str
+    legacy_topic_shape: bool
+    callback_recorder: CallbackRecorder
+    _lock: threading.Lock
+    send: Callable[..., Delivery]  # KetchSandbox.send: POST with the token and 3 tries, keep the Delivery
+    next_timestamp: Callable[[], int]
+    callback_url: Callable[[str], str]
+
+    def _identities(self, value: Any) -> list[Identity]:
+        return as_identities(value, self.identity_space)
+
+    def send_subscription_change(
+        self,
+        identity: Any,
+        topic: str,
+        channel: str,
+        status: str,
+        *,
+        submitted_at: float | None = None,
+        legacy_shape: bool | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``SubscriptionTopicRequest``: ``identity`` set ``status`` for ``topic`` on ``channel``.
+
+        :param identity: an email (or a value of ``identity_space``), an :class:`Identity`, a wire-form
+            dict, or a list of these.
+        :param status: ``granted`` or ``denied``.
+        :param submitted_at: unix seconds; :meth:`next_timestamp` when omitted.
+        :param legacy_shape: send the older topic shape (default: the sandbox's setting).
+        :param uid: ``metadata.uid``; a fresh UUIDv4 when omitted.
+        """
+        return self.send_subscription_changes(
+            identity, {topic: {channel: status}}, submitted_at=submitted_at, legacy_shape=legacy_shape, uid=uid
+        )
+
+    def send_subscription_changes(
+        self,
+        identity: Any,
+        topics: Mapping[str, Mapping[str, str]],
+        *,
+        submitted_at: float | None = None,
+        legacy_shape: bool | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send one ``SubscriptionTopicRequest`` with several decisions: ``{topic: {channel: status}}``."""
+        body = webhooks.topic_request(
+            self.origin,
+            self._identities(identity),
+            topics,
+            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
+            uid=uid,
+            legacy_shape=self.legacy_topic_shape if legacy_shape is None else legacy_shape,
+        )
+        return self.send(body)
+
+    def send_control(
+        self,
+        identity: Any,
+        control: str,
+        status: str,
+        *,
+        impact: str | None = None,
+        submitted_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``SubscriptionControlRequest``, e.g. ``send_control(email, "global_unsubscribe", "denied")``."""
+        body = webhooks.control_request(
+            self.origin,
+            self._identities(identity),
+            {control: (status, impact)},
+            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
+            uid=uid,
+        )
+        return self.send(body)
+
+    def send_consent(
+        self,
+        identity: Any,
+        purposes: Mapping[str, str],
+        *,
+        legal_basis: Mapping[str, str] | None = None,
+        regulation: str | None = "gdpr",
+        jurisdiction: str | None = "eu",
+        collected_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``ConsentRequest``: ``purposes={"analytics": "granted"}``; answered 204 by the receiver."""
+        body = webhooks.consent_request(
+            self.origin,
+            self._identities(identity),
+            purposes,
+            collected_at=collected_at if collected_at is not None else self.next_timestamp(),
+            legal_basis=legal_basis,
+            regulation=regulation,
+            jurisdiction=jurisdiction,
+            uid=uid,
+        )
+        return self.send(body)
+
+    def _send_rights(
+        self,
+        kind: str,
+        identities: Any,
+        subject_email: str | None,
+        subject: Mapping[str, Any] | None,
+        **options: Any,
+    ) -> Delivery:
+        ids = self._identities(identities)
+        uid = options.pop("uid", None) or webhooks.new_uid()
+        if subject is None:
+            email = subject_email or next(
+                (i.identity_value for i in ids if i.identity_space == "email" and not i.is_hashed), None
+            )
+            subject = {"email": email} if email else None
+        submitted_at = options.pop("submitted_at", None)
+        callback = Callback(url=self.callback_url(uid), headers=self.callback_recorder.authorization())
+        body = webhooks.rights_request(
+            kind, self.origin, ids, [callback], subject=subject, uid=uid,
+            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(), **options,
+        )
+        # Registered first: a fast provider may call back before its answer reaches us.
+        self.callback_recorder.register(uid, kind, ids)
+        return self.send(body)
+
+    def send_delete_request(
+        self,
+        identities: Any,
+        subject_email: str | None = None,
+        *,
+        subject: Mapping[str, Any] | None = None,
+        regulation: str | None = "gdpr",
+        jurisdiction: str | None = "eu",
+        submitted_at: float | None = None,
+        due_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``DeleteRequest`` whose callback points back at this sandbox.
+
+        The request id (for :meth:`callbacks`) is the body's ``metadata.uid``: ``delivery.uid``.
+
+        :param identities: who to erase (see :meth:`send_subscription_change` for the forms).
+        :param subject_email: the requester's email; the first raw email identity by default.
+        :param subject: the whole ``subject`` object instead (``email``, ``firstName``, ``lastName``...).
+        :param due_at: legal deadline, unix seconds (30 days after ``submitted_at`` by default).
+        """
+        return self._send_rights(
+            "DeleteRequest", identities, subject_email, subject, regulation=regulation, jurisdiction=jurisdiction,
+            submitted_at=submitted_at, due_at=due_at, uid=uid,
+        )
+
+    def send_access_request(
+        self,
+        identities: Any,
+        subject_email: str | None = None,
+        *,
+        subject: Mapping[str, Any] | None = None,
+        regulation: str | None = "gdpr",
+        jurisdiction: str | None = "eu",
+        submitted_at: float | None = None,
+        due_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send an ``AccessRequest`` whose callback points back at this sandbox (same arguments as a delete)."""
+        return self._send_rights(
+            "AccessRequest", identities, subject_email, subject, regulation=regulation, jurisdiction=jurisdiction,
+            submitted_at=submitted_at, due_at=due_at, uid=uid,
+        )
+
+    # --- streams ----------------------------------------------------------------------------------
+
+    def _topic_body_builder(self, legacy_shape: bool | None):
+        legacy = self.legacy_topic_shape if legacy_shape is None else legacy_shape
+
+        def body_for(change: streams.PreferenceChange) -> dict[str, Any]:
+            return webhooks.topic_request(
+                self.origin, [change.identity], {change.topic: {change.channel: change.status}},
+                submitted_at=change.submitted_at, legacy_shape=legacy,
+            )
+
+        return body_for
+
+    def random_preference_stream(
+        self,
+        n_changes: int,
+        identities: Sequence[Any] | None = None,
+        *,
+        n_identities: int = 10,
+        identity_kind: IdentityKind = "email",
+        identity_space: str | None = None,
+        hash_format: HashFormat | None = None,
+        topics: Sequence[str] = streams.DEFAULT_TOPICS,
+        channels: Sequence[str] = streams.DEFAULT_CHANNELS,
+        seed: int | None = None,
+        duplicate_rate: float = 0.0,
+        out_of_order: bool = True,
+        start: int = streams.DEFAULT_START,
+        legacy_shape: bool | None = None,
+    ) -> streams.PreferenceStream:
+        """Plan ``n_changes`` random topic decisions as webhooks (nothing is sent until :meth:`deliver`).
+
+        The same seed gives the same changes and delivery order; uids are fresh every time.
+
+        :param identities: who changes preferences (any identity form); else ``n_identities`` made-up
+            ones of ``identity_kind`` (``email``: ``user1@example.com``..., ``external_id``, ``phone``
+            in E.164), in ``identity_space`` (the kind's name by default), hashed with ``hash_format``.
+        :param duplicate_rate: fraction of changes delivered a second time with the same uid.
+        :param out_of_order: shuffle deliveries relative to ``submittedTimestamp``, guaranteeing at least
+            one change that arrives after a newer change of the same identity, topic and channel
+            whenever two such changes exist.
+        :param start: ``submittedTimestamp`` of the first change; later ones are 1 to 90 s apart.
+        """
+        people = (
+            [as_identity(i, self.identity_space) for i in identities]
+            if identities is not None
+            else make_identities(n_identities, identity_kind, space=identity_space, hash_format=hash_format)
+        )
+        return streams.plan_random(
+            n_changes, people, self._topic_body_builder(legacy_shape), topics=topics, channels=channels, seed=seed,
+            duplicate_rate=duplicate_rate, out_of_order=out_of_order, start=start,
+        )
+
+    def preference_stream(
+        self,
+        changes: Sequence[streams.PreferenceChange | tuple[Any, str, str, str, float]],
+        *,
+        order: Sequence[int] | None = None,
+        redeliver: Sequence[int] = (),
+        legacy_shape: bool | None = None,
+    ) -> streams.PreferenceStream:
+        """Plan a scripted stream: ``changes`` as ``(identity, topic, channel, status, submitted_at)``.
+
+        :param order: delivery order as indexes into ``changes`` (as listed by default).
+        :param redeliver: indexes of changes sent once more at the end, with the same uid.
+        """
+        planned = [
+            c if isinstance(c, streams.PreferenceChange)
+            else streams.PreferenceChange(as_identity(c[0], self.identity_space), c[1], c[2], c[3], c[4])
+            for c in changes
+        ]
+        return streams.plan(planned, self._topic_body_builder(legacy_shape), order=order, redeliver=redeliver)
+
+    def deliver(
+        self, stream: streams.PreferenceStream | Iterable[streams.PlannedDelivery], *, concurrency: int = 1
+    ) -> DeliveryReport:
+        """Send a stream's deliveries in its order (``concurrency`` > 1: that many at a time).
+
+        :returns: every :class:`Delivery` in planned order, with counts.
+        """
+        planned = list(stream)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        started = time.monotonic()
+        done = 0
+
+        def send_one(item: streams.PlannedDelivery) -> Delivery:
+            nonlocal done
+            delivery = self.send(item.body, redelivery=item.redelivery)
+            with self._lock:
+                done += 1
+                count = done
+            if count % _PROGRESS_EVERY == 0:
+                rate = count / max(time.monotonic() - started, 1e-9)
+                left = (len(planned) - count) / rate
+                log.info(
+                    "Ketch sandbox: %d/%d webhooks sent (%.0f/s, about %.0f s left)", count, len(planned), rate, left
+                )
+            return delivery
+
+        if concurrency == 1:
+            results = [send_one(item) for item in planned]
+        else:
+            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ketch-sandbox-send") as pool:
+                results = list(pool.map(send_one, planned))
+        report = DeliveryReport(results, time.monotonic() - started)
+        log.info("Ketch sandbox: stream delivered: %s", report.summary())
+        return report
