@@ -24,6 +24,8 @@ SANDBOX_TRACK_ONLY_KEY = "test-key-track"
 TRACK_ONLY_KEY = "test-key-track-only-0b7e"
 RECEIVER_TOKEN = "s3cret-token-value"
 RECEIVER_SERVER_TOKEN = "server-test-token-7f3a"
+#: The token Ketch rights-request callbacks carry in the sandbox.
+CALLBACK_TOKEN = "ketch-callback-token-51c0e9"
 
 SECRETS = (
     TEST_API_KEY,
@@ -33,6 +35,7 @@ SECRETS = (
     TRACK_ONLY_KEY,
     RECEIVER_TOKEN,
     RECEIVER_SERVER_TOKEN,
+    CALLBACK_TOKEN,
 )
 
 # Airflow must not look for a metadata database or example DAGs in unit tests.
@@ -99,6 +102,8 @@ def sandbox(braze_server):
     """The shared sandbox, emptied, with Braze's own rate limits and no faults."""
     braze_server.reset()
     braze_server.rate_limits.clear_overrides()
+    braze_server.store.subscription_group_registry.clear()
+    braze_server.cdi.integrations.clear()
     braze_server.latency = 0.0
     return braze_server
 

@@ -13,7 +13,7 @@ pending events into one :class:`Decision` per Braze target:
 * changes are collapsed per target: the latest ``submitted_at`` wins, ties broken by event id, so
   events arriving out of order or twice still end in each user's latest choice.
 
-Every skip is counted by reason. Targets are keyed by a SHA-256 fingerprint so that the state store
+Every skipped change is counted once, by reason. Targets are keyed by a SHA-256 fingerprint so that the state store
 can remember what was synced without holding emails or phone numbers.
 """
 
@@ -154,7 +154,7 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
     plan = SyncPlan()
     for event in events:
         plan.event_targets.setdefault(event.event_id, set())
-        identifiers = _identifiers(event, mapping, plan)
+        identifiers, problems = _identifiers(event, mapping)
         for change in event.subscription_changes:
             plan.changes += 1
             group_id = mapping.subscription_groups.get(change.topic, {}).get(change.channel)
@@ -163,7 +163,7 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
                 continue
             usable = [(k, v) for k, v in identifiers if _can_address(k, change.channel)]
             if not usable:
-                plan.skip(event, _why_no_identifier(identifiers, change.channel))
+                plan.skip(event, _why_no_identifier(identifiers, problems, change.channel))
                 continue
             for kind, value in usable:
                 plan.offer(Target(GROUP, kind, value, group_id), STATES[change.status], event)
@@ -174,28 +174,29 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
                 continue
             usable = [(k, v) for k, v in identifiers if k != "phones"]
             if not usable:
-                plan.skip(event, _why_no_identifier(identifiers, "email"))
+                plan.skip(event, _why_no_identifier(identifiers, problems, "email"))
                 continue
             for kind, value in usable:
                 plan.offer(Target(GLOBAL_EMAIL, kind, value), STATES[control.status], event)
     return plan
 
 
-def _identifiers(event: KetchEvent, mapping: SyncMapping, plan: SyncPlan) -> list[tuple[str, str]]:
-    found = []
+def _identifiers(event: KetchEvent, mapping: SyncMapping) -> tuple[list[tuple[str, str]], list[str]]:
+    """The event's identities Braze can use, and why the others cannot be used."""
+    found, problems = [], []
     for identity in event.identities:
         kind = mapping.identity_spaces.get(identity.identity_space)
         if kind is None:
             continue
         if identity.identity_format != "raw":
-            plan.skip(event, f"identity in {identity.identity_space!r} is hashed ({identity.identity_format})")
+            problems.append(f"identity in {identity.identity_space!r} is hashed ({identity.identity_format})")
             continue
         value = normalise_identifier(kind, identity.identity_value)
         if value is None:
-            plan.skip(event, f"identity in {identity.identity_space!r} is not a valid {kind[:-1]}")
+            problems.append(f"identity in {identity.identity_space!r} is not a valid {kind[:-1]}")
             continue
         found.append((kind, value))
-    return found
+    return found, problems
 
 
 def normalise_identifier(kind: str, value: str) -> str | None:
@@ -216,7 +217,7 @@ def _can_address(kind: str, channel: str) -> bool:
     return (kind == "emails") == (channel in EMAIL_CHANNELS)
 
 
-def _why_no_identifier(identifiers: list[tuple[str, str]], channel: str) -> str:
+def _why_no_identifier(identifiers: list[tuple[str, str]], problems: list[str], channel: str) -> str:
     if not identifiers:
-        return "no identity in a mapped identity space"
+        return problems[0] if problems else "no identity in a mapped identity space"
     return f"no identity that can address the {channel!r} channel"

@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
 
-#: The token rights request callbacks carry; like the suite's secrets, it must never reach a log line.
-CALLBACK_TOKEN = "ketch-callback-token-51c0e9"
+from tests.conftest import CALLBACK_TOKEN  # noqa: F401 - the token rights request callbacks carry
 
 
 class FailFirst:
