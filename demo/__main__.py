@@ -11,7 +11,8 @@ from pathlib import Path
 
 import requests
 
-from demo import report, services, warehouse
+from demo import ketch, report, services, warehouse
+from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
@@ -20,12 +21,18 @@ DEMO_BRAZE_KEY = "demo-braze-key"
 
 #: Every example DAG, with the logical dates to run it for (None: one manual run). The warehouse
 #: export runs once per day of sample data, as a three-day backfill would.
-RUNS: list[tuple[str, str | None]] = [
+WAREHOUSE_RUNS: list[tuple[str, str | None]] = [
     ("example_braze_hook", None),
     # `airflow dags test <dag> D` covers the data interval [D - 1 day, D): one day of sample data.
     *[("example_braze_warehouse_export", (day + warehouse.ONE_DAY).date().isoformat()) for day in warehouse.DAYS],
     ("example_braze_cdi", None),
 ]
+KETCH_RUNS: list[tuple[str, str | None]] = [
+    ("example_ketch_preferences", None),
+    ("example_ketch_event_driven", None),
+    ("example_ketch_rights_requests", None),
+]
+RUNS = WAREHOUSE_RUNS + KETCH_RUNS
 
 
 def run_dag(dag_id: str, logical_date: str | None, env: dict[str, str]) -> None:
@@ -68,13 +75,55 @@ def main() -> None:
             "AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(db)}),
             "AIRFLOW_VAR_BRAZE_CDI_INTEGRATION_ID": integration,
         }
-        for dag_id, logical_date in RUNS:
+        for dag_id, logical_date in WAREHOUSE_RUNS:
             run_dag(dag_id, logical_date, env)
-        state = report.braze_state(braze.url)
-        report.print_braze_summary(state)
-        report.print_warehouse_comparison(db, state)
+        after_warehouse = report.braze_state(braze.url)
+        ketch_outcome = run_ketch_half(braze.url, db, env)
+        final = report.braze_state(braze.url)
+        report.print_braze_summary(final)
+        report.print_warehouse_comparison(db, after_warehouse)
+        report.print_ketch_comparison(final, **ketch_outcome)
     finally:
         braze.stop()
+
+
+def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
+    """Ketch sends preference changes and rights requests; the Ketch DAGs carry them into Braze."""
+    for channels in SUBSCRIPTION_GROUPS.values():
+        for channel, group in channels.items():
+            requests.post(f"{braze_url}/_sandbox/subscription_groups",
+                          json={"subscription_group_id": group, "channel": channel}, timeout=10)
+    state_db = WORK / "ketch_state.db"
+    state_db.unlink(missing_ok=True)
+    receiver, sandbox = ketch.start_services(state_db)
+    try:
+        print(f"Ketch webhook receiver on {receiver.url}; Ketch sandbox on {sandbox.url}")
+        env = {
+            **env,
+            "AIRFLOW_CONN_KETCH_DEFAULT": json.dumps({
+                "conn_type": "ketch", "host": f"{sandbox.url}/web/v2", "login": ketch.ORGANIZATION,
+                "password": ketch.DEMO_KETCH_TOKEN, "extra": {"state_url": f"sqlite:///{state_db}"},
+            }),
+        }
+        emails = ketch.customer_emails(db)
+        stream = ketch.send_preference_changes(sandbox.url, emails)
+        print(f"Ketch sent {stream['delivery']['sent']:,} webhooks ({stream['stream']}) to the receiver")
+        run_dag("example_ketch_preferences", None, env)
+        # A customer unsubscribes from everything: the event-driven DAG carries it over.
+        ketch.send(sandbox.url, "control", identity=emails[0], control="global_subscription", status="denied")
+        run_dag("example_ketch_event_driven", None, env)
+        erased = ketch.send(sandbox.url, "delete", identities=[emails[1]], subject_email=emails[1])["uid"]
+        accessed = ketch.send(sandbox.url, "access", identities=[emails[2]], subject_email=emails[2])["uid"]
+        run_dag("example_ketch_rights_requests", None, env)
+        return {
+            "expected": stream["expected_state"],
+            "unsubscribed_all": emails[0],
+            "erased": (emails[1], ketch.callbacks(sandbox.url, erased)),
+            "accessed": (emails[2], ketch.callbacks(sandbox.url, accessed)),
+        }
+    finally:
+        sandbox.stop()
+        receiver.stop()
 
 
 if __name__ == "__main__":

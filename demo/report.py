@@ -27,13 +27,8 @@ def print_braze_summary(state: dict[str, Any], *, sample: int = 5) -> None:
         ("identify merges", len(state["merges"])),
         ("data points billed", state["data_points"]),
     ]
-    subscription_states = Counter(
-        (group, status) for u in users for group, status in (u.get("subscription_groups") or {}).items()
-    )
     for label, value in rows:
         print(f"{label:<32}{value:>12,}")
-    for (group, status), count in sorted(subscription_states.items()):
-        print(f"{'subscription ' + group[:12] + ' ' + status:<32}{count:>12,}")
     if users:
         print("\nSample profiles:")
         for user in users[:sample]:
@@ -71,10 +66,56 @@ def print_warehouse_comparison(db_path, state: dict[str, Any]) -> None:
     ]
     invalid = one(f"select count(*) from orders where product_id like '{INVALID_PRODUCT_PREFIX}%'")
     db.close()
-    print("\nWarehouse vs Braze")
+    print("\nWarehouse vs Braze (after the warehouse DAGs)")
     print("-" * 72)
     print(f"{'':<36}{'warehouse':>12}{'Braze':>12}")
     for label, expected, held in rows:
         mark = "ok" if expected == held else "DIFFERS"
         print(f"{label:<36}{expected:>12,}{held:>12,}  {mark}")
     print(f"\n{invalid} invalid orders (unknown currency) were skipped and written to .airflow/braze_rejected/.")
+
+
+def print_ketch_comparison(
+    state: dict[str, Any],
+    *,
+    expected: list[list[str]],
+    unsubscribed_all: str,
+    erased: tuple[str, list[dict]],
+    accessed: tuple[str, list[dict]],
+) -> None:
+    """Ketch's side (each user's latest choice, rights requests) next to what Braze holds."""
+    from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
+
+    braze_state = {"granted": "subscribed", "denied": "unsubscribed"}
+    by_email = {u["email"]: u for u in state["users"] if u.get("email")}
+    erased_email, erased_events = erased
+    choices = [(i, t, c, s) for i, t, c, s in expected if i != erased_email]
+    matching = sum(
+        1
+        for identity, topic, channel, status in choices
+        if (by_email.get(identity) or {}).get("subscription_groups", {}).get(SUBSCRIPTION_GROUPS[topic][channel])
+        == braze_state[status]
+    )
+    email_states = {e["email"]: e["state"] for e in state["emails"]}
+    accessed_email, accessed_events = accessed
+    print("\nKetch vs Braze")
+    print("-" * 72)
+    mark = "ok" if matching == len(choices) else "DIFFERS"
+    print(f"{'latest choice per (user, topic) in Ketch':<48}{len(choices):>8,}")
+    print(f"{'  ... that Braze subscription groups hold':<48}{matching:>8,}  {mark}")
+    names = {group: f"{topic}/{channel}" for topic, channels in SUBSCRIPTION_GROUPS.items() for channel, group in channels.items()}
+    held = Counter((names.get(g, g), s) for u in state["users"] for g, s in (u.get("subscription_groups") or {}).items())
+    for (name, status), count in sorted(held.items()):
+        print(f"{'  subscription group ' + name + ': ' + status:<48}{count:>8,}")
+    global_state = email_states.get(unsubscribed_all)
+    print(f"{'unsubscribe-all -> global email state':<48}{global_state or 'not set':>12}")
+    print(f"{'erasure request: profile still in Braze':<48}{'yes' if erased_email in by_email else 'no':>12}")
+    print(f"{'erasure request: statuses Ketch received':<48}{_statuses(erased_events):>24}")
+    print(f"{'access request: statuses Ketch received':<48}{_statuses(accessed_events):>24}")
+    documents = [r.get("document") for e in accessed_events for r in e.get("results", []) if r.get("document")]
+    users = sum(len(d.get("users", [])) for d in documents)
+    print(f"{'access request: profiles returned to Ketch':<48}{users:>12}")
+
+
+def _statuses(events: list[dict]) -> str:
+    return " -> ".join(f"{e['status']}/{e['reason']}" for e in events) or "none"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -27,33 +28,53 @@ class Service:
             self.process.kill()
 
 
-def start(name: str, module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> Service:
-    """Run ``python -m module --port 0 ...`` and wait for its ``listening on http://...`` line."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+def start(
+    name: str,
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    health: str = "/_sandbox/state",
+    timeout: float = 30.0,
+    log_dir: Path = Path(".demo"),
+) -> Service:
+    """Run ``python -m module --port 0 ...``, wait for its ``listening on http://...`` line and health URL.
+
+    The service's output goes to ``log_dir/<name>.log``: a pipe nobody reads would fill up and stall
+    the service once it logs enough (uvicorn logs every request).
+
+    :param health: a path under the printed URL's origin that answers once the service is up.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", "0", *args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if "http://" in line:
-            url = line[line.index("http://") :].split()[0].rstrip("/")
-            _wait_until_up(url, deadline)
-            return Service(name, process, url)
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log_path.read_text().splitlines():
+            if "listening on http://" in line:
+                url = line[line.index("http://") :].split()[0].rstrip("/")
+                _wait_until_up(_origin(url) + health, deadline)
+                return Service(name, process, url)
+        time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"{name} did not start (exit code {process.poll()}).")
+    raise RuntimeError(f"{name} did not start (exit code {process.poll()}); see {log_path}")
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def _wait_until_up(url: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         try:
-            requests.get(url + "/_sandbox/state", timeout=2)
+            requests.get(url, timeout=2)
             return
         except requests.ConnectionError:
             time.sleep(0.1)
