@@ -31,7 +31,8 @@ import requests
 import tenacity
 
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
-from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError, error_for_status
+from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError
+from airflow_provider_braze.braze.responses import error_from_response, response_body
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, BrazeResponse, clean_api_key
 
@@ -212,21 +213,11 @@ class AsyncBrazeClient:
             if mapped is None:
                 raise
             raise mapped from exc
-        body = _json_body(resp)
+        body = response_body(resp)
         log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
         if 200 <= resp.status_code < 300:
             return BrazeResponse(resp.status_code, body, resp.headers)
-        message = body.get("message") if isinstance(body.get("message"), str) else resp.reason_phrase or "error"
-        raise error_for_status(
-            resp.status_code,
-            self._redact(message),
-            body.get("errors") if isinstance(body.get("errors"), list) else None,
-            ep.name,
-            dict(resp.headers),
-        )
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        raise error_from_response(resp.status_code, body, resp.reason_phrase, ep.name, resp.headers, self._key)
 
 
 def _expect(endpoint: str | Endpoint, method: str) -> Endpoint:
@@ -248,13 +239,3 @@ def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     return verify
-
-
-def _json_body(resp: httpx.Response) -> dict[str, Any]:
-    if not resp.content:
-        return {}
-    try:
-        body = resp.json()
-    except ValueError:
-        return {"message": resp.text[:500]}
-    return body if isinstance(body, dict) else {"message": str(body)[:500]}

@@ -21,10 +21,10 @@ from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
     BrazeConfigurationError,
     BrazeRateLimitError,
-    error_for_status,
 )
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
+from airflow_provider_braze.braze.responses import error_from_response, response_body
 from airflow_provider_braze.braze.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -198,26 +198,16 @@ class BrazeClient:
         resp = self.session.request(
             ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
         )
-        body = _json_body(resp)
+        body = response_body(resp)
         rate = RateLimitHeaders.parse(resp.headers)
         self.rate_limiter.observe(ep.rate_limit_group, rate)
         log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
         if 200 <= resp.status_code < 300:
             return BrazeResponse(resp.status_code, body, resp.headers)
-        message = body.get("message") if isinstance(body.get("message"), str) else resp.reason or "error"
-        error = error_for_status(
-            resp.status_code,
-            self._redact(message),
-            body.get("errors") if isinstance(body.get("errors"), list) else None,
-            ep.name,
-            dict(resp.headers),
-        )
+        error = error_from_response(resp.status_code, body, resp.reason, ep.name, resp.headers, self._key)
         if isinstance(error, BrazeRateLimitError) and error.reset_at is not None:
             self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
         raise error
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
 
 def clean_api_key(api_key: str | None) -> str:
@@ -226,13 +216,3 @@ def clean_api_key(api_key: str | None) -> str:
     if not key:
         raise BrazeConfigurationError("The Braze connection has no REST API key (set it as the password).")
     return key
-
-
-def _json_body(resp: requests.Response) -> dict[str, Any]:
-    if not resp.content:
-        return {}
-    try:
-        body = resp.json()
-    except ValueError:
-        return {"message": resp.text[:500]}
-    return body if isinstance(body, dict) else {"message": str(body)[:500]}

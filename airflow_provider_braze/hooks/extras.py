@@ -52,8 +52,7 @@ class BrazeConnectionSettings:
     @classmethod
     def from_connection(cls, conn: Any) -> BrazeConnectionSettings:
         """Read an Airflow ``Connection`` (host, port, password, extras)."""
-        extras = _extras(conn)
-        get = _Reader(extras)
+        get = ExtrasReader(connection_extras(conn, "braze"))
         settings = cls(
             host=conn.host or "",
             port=conn.port,
@@ -83,22 +82,33 @@ class BrazeConnectionSettings:
         )
 
 
-def _extras(conn: Any) -> dict[str, Any]:
-    try:
-        extras = conn.extra_dejson
-    except Exception:  # noqa: BLE001 - a malformed extra must become a clear configuration error
-        extras = None
+def connection_extras(conn: Any, conn_type: str, extras: Any = None) -> dict[str, Any]:
+    """A connection's extras with empty values dropped and bare names.
+
+    :param conn: the Airflow connection.
+    :param conn_type: ``braze`` or ``ketch``: Airflow 2 forms stored custom fields as
+        ``extra__<conn_type>__<name>``; both spellings are accepted.
+    :param extras: the extras when already read (asynchronously, in a trigger); else ``conn.extra_dejson``.
+    :raises BrazeConfigurationError: the extras are not a JSON object.
+    """
+    if extras is None:
+        try:
+            extras = conn.extra_dejson
+        except Exception:  # noqa: BLE001 - a malformed extra must become a clear configuration error
+            extras = None
     if not isinstance(extras, dict):
         raise BrazeConfigurationError(f"The extras of connection {conn.conn_id!r} are not a JSON object.")
-    # Airflow 2 forms stored custom fields as extra__braze__<name>; accept both spellings.
-    return {key.removeprefix("extra__braze__"): value for key, value in extras.items() if value not in ("", None)}
+    prefix = f"extra__{conn_type}__"
+    return {key.removeprefix(prefix): value for key, value in extras.items() if value not in ("", None)}
 
 
 def _optional_int(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-class _Reader:
+class ExtrasReader:
+    """Typed reads of connection extras, each failure naming the extra."""
+
     def __init__(self, extras: Mapping[str, Any]) -> None:
         self.extras = extras
 

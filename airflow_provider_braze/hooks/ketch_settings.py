@@ -10,14 +10,14 @@ A Ketch connection serves two sides:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
-from airflow_provider_braze.hooks.extras import _Reader
+from airflow_provider_braze.braze.instances import is_loopback
+from airflow_provider_braze.hooks.extras import ExtrasReader, connection_extras
 
 #: Ketch's public web API (ketch-tag ``src/constants.ts``).
 DEFAULT_WEB_API_URL = "https://global.ketchcdn.com/web/v2"
@@ -26,7 +26,6 @@ DEFAULT_STATE_FILE = "ketch_state.db"
 #: Requests per second a reconciliation sweep sends to the web API (Ketch publishes no limit).
 DEFAULT_WEB_API_QPS = 5.0
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 class KetchConfigurationError(ValueError):
@@ -41,17 +40,6 @@ def airflow_home() -> str:
 def default_state_url() -> str:
     """The embedded state store: ``sqlite:///$AIRFLOW_HOME/ketch_state.db``."""
     return f"sqlite:///{os.path.join(os.path.abspath(airflow_home()), DEFAULT_STATE_FILE)}"
-
-
-def _is_loopback(hostname: str | None) -> bool:
-    if not hostname:
-        return False
-    if hostname.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def web_api_url(host: str | None, port: int | None = None) -> str:
@@ -69,7 +57,7 @@ def web_api_url(host: str | None, port: int | None = None) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not parts.hostname:
         raise KetchConfigurationError(f"The Ketch web API URL must be an https URL, got {text!r}.")
-    if scheme == "http" and not _is_loopback(parts.hostname):
+    if scheme == "http" and not is_loopback(parts.hostname):
         raise KetchConfigurationError(
             f"The Ketch web API URL must use https (plain http only for a loopback host), got {text!r}."
         )
@@ -121,9 +109,8 @@ class KetchConnectionSettings:
             ``conn.extra_dejson`` is read.
         :raises KetchConfigurationError: an extra has the wrong type or range.
         """
-        values = _extras(conn) if extras is None else _clean(extras)
-        get = _Reader(values)
         try:
+            get = ExtrasReader(connection_extras(conn, "ketch", extras))
             qps = get.number("web_api_qps", DEFAULT_WEB_API_QPS, minimum=0.001)
             max_body = get.number("max_body_bytes", None, minimum=1024)
             settings = cls(
@@ -160,18 +147,3 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return str(value).strip() or None
-
-
-def _clean(extras: dict[str, Any]) -> dict[str, Any]:
-    # Airflow 2 forms stored custom fields as extra__ketch__<name>; accept both spellings.
-    return {key.removeprefix("extra__ketch__"): value for key, value in extras.items() if value not in ("", None)}
-
-
-def _extras(conn: Any) -> dict[str, Any]:
-    try:
-        extras = conn.extra_dejson
-    except Exception:  # noqa: BLE001 - a malformed extra must become a clear configuration error
-        extras = None
-    if not isinstance(extras, dict):
-        raise KetchConfigurationError(f"The extras of connection {conn.conn_id!r} are not a JSON object.")
-    return _clean(extras)

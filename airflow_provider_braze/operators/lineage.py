@@ -39,12 +39,18 @@ def _sql_inputs(operator: Any, dataset: type) -> list[Any]:
     from airflow.providers.openlineage.sqlparser import SQLParser
     from airflow.sdk import BaseHook
 
-    sql_hook = BaseHook.get_connection(operator.sql_conn_id).get_hook()
-    database_info = sql_hook.get_openlineage_database_info(sql_hook.get_connection(operator.sql_conn_id))
-    if database_info is None:
-        return []
-    parser = SQLParser(dialect=sql_hook.get_openlineage_database_dialect(sql_hook.get_connection(operator.sql_conn_id)))
-    metadata = parser.generate_openlineage_metadata_from_sql(
-        sql=operator.sql, hook=sql_hook, database_info=database_info, use_connection=False
-    )
-    return list(metadata.inputs)
+    conn = BaseHook.get_connection(operator.sql_conn_id)
+    sql_hook = conn.get_hook()
+    database_info = sql_hook.get_openlineage_database_info(conn)
+    if database_info is not None:
+        # The hook knows its database's namespace and naming: let the provider's helper do it all.
+        parser = SQLParser(dialect=sql_hook.get_openlineage_database_dialect(conn))
+        metadata = parser.generate_openlineage_metadata_from_sql(
+            sql=operator.sql, hook=sql_hook, database_info=database_info, use_connection=False
+        )
+        return list(metadata.inputs)
+    # Hooks without OpenLineage support (SQLite, ...): the tables parsed from the query, named
+    # after the connection's type and host.
+    parsed = SQLParser(dialect=conn.conn_type).parse([operator.sql])
+    namespace = f"{conn.conn_type}://{conn.host or ''}"
+    return [dataset(namespace=namespace, name=table.qualified_name) for table in (parsed.in_tables if parsed else [])]

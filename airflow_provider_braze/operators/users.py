@@ -90,7 +90,23 @@ class BrazeNewAliasOperator(BrazeExportBaseOperator):
         return NewAliasBuilder(pre_formatted_fields=self.pre_formatted_fields)
 
 
-class BrazeIdentifyUsersOperator(BrazeExportBaseOperator):
+class _PrioritizedExportOperator(BrazeExportBaseOperator):
+    """An export whose email and phone rows need Braze's ``prioritization`` (identify, delete)."""
+
+    template_fields: Sequence[str] = (*BrazeExportBaseOperator.template_fields, "prioritization")
+
+    def __init__(self, *, prioritization: Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prioritization = prioritization
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"pre_formatted_fields": self.pre_formatted_fields}
+        if self.prioritization is not None:
+            options["prioritization"] = self.prioritization
+        return options
+
+
+class BrazeIdentifyUsersOperator(_PrioritizedExportOperator):
     """Merge alias-, email- or phone-only users into identified ones with `/users/identify`.
 
     Treasure Data's "User - Identify". Columns: ``external_id`` plus either ``alias_name`` +
@@ -103,18 +119,11 @@ class BrazeIdentifyUsersOperator(BrazeExportBaseOperator):
         ``least_recently_updated``); default ``["unidentified", "most_recently_updated"]``.
     """
 
-    template_fields: Sequence[str] = (*BrazeExportBaseOperator.template_fields, "prioritization")
-
-    def __init__(self, *, prioritization: Sequence[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prioritization = prioritization
-
     def record_builder(self) -> RecordBuilder:
-        options = {} if self.prioritization is None else {"prioritization": self.prioritization}
-        return IdentifyBuilder(pre_formatted_fields=self.pre_formatted_fields, **options)
+        return IdentifyBuilder(**self._options())
 
 
-class BrazeDeleteUsersOperator(BrazeExportBaseOperator):
+class BrazeDeleteUsersOperator(_PrioritizedExportOperator):
     """Delete users with `/users/delete` (Treasure Data's "User - Delete"). Irreversible.
 
     Each row names one user by exactly one of ``external_id``, ``braze_id``, ``email``, ``phone`` or
@@ -125,12 +134,5 @@ class BrazeDeleteUsersOperator(BrazeExportBaseOperator):
     :param prioritization: for email rows, which profile is deleted when several share the email.
     """
 
-    template_fields: Sequence[str] = (*BrazeExportBaseOperator.template_fields, "prioritization")
-
-    def __init__(self, *, prioritization: Sequence[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prioritization = prioritization
-
     def record_builder(self) -> RecordBuilder:
-        options = {} if self.prioritization is None else {"prioritization": self.prioritization}
-        return DeleteBuilder(pre_formatted_fields=self.pre_formatted_fields, **options)
+        return DeleteBuilder(**self._options())

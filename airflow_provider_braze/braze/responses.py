@@ -1,0 +1,42 @@
+"""Reading a Braze HTTP response, the same for the requests and httpx transports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from airflow_provider_braze.braze.errors import BrazeAPIError, error_for_status
+
+
+class _Response(Protocol):
+    """What both ``requests.Response`` and ``httpx.Response`` offer."""
+
+    content: bytes
+    text: str
+
+    def json(self) -> Any: ...
+
+
+def response_body(resp: _Response) -> dict[str, Any]:
+    """The JSON object Braze answered, or ``{"message": <text>}`` when it was not one."""
+    if not resp.content:
+        return {}
+    try:
+        body = resp.json()
+    except ValueError:
+        return {"message": resp.text[:500]}
+    return body if isinstance(body, dict) else {"message": str(body)[:500]}
+
+
+def error_from_response(
+    status_code: int, body: Mapping[str, Any], reason: str | None, endpoint: str, headers: Mapping[str, str], key: str
+) -> BrazeAPIError:
+    """The typed error for a non-2xx answer, with Braze's ``message`` and ``errors`` and the key redacted."""
+    message = body.get("message") if isinstance(body.get("message"), str) else reason or "error"
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else None
+    return error_for_status(status_code, redact(message, key), errors, endpoint, dict(headers))
+
+
+def redact(text: str, key: str) -> str:
+    """``text`` with the API key replaced, should Braze ever echo it back."""
+    return text.replace(key, "***") if key else text
