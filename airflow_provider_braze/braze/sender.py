@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,6 +101,8 @@ class BatchSender:
         items: Iterable[Item],
         *,
         static_body: Mapping[str, Any] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        heartbeat_interval: float = 10.0,
     ) -> Iterator[BatchResult]:
         """Send ``items`` and yield a :class:`BatchResult` per batch as batches complete.
 
@@ -110,6 +112,8 @@ class BatchSender:
         :param endpoint: catalogue name or :class:`Endpoint` (with its limits).
         :param items: the objects to send.
         :param static_body: fields sent in every request body.
+        :param heartbeat: called every ``heartbeat_interval`` seconds while no batch completes (a
+            long rate-limit wait, say), so the caller can keep logging progress.
         :raises BrazeError: after the in-flight batches finish, when a batch failed in a way no resend
             can fix; the failed batch's result is yielded first.
         """
@@ -124,13 +128,13 @@ class BatchSender:
                     continue
                 in_flight.append(pool.submit(self._send_batch, batch))
                 while len(in_flight) >= self.max_pending:
-                    for result in _next_done(in_flight):
+                    for result in _next_done(in_flight, heartbeat, heartbeat_interval):
                         fatal = fatal or result.fatal_error
                         yield result
                 if fatal:
                     break
             while in_flight:
-                for result in _next_done(in_flight):
+                for result in _next_done(in_flight, heartbeat, heartbeat_interval):
                     fatal = fatal or result.fatal_error
                     yield result
         if fatal is not None:
@@ -204,9 +208,14 @@ def _reason(error: Mapping[str, Any]) -> str:
     return str(error.get("type") or error.get("message") or error)
 
 
-def _next_done(in_flight: deque[Future[BatchResult]]) -> list[BatchResult]:
+def _next_done(
+    in_flight: deque[Future[BatchResult]], heartbeat: Callable[[], None] | None, interval: float
+) -> list[BatchResult]:
     """Wait for at least one batch in flight to finish; remove and return the finished ones."""
-    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+    done, _ = wait(list(in_flight), timeout=interval if heartbeat else None, return_when=FIRST_COMPLETED)
+    while not done:
+        heartbeat()
+        done, _ = wait(list(in_flight), timeout=interval, return_when=FIRST_COMPLETED)
     finished = [f for f in in_flight if f in done]
     for f in finished:
         in_flight.remove(f)

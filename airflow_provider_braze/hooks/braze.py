@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
@@ -139,6 +139,7 @@ class BrazeHook(BaseHook):
         *,
         static_body: Mapping[str, Any] | None = None,
         concurrency: int | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> Iterator[BatchResult]:
         """Send objects in batches within the endpoint's limits; yield per-batch outcomes.
 
@@ -146,9 +147,10 @@ class BrazeHook(BaseHook):
         :param items: the objects, each with its body key and a reference back to its source.
         :param static_body: fields sent in every request body.
         :param concurrency: requests in flight (defaults to the connection's setting).
+        :param heartbeat: called every 10 s while no batch completes (to keep logging progress).
         """
         sender = BatchSender(self.client, concurrency=concurrency or self.concurrency)
-        return sender.send(self.endpoint(endpoint), items, static_body=static_body)
+        return sender.send(self.endpoint(endpoint), items, static_body=static_body, heartbeat=heartbeat)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and instance with a request that writes nothing and costs no data points.

@@ -152,7 +152,9 @@ class BrazeExportBaseOperator(BaseOperator):
                     for batch in Batcher(endpoint, self.static_body()).batches(items):
                         ledger.dry_run_batch(batch.all_items())
                 else:
-                    for result in hook.send(endpoint, items, static_body=self.static_body()):
+                    # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
+                    heartbeat = ledger.maybe_log_progress
+                    for result in hook.send(endpoint, items, static_body=self.static_body(), heartbeat=heartbeat):
                         ledger.record(result)
             finally:
                 ledger.maybe_log_progress(force=True)

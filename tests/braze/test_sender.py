@@ -130,3 +130,17 @@ def test_source_is_read_only_as_fast_as_batches_are_sent(client, requests_mock):
     # At most max_pending batches were built ahead, not the whole source.
     assert len(produced) <= 75 * 6
     assert sum(len(r.outcomes) for r in stream) + 75 == 7500
+
+
+def test_heartbeat_is_called_while_braze_keeps_us_waiting(client, requests_mock):
+    import time
+
+    def slow(request, context):
+        time.sleep(0.3)
+        context.status_code = 201
+        return {"message": "success"}
+
+    requests_mock.post(TRACK, json=slow)
+    beats = []
+    results = list(BatchSender(client).send("users/track", attrs(3), heartbeat=lambda: beats.append(1), heartbeat_interval=0.05))
+    assert results[0].count("accepted") == 3 and len(beats) >= 3
