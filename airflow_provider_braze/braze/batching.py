@@ -97,7 +97,7 @@ class Batcher:
             if item.key not in ep.body_keys:
                 raise ValueError(f"{ep.name} has no body array {item.key!r}; expected one of {ep.body_keys}.")
             chunk = encode(item.value)
-            group = "" if ep.mix_body_keys else item.key
+            group = "" if ep.mix_body_keys and item.key not in ep.exclusive_keys else item.key
             current = open_batches.get(group)
             if current is None:
                 current = open_batches[group] = _Open(self._new_batch(), self._base_bytes)

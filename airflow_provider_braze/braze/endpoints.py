@@ -70,6 +70,8 @@ class Endpoint:
     :param max_items: most objects in any one of those arrays.
     :param max_total_items: most objects across all arrays of one request (``None``: no combined cap).
     :param mix_body_keys: whether one request may carry several of ``body_keys`` at once.
+    :param exclusive_keys: body keys that may not appear together even where others mix
+        (``email`` and ``phone`` for ``/subscription/status/set``).
     :param max_body_bytes: largest request body Braze accepts.
     :param idempotent: whether resending an already applied request leaves the same end state; decides
         whether an ambiguous failure (timeout after sending, 504) may be retried.
@@ -89,6 +91,7 @@ class Endpoint:
     max_items: int | None = None
     max_total_items: int | None = None
     mix_body_keys: bool = True
+    exclusive_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = MAX_BODY_BYTES
     idempotent: bool = True
     non_idempotent_keys: frozenset[str] = field(default_factory=frozenset)
@@ -195,7 +198,8 @@ CATALOGUE: dict[str, Endpoint] = {
         Endpoint(
             "subscription/status/set", "POST", "/subscription/status/set", "subscription.status.set",
             "subscription_status_set",
-            body_keys=("external_id", "email", "phone"), max_items=50, mix_body_keys=False,
+            # external_id may go with email or with phone, but email and phone never together.
+            body_keys=("external_id", "email", "phone"), max_items=50, exclusive_keys=frozenset({"email", "phone"}),
         ),
         Endpoint(
             "v2/subscription/status/set", "POST", "/v2/subscription/status/set", "subscription.status.set",

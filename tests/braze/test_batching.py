@@ -90,3 +90,11 @@ def test_items_are_consumed_lazily():
 
     first = next(iter(Batcher(get_endpoint("users/track")).batches(source())))
     assert len(first) == 75 and len(produced) == 76
+
+
+def test_v1_subscription_requests_never_carry_emails_and_phones_together():
+    ep = get_endpoint("subscription/status/set")
+    items = [Item("email", "a@x.io"), Item("phone", "+15550000001"), Item("external_id", "u1"), Item("email", "b@x.io")]
+    batches = list(Batcher(ep, {"subscription_group_id": "g", "subscription_state": "subscribed"}).batches(items))
+    assert not any({"email", "phone"} <= set(b.items) for b in batches)
+    assert sorted(len(b) for b in batches) == [1, 1, 2]

@@ -38,6 +38,15 @@ def test_v1_email_and_phone_together_is_the_documented_400(braze_sandbox, braze)
     assert braze_sandbox.store.subscription_state("g1", external_id="a") is None
 
 
+def test_v1_external_ids_and_emails_go_together(braze_sandbox, braze):
+    # The reference: external_id "and/or" email (or phone).
+    _users(braze)
+    response = braze.post("/subscription/status/set", {
+        "subscription_group_id": "g1", "subscription_state": "subscribed", "external_id": ["a"], "email": ["shared@x.io"]})
+    assert response.status_code == 201
+    assert [braze_sandbox.store.subscription_state("g1", external_id=x) for x in "abc"] == ["subscribed"] * 3
+
+
 def test_v1_with_51_external_ids_is_400(braze):
     response = braze.post("/subscription/status/set", {
         "subscription_group_id": "g1", "subscription_state": "subscribed", "external_id": [str(i) for i in range(51)]})

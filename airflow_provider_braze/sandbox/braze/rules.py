@@ -55,6 +55,8 @@ def check_limits(endpoint: Endpoint, body: dict[str, Any]) -> Response | None:
         value = body[key]
         if not isinstance(value, list) and not (key in STRING_OR_ARRAY_KEYS and isinstance(value, str)):
             return error(400, f"'{key}' must be an array")
+    if endpoint.exclusive_keys and endpoint.exclusive_keys <= set(keys):
+        return error(400, EMAIL_AND_PHONE_MESSAGE)
     if not endpoint.mix_body_keys and len(keys) > 1:
         if {"email", "phone"} <= set(keys):
             return error(400, EMAIL_AND_PHONE_MESSAGE)
