@@ -15,7 +15,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_braze.operators import (
@@ -45,6 +45,8 @@ with DAG(
         record_type="attributes",
         sql="customers_changed.sql",
         pre_formatted_fields=["tags", "address"],
+        # Downstream DAGs can be scheduled on fresh customer attributes in Braze.
+        outlets=[Asset("braze://demo/users/attributes")],
     )
     events = BrazeTrackUsersOperator(
         task_id="app_events", record_type="events", sql="app_events.sql", pre_formatted_fields=["properties"]

@@ -73,6 +73,14 @@ def test_one_day_run_leaves_braze_holding_exactly_that_days_rows(run_export, dag
     alias_only = {name for u in store.users() if not u.external_id for label, name in u.aliases.items()}
     assert alias_only == {lead["alias_name"] for lead in leads}
 
+    # The attributes task's outlet recorded an asset event for downstream DAGs.
+    meta = sqlite3.connect(airflow_home / "airflow.db")
+    events = meta.execute(
+        "select count(*) from asset_event e join asset a on a.id = e.asset_id where a.uri = 'braze://demo/users/attributes'"
+    ).fetchone()[0]
+    meta.close()
+    assert events >= 1
+
     # The invalid order of that day was skipped and reported with its reason.
     rejected = airflow_home / "braze_rejected" / "2026-11-19" / "purchases.jsonl"
     (line,) = [json.loads(x) for x in rejected.read_text().splitlines()]
