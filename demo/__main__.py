@@ -107,7 +107,12 @@ def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
         }
         emails = ketch.customer_emails(db)
         stream = ketch.send_preference_changes(sandbox.url, emails)
-        print(f"Ketch sent {stream['delivery']['sent']:,} webhooks ({stream['stream']}) to the receiver")
+        planned = stream["stream"]
+        print(
+            f"Ketch sent {stream['delivery']['sent']:,} webhooks to the receiver: {planned['changes']:,} preference "
+            f"changes by {planned['identities']} customers, {planned['redeliveries']} delivered twice, "
+            f"{planned['stale_deliveries']} arriving after a newer change"
+        )
         run_dag("example_ketch_preferences", None, env)
         # A customer unsubscribes from everything: the event-driven DAG carries it over.
         ketch.send(sandbox.url, "control", identity=emails[0], control="global_subscription", status="denied")

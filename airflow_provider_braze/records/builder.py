@@ -7,6 +7,7 @@ refuse) is done once per distinct column set and cached as a *plan*.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -51,7 +52,7 @@ class RowError(Exception):
 Converter = Callable[[Any], Any]
 
 
-class RowBuilder:
+class RowBuilder(abc.ABC):
     """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, rejections.
 
     Subclasses implement :meth:`plan` (once per column set) and :meth:`make` (once per row).
@@ -96,13 +97,13 @@ class RowBuilder:
         plan = self._plans[columns] = self.plan(columns)
         return plan
 
+    @abc.abstractmethod
     def plan(self, columns: tuple[str, ...]) -> Any:
         """Work out, once per column set, how to read rows with these columns."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def make(self, row: Mapping[str, Any], plan: Any) -> tuple[str, Any]:
         """Return ``(body key, Braze object)`` for one row, or raise :class:`RowError`."""
-        raise NotImplementedError
 
     # -- helpers for subclasses --------------------------------------------------------------
 

@@ -9,6 +9,7 @@ plan, source FROM ...`` needs no JSON building in SQL.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,9 +119,9 @@ class _TrackObjectBuilder(RowBuilder):
             update_existing_only=self.reader(UPDATE_EXISTING_ONLY, to_bool) if has_flag else None,
         )
 
+    @abc.abstractmethod
     def fields(self, row: Mapping[str, Any], obj: dict[str, Any]) -> None:
         """Add the object's own fields (``name``; ``product_id``, ``currency`` ...) to ``obj``."""
-        raise NotImplementedError
 
     def make(self, row: Mapping[str, Any], plan: _Plan) -> tuple[str, Any]:
         for column, reason in plan.refused:
