@@ -182,9 +182,8 @@ class BrazeHook(BaseHook):
                 "endpoint this key may call."
             )
         except BrazeAPIError as exc:
-            if exc.status_code == 400:
-                return True, f"Connected to Braze at {base_url}; the key may call {ep.path} ({ep.permission})."
-            return False, str(exc)
+            if exc.status_code != 400:  # a 400 is about the empty body: key and permission passed
+                return False, str(exc)
         except BrazeError as exc:
             return False, str(exc)
         except Exception as exc:  # a connection test reports every failure instead of raising
