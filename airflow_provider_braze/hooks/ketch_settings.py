@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
 from airflow_provider_braze.braze.instances import is_loopback
 from airflow_provider_braze.hooks.extras import ExtrasReader, connection_extras
+from airflow_provider_braze.ketch.web_api import DEFAULT_WEB_API_URL
 
 #: Ketch's public web API (ketch-tag ``src/constants.ts``).
-DEFAULT_WEB_API_URL = "https://global.ketchcdn.com/web/v2"
 #: File name of the embedded state store, created under ``AIRFLOW_HOME``.
 DEFAULT_STATE_FILE = "ketch_state.db"
 #: Requests per second a reconciliation sweep sends to the web API (Ketch publishes no limit).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import pytest
@@ -288,11 +289,12 @@ def test_reconcile_skips_users_unchanged_since_a_time(monkeypatch, state_url, re
     assert [s.identities for s in states] == [{"email": "b@x.io"}]
 
 
-def test_reconcile_logs_progress_without_personal_data(monkeypatch, state_url, requests_mock, capsys):
+def test_reconcile_logs_progress_without_personal_data(monkeypatch, state_url, requests_mock, caplog):
     requests_mock.post(GET_URL, json=STATE)
     users = [{"email": f"user{i}@example.com"} for i in range(150)]
-    assert len(list(web_api_hook(monkeypatch, state_url, web_api_qps=1000).reconcile(users))) == 150
-    out = capsys.readouterr().out  # hook logs go through Airflow's structlog to stdout
+    with caplog.at_level(logging.INFO, logger="airflow_provider_braze.ketch.web_api"):
+        assert len(list(web_api_hook(monkeypatch, state_url, web_api_qps=1000).reconcile(users))) == 150
+    out = "\n".join(r.getMessage() for r in caplog.records)
     progress = [line for line in out.splitlines() if "Ketch reconciliation" in line]
     assert "Ketch reconciliation: 100/150 identities read" in progress[0] and "ETA" in progress[0]
     assert "Ketch reconciliation done: 150/150" in progress[-1]
