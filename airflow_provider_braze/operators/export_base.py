@@ -112,7 +112,6 @@ class BrazeExportBaseOperator(BaseOperator):
         self.concurrency = concurrency
         self.fetch_size = fetch_size
         self.count_rows = count_rows
-        self._source_description: str | None = None
 
     # --- what subclasses provide -----------------------------------------------------------------
 
@@ -140,7 +139,6 @@ class BrazeExportBaseOperator(BaseOperator):
             fetch_size=self.fetch_size,
             count_rows=self.count_rows,
         )
-        self._source_description = source.description
         mode = "Dry run" if self.dry_run else "Exporting"
         self.log.info("%s %s to Braze %s (%s)", mode, source.description, endpoint.path, hook.base_url)
         rejected = LazyRejectedFile(self.rejected_records_path)
