@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -52,7 +53,7 @@ class RowSource(Protocol):
         ...
 
 
-class BaseSource:
+class BaseSource(abc.ABC):
     """Shared machinery: read-once iteration, idempotent close, context manager, a closing log line.
 
     Subclasses set :attr:`description` and :attr:`total`, implement :meth:`_rows` (a generator that
@@ -78,11 +79,13 @@ class BaseSource:
         self._started = True
         return self._rows()
 
+    @abc.abstractmethod
     def _rows(self) -> Iterator[SourceRow]:
-        raise NotImplementedError
+        """Yield the rows; the generator keeps :attr:`rows_read` current at least at its end."""
 
+    @abc.abstractmethod
     def _release(self) -> None:
-        raise NotImplementedError
+        """Close the cursor, connection or file."""
 
     def close(self) -> None:
         """Release what the source holds; safe to call more than once, and called at the end of the rows."""
