@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import json
+import contextlib
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -18,6 +17,7 @@ from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.ketch import KetchHook
 from airflow_provider_braze.ketch.sync_plan import GLOBAL_EMAIL, GROUP, Decision, SyncMapping, plan_sync
+from airflow_provider_braze.rendered import parse_rendered
 from airflow_provider_braze.state.ketch_sync_targets import AppliedTarget
 
 if TYPE_CHECKING:
@@ -245,11 +245,8 @@ def _mapping_argument(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-            except (ValueError, SyntaxError):
-                continue
+        with contextlib.suppress(ValueError):
+            parsed = parse_rendered(value)
             if isinstance(parsed, Mapping):
                 return dict(parsed)
     raise ValueError(f"{name} must be a mapping (or its JSON text), got {value!r:.200}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_braze.rendered import parse_rendered
 from airflow_provider_braze.sources.base import BaseSource, SourceRow
 
 
@@ -33,7 +32,7 @@ class RecordsSource(BaseSource):
             self.close()
 
     def _release(self) -> None:
-        pass
+        """A list holds no cursor, connection or file."""
 
 
 def as_records(records: Any) -> Sequence[Mapping[str, Any]]:
@@ -61,12 +60,6 @@ def as_records(records: Any) -> Sequence[Mapping[str, Any]]:
 
 def _parse(text: str | bytes | bytearray) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as json_error:
-        if isinstance(text, str):
-            # A Jinja-rendered list without native rendering is the repr of the list, not JSON.
-            try:
-                return ast.literal_eval(text.strip())
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                pass
-        raise ValueError(f"records is text that is not a JSON list of objects: {json_error}") from None
+        return parse_rendered(text)
+    except ValueError as exc:
+        raise ValueError(f"records is text that is not a JSON list of objects: {exc}") from None
