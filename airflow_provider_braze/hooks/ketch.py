@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
@@ -35,10 +36,9 @@ def sqlalchemy_url_of(conn: Any) -> str | URL:
     except Exception:  # noqa: BLE001 - no provider for this type: fall back to the URI below
         hook = None
     if hook is not None:
-        try:
+        # Not every database hook can build a SQLAlchemy URL; get_uri is the fallback.
+        with contextlib.suppress(AttributeError, NotImplementedError):
             return hook.sqlalchemy_url
-        except (AttributeError, NotImplementedError):
-            pass
         if callable(getattr(hook, "get_uri", None)):
             return hook.get_uri()
     uri = conn.get_uri()

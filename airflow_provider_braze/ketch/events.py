@@ -14,6 +14,7 @@ JSON text rides along in ``payload`` so nothing Ketch sent is lost. Nothing here
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -135,10 +136,9 @@ class KetchEvent:
 
 def _payload_text(message: KetchRequest, payload: str | bytes | None) -> str:
     if isinstance(payload, bytes):
-        try:
+        # UTF-16/32 JSON is legal but rare: keep the parsed form instead of such bytes.
+        with contextlib.suppress(UnicodeDecodeError):
             return payload.decode("utf-8")
-        except UnicodeDecodeError:
-            pass  # UTF-16/32 JSON is legal but rare; keep the parsed form instead.
     elif isinstance(payload, str):
         return payload
     return json.dumps(message.to_dict(), separators=(",", ":"))

@@ -21,6 +21,7 @@ The token, the body and the headers are never logged.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import time
@@ -71,10 +72,9 @@ def _error(code: int, status: str, message: str, body: Any = None, headers: dict
         envelope.api_version = version if version in _KNOWN_VERSIONS else None
         meta = body.get("metadata")
         if isinstance(meta, dict) and isinstance(meta.get("uid"), str):
-            try:
+            # Echo the request's metadata only when it is well formed.
+            with contextlib.suppress(ValueError):
                 envelope.metadata = Metadata.model_validate(meta)
-            except ValueError:
-                pass
     return JSONResponse(envelope.to_dict(), status_code=code, headers=headers)
 
 

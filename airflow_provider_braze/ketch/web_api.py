@@ -7,6 +7,7 @@ single reads and writes it only allows reconciling a known list of users at a po
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -67,10 +68,8 @@ def _retry_after_seconds(response: requests.Response | None, now: Callable[[], f
     value = response.headers.get("Retry-After") if response is not None else None
     if not value:
         return None
-    try:
+    with contextlib.suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now())
     except (TypeError, ValueError):

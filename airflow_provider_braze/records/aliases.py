@@ -6,15 +6,14 @@ Columns other than the ones named here are ignored, so a query may carry extra c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_braze.records.builder import RowBuilder, RowError, required
 from airflow_provider_braze.records.identifiers import (
-    DEFAULT_PRIORITIZATION,
     IDENTIFY_PRIORITIES,
+    PrioritizedBuilder,
     alias_pair,
-    checked_prioritization,
     email_address,
     identifier,
     phone_number,
@@ -58,7 +57,7 @@ _IDENTIFY_BY = (
 )
 
 
-class IdentifyBuilder(RowBuilder):
+class IdentifyBuilder(PrioritizedBuilder):
     """Rows to ``/users/identify`` objects: which unidentified profile becomes which ``external_id``.
 
     Columns: ``external_id`` (required) and exactly one of ``alias_name`` with ``alias_label``
@@ -77,15 +76,7 @@ class IdentifyBuilder(RowBuilder):
 
     endpoint = "users/identify"
 
-    def __init__(
-        self,
-        *,
-        prioritization: str | Iterable[str] = DEFAULT_PRIORITIZATION,
-        pre_formatted_fields: str | Iterable[str] | None = None,
-        empty_as_null: bool = True,
-    ) -> None:
-        super().__init__(pre_formatted_fields=pre_formatted_fields, empty_as_null=empty_as_null)
-        self.prioritization = checked_prioritization(prioritization, IDENTIFY_PRIORITIES)
+    priorities = IDENTIFY_PRIORITIES
 
     def plan(self, columns: tuple[str, ...]) -> Any:
         return self.reader("prioritization", _identify_prioritization) if "prioritization" in columns else None

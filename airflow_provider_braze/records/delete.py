@@ -7,15 +7,14 @@ batcher's job (the catalogue marks ``users/delete`` with ``mix_body_keys=False``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_braze.records.builder import RowBuilder, RowError
+from airflow_provider_braze.records.builder import RowError
 from airflow_provider_braze.records.identifiers import (
-    DEFAULT_PRIORITIZATION,
     DELETE_PRIORITIES,
+    PrioritizedBuilder,
     alias_pair,
-    checked_prioritization,
     email_address,
     identifier,
     phone_number,
@@ -32,7 +31,7 @@ _SINGLE = (
 _ACCEPTED = "external_id, braze_id, email, phone, or alias_name with alias_label"
 
 
-class DeleteBuilder(RowBuilder):
+class DeleteBuilder(PrioritizedBuilder):
     """Rows to ``/users/delete`` identifiers. Deletion cannot be undone.
 
     Columns: exactly one of ``external_id`` (``external_ids``), ``braze_id`` (``braze_ids``),
@@ -52,15 +51,7 @@ class DeleteBuilder(RowBuilder):
 
     endpoint = "users/delete"
 
-    def __init__(
-        self,
-        *,
-        prioritization: str | Iterable[str] = DEFAULT_PRIORITIZATION,
-        pre_formatted_fields: str | Iterable[str] | None = None,
-        empty_as_null: bool = True,
-    ) -> None:
-        super().__init__(pre_formatted_fields=pre_formatted_fields, empty_as_null=empty_as_null)
-        self.prioritization = checked_prioritization(prioritization, DELETE_PRIORITIES)
+    priorities = DELETE_PRIORITIES
 
     def plan(self, columns: tuple[str, ...]) -> Any:
         singles = tuple(entry for entry in _SINGLE if entry[0] in columns)

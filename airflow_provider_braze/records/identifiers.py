@@ -137,6 +137,28 @@ def user_alias_object(value: Any) -> dict[str, str]:
         raise Invalid(f"has an alias_name or alias_label that {exc}") from None
 
 
+class PrioritizedBuilder(RowBuilder):
+    """A builder whose email and phone rows carry Braze's ``prioritization`` (identify, delete).
+
+    :param prioritization: the default order, checked against the subclass's :attr:`priorities`.
+    :param pre_formatted_fields: columns holding JSON text.
+    :param empty_as_null: treat ``""`` as a missing value.
+    """
+
+    #: The ``prioritization`` values the endpoint accepts.
+    priorities: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        prioritization: str | Iterable[str] = DEFAULT_PRIORITIZATION,
+        pre_formatted_fields: str | Iterable[str] | None = None,
+        empty_as_null: bool = True,
+    ) -> None:
+        super().__init__(pre_formatted_fields=pre_formatted_fields, empty_as_null=empty_as_null)
+        self.prioritization = checked_prioritization(prioritization, self.priorities)
+
+
 class TrackIdentity:
     """The identifier columns of one column set, for ``/users/track`` objects.
 

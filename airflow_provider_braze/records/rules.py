@@ -7,6 +7,7 @@ starting with the column name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -92,25 +93,20 @@ def _parse_time_text(value: str) -> datetime:
     stripped = value.strip()
     if _EPOCH.match(stripped):
         return _from_epoch(Decimal(stripped))
-    try:
+    # Each accepted format in turn; a value none of them reads is refused below.
+    with contextlib.suppress(ValueError):
         return datetime.fromisoformat(stripped)
-    except ValueError:
-        pass
     match = _COLON_MILLIS.match(stripped)
     if match:
         day, clock, millis, offset = match.groups()
         offset = "+00:00" if offset in (None, "Z") else offset
-        try:
+        with contextlib.suppress(ValueError):
             return datetime.fromisoformat(f"{day}T{clock}.{millis}{offset}")
-        except ValueError:
-            pass
     match = _US_DATE.match(stripped)
     if match:
         month, day, year = (int(part) for part in match.groups())
-        try:
+        with contextlib.suppress(ValueError):
             return datetime(year, month, day)
-        except ValueError:
-            pass
     raise Invalid(f"{show(value)} is not a time Braze accepts; {_TIME_HINT}")
 
 
@@ -123,10 +119,8 @@ def calendar_date(value: Any) -> str:
     if isinstance(value, str):
         stripped = value.strip()
         if len(stripped) == 10:
-            try:
+            with contextlib.suppress(ValueError):
                 return date.fromisoformat(stripped).isoformat()
-            except ValueError:
-                pass
         raise Invalid(f"{show(value)} is not a date in the form YYYY-MM-DD")
     raise Invalid(f"is {type_name(value)}, not a date in the form YYYY-MM-DD")
 

@@ -19,6 +19,7 @@ result into client memory on ``execute``):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import re
@@ -171,10 +172,9 @@ def _streaming_cursor(conn: Any, fetch_size: int) -> tuple[Any, str]:
     if module.startswith("mysql.connector"):
         return conn.cursor(buffered=False), "unbuffered cursor"
     cursor = conn.cursor()
-    try:
+    # A read-only or missing arraysize only changes page sizes.
+    with contextlib.suppress(AttributeError, TypeError):
         cursor.arraysize = fetch_size
-    except (AttributeError, TypeError):  # a read-only or missing arraysize only changes page sizes
-        pass
     return cursor, "cursor"
 
 
