@@ -131,9 +131,9 @@ def test_event_ids_grow_in_arrival_order(store):
     assert store.latest_event_id() == ids[-1]
 
 
+# PostgreSQL only: SQLite has a single writer by construction.
+@pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)
 def test_postgresql_inserts_take_turns_so_ids_commit_in_order(store):
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has a single writer by construction")
     from airflow_provider_braze.state.ketch_events import _INSERT_LOCK_KEY
 
     store.ensure_schema()
