@@ -6,9 +6,9 @@ same decisions as the synchronous client: one :class:`~airflow_provider_braze.br
 (run by tenacity's ``AsyncRetrying``), the same typed errors, Bearer auth and ``User-Agent``, and the
 key never reaches ``repr``, logs or exception text.
 
-The policy reasons about ``requests`` exceptions (connect timeout, read timeout, connection error),
-so :func:`as_requests_error` maps each httpx transport failure onto the ``requests`` exception of the
-same category; callers therefore catch the same exception types from both clients.
+Transport failures are classified by :func:`~airflow_provider_braze.braze.transport_errors.from_httpx`
+into the project's own exceptions, exactly as the synchronous client classifies requests' failures,
+so callers catch the same exception types from both clients and the retry rules cannot drift apart.
 
 It carries no client-side token bucket: the synchronous
 :class:`~airflow_provider_braze.braze.rate_limit.RateLimiter` sleeps in threads, and triggers poll
@@ -27,38 +27,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
-import requests
 import tenacity
 
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
-from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError
+from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.braze.responses import error_from_response, response_body
-from airflow_provider_braze.braze.retry import RetryPolicy
-from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, BrazeResponse, clean_api_key
+from airflow_provider_braze.braze.retry import RetryPolicy, is_ambiguous
+from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, BrazeResponse, ambiguous_outcome, clean_api_key
+from airflow_provider_braze.braze.transport_errors import from_httpx
 
 log = logging.getLogger(__name__)
-
-
-def as_requests_error(error: httpx.TransportError) -> requests.RequestException | None:
-    """The ``requests`` exception of the same retry category as an httpx transport failure.
-
-    * a connect or pool timeout never sent the request: ``requests.ConnectTimeout`` (retried);
-    * a read or write timeout may have been applied: ``requests.ReadTimeout`` (retried only when
-      idempotent, as in the synchronous client);
-    * a refused, reset or dropped connection: ``requests.ConnectionError`` (retried like a 503);
-    * anything else (an unsupported URL scheme, a malformed response): ``None``, left as it is
-      and not retried.
-    """
-    text = str(error) or type(error).__name__
-    if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return requests.ConnectTimeout(text)
-    if isinstance(error, httpx.TimeoutException):
-        return requests.ReadTimeout(text)
-    if isinstance(error, httpx.ProxyError):
-        return requests.exceptions.ProxyError(text)
-    if isinstance(error, (httpx.NetworkError, httpx.RemoteProtocolError)):
-        return requests.ConnectionError(text)
-    return None
 
 
 class AsyncBrazeClient:
@@ -150,8 +128,9 @@ class AsyncBrazeClient:
         :param path_params: values for the path template (already URL-safe).
         :param idempotent: overrides the catalogue's view of whether the body is safe to resend.
         :raises BrazeAPIError: the typed error for a non-2xx answer after retries.
-        :raises BrazeAmbiguousOutcomeError: a non-idempotent request timed out after it was sent.
-        :raises requests.RequestException: a transport failure after retries (see :func:`as_requests_error`).
+        :raises BrazeTransportError: no answer after retries (``BrazeConnectError``: never sent).
+        :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
+            attempt Braze may have applied.
         """
         ep = get_endpoint(endpoint)
         data = None
@@ -161,23 +140,25 @@ class AsyncBrazeClient:
             idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
         url = self.base_url + ep.format_path(**(path_params or {}))
         attempts = 0
+        maybe_applied = False
 
         async def attempt() -> BrazeResponse:
-            nonlocal attempts
+            nonlocal attempts, maybe_applied
             attempts += 1
-            return await self._send_once(ep, url, data, params)
+            try:
+                return await self._send_once(ep, url, data, params)
+            except BrazeError as exc:
+                maybe_applied = maybe_applied or is_ambiguous(exc)
+                raise
 
         try:
             response = await self._retrying(ep, idempotent)(attempt)
-        except requests.Timeout as exc:
-            ambiguous = not isinstance(exc, requests.ConnectTimeout)
-            if ambiguous and not idempotent and not self.retry_policy.retry_ambiguous:
-                raise BrazeAmbiguousOutcomeError(
-                    f"{ep.method} {ep.path} timed out after it was sent; Braze may have applied it. It was not "
-                    "resent because resending it is not safe (set retry_ambiguous to resend anyway)."
-                ) from exc
+        except BrazeError as exc:
+            if maybe_applied and not idempotent:
+                raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
             raise
         response.attempts = attempts
+        response.possible_duplicate = maybe_applied and not idempotent
         return response
 
     async def get(self, endpoint: str | Endpoint, **kwargs: Any) -> BrazeResponse:
@@ -209,7 +190,7 @@ class AsyncBrazeClient:
         try:
             resp = await self.client.request(ep.method, url, content=data, params=_query(params), headers=headers)
         except httpx.TransportError as exc:
-            mapped = as_requests_error(exc)
+            mapped = from_httpx(exc)
             if mapped is None:
                 raise
             raise mapped from exc

@@ -101,11 +101,38 @@ class BrazeServerError(BrazeAPIError):
     retryable = True
 
 
-class BrazeAmbiguousOutcomeError(BrazeError):
-    """A request that is not safe to resend timed out after it was sent.
+class BrazeTransportError(BrazeError):
+    """A request got no HTTP answer: a connection failure or a timeout.
 
-    Braze may or may not have applied it; resending events or purchases would count them twice, so
-    the client reports this instead of retrying.
+    What matters for a retry is whether the request could have reached Braze, so the transports
+    (requests and httpx alike, see :mod:`~airflow_provider_braze.braze.transport_errors`) raise one
+    of the two subclasses, never their own library's exceptions.
+    """
+
+    #: Whether Braze may have received, and so applied, the request.
+    may_have_been_applied = True
+
+
+class BrazeConnectError(BrazeTransportError):
+    """No connection was made (refused, DNS failure, connect timeout): the request was never sent,
+    so it is always safe to send again."""
+
+    may_have_been_applied = False
+
+
+class BrazeResponseLostError(BrazeTransportError):
+    """The request was sent, then the answer never came (connection closed or reset, read timeout).
+
+    Braze may have applied it: resending events, purchases or increments could count them twice.
+    """
+
+
+class BrazeAmbiguousOutcomeError(BrazeError):
+    """A request that is not safe to resend ended without a clear answer.
+
+    The request was sent and then the answer was lost (connection closed, read timeout) or was a
+    502/504, which Braze may send after applying the request. Braze may or may not have applied it;
+    resending events or purchases would count them twice, so the client reports this instead.
     """
 
 

@@ -1,10 +1,14 @@
 """The retry policy: which failures are worth another attempt, and how long to wait before it.
 
-Braze's guidance (reference §1.8-1.9): wait until ``X-RateLimit-Reset`` after a 429, back off
-exponentially after a 5xx or a connection error, and never retry other 4xx. A request that timed out
-after it was sent (read timeout, 504) may already have been applied; resending events or purchases
-would count them twice, so such a request is retried only when it is idempotent or when the caller
-opted into at-least-once delivery.
+Braze's guidance (https://www.braze.com/docs/api/errors/ and
+https://www.braze.com/docs/api/api_limits/): wait until ``X-RateLimit-Reset`` after a 429, back off
+exponentially after a 5xx or a connection error, and never retry other 4xx.
+
+Braze has no idempotency key. A request whose answer was lost after it was sent (connection closed,
+read timeout) or that was answered 502 or 504 may already have been applied; resending events,
+purchases or increments would count them twice, so such a request is retried only when it is
+idempotent or when the caller opted into at-least-once delivery (``retry_ambiguous``). A request that
+never left (connection refused, connect timeout) and a 500 or 503 are always retried.
 """
 
 from __future__ import annotations
@@ -15,15 +19,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
 import tenacity
 
-from airflow_provider_braze.braze.errors import BrazeRateLimitError, BrazeServerError
+from airflow_provider_braze.braze.errors import BrazeRateLimitError, BrazeServerError, BrazeTransportError
 
 log = logging.getLogger(__name__)
 
-#: 5xx statuses Braze documents as "not processed" (failed before or at the server).
-_NOT_PROCESSED_5XX = frozenset({500, 502, 503})
+#: 5xx statuses after which Braze may have applied the request (a gateway gave up waiting for it).
+AMBIGUOUS_5XX = frozenset({502, 504})
+
+
+def is_ambiguous(error: BaseException | None) -> bool:
+    """Whether Braze may have applied a request that ended with ``error``."""
+    if isinstance(error, BrazeServerError):
+        return error.status_code in AMBIGUOUS_5XX
+    return isinstance(error, BrazeTransportError) and error.may_have_been_applied
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,11 @@ class RetryPolicy:
         """Whether ``error`` from a request with the given idempotency deserves another attempt."""
         if isinstance(error, BrazeRateLimitError):
             return True
-        if isinstance(error, BrazeServerError):
-            return error.status_code in _NOT_PROCESSED_5XX or idempotent or self.retry_ambiguous
-        if isinstance(error, requests.Timeout) and not isinstance(error, requests.ConnectTimeout):
-            # A read timeout: the request reached Braze and may have been applied.
+        if not isinstance(error, (BrazeServerError, BrazeTransportError)):
+            return False
+        if is_ambiguous(error):
             return idempotent or self.retry_ambiguous
-        # Refused or reset connections: nearly always a request that never got processed (a stale
-        # keep-alive socket, a restarting load balancer), so they are retried like a 503.
-        return isinstance(error, requests.ConnectionError)
+        return True
 
     def wait_seconds(self, error: BaseException | None, attempt: int, now: Callable[[], float] = time.time) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""

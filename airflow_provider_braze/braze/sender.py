@@ -8,8 +8,13 @@ Braze answers a batch in one of three ways, and each object's outcome follows fr
 * an error that no resend can fix (401, 403, 404, retries exhausted): the batch's objects are
   reported ``failed``, batches already in flight finish, and the error is raised.
 
-A timeout after sending on a batch that is not safe to resend is reported ``unknown``: Braze may or
-may not have applied it, and the caller decides (see :class:`~airflow_provider_braze.braze.retry.RetryPolicy`).
+A batch that is not safe to resend and ends without a clear answer (lost after sending, 502, 504)
+is reported ``unknown``: Braze may or may not have applied it, and the caller decides (see
+:class:`~airflow_provider_braze.braze.retry.RetryPolicy`).
+
+A :class:`SendJournal` may watch every batch from the worker thread that sends it: once before the
+first byte leaves and once when its outcomes are known, so a durable record (the sync ledger) never
+lags behind what Braze may hold by more than the batches in flight.
 """
 
 from __future__ import annotations
@@ -19,9 +24,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-import requests
 
 from airflow_provider_braze.braze.batching import Batch, Batcher
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
@@ -66,6 +70,8 @@ class BatchResult:
     :param responses: the 2xx bodies, without ``errors`` (counts such as ``deleted``).
     :param unmapped_errors: ``errors[]`` entries that named no object (kept for the report).
     :param fatal_error: set when the batch failed in a way that should stop the whole send.
+    :param possible_duplicates: objects sent again after an attempt Braze may have applied
+        (``retry_ambiguous``): each may now be stored twice.
     """
 
     endpoint: str
@@ -75,9 +81,20 @@ class BatchResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
     unmapped_errors: list[Any] = field(default_factory=list)
     fatal_error: BaseException | None = None
+    possible_duplicates: int = 0
 
     def count(self, status: OutcomeStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
+
+
+class SendJournal(Protocol):
+    """Watches each batch from the worker thread that sends it (thread-safe implementations only)."""
+
+    def before_send(self, batch: Batch) -> None:
+        """Called before the batch's first request; raising stops the batch (its objects ``failed``)."""
+
+    def after_send(self, result: BatchResult) -> None:
+        """Called with the batch's outcomes before the result reaches the caller; raising stops the send."""
 
 
 class BatchSender:
@@ -86,14 +103,23 @@ class BatchSender:
     :param client: the Braze client (thread-safe).
     :param concurrency: requests in flight at once.
     :param max_pending: batches built ahead of the pool; bounds memory.
+    :param journal: told about every batch before it is sent and when its outcome is known.
     """
 
-    def __init__(self, client: BrazeClient, *, concurrency: int = 8, max_pending: int | None = None) -> None:
+    def __init__(
+        self,
+        client: BrazeClient,
+        *,
+        concurrency: int = 8,
+        max_pending: int | None = None,
+        journal: SendJournal | None = None,
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}.")
         self.client = client
         self.concurrency = concurrency
         self.max_pending = max_pending or concurrency * 2
+        self.journal = journal
 
     def send(
         self,
@@ -143,13 +169,21 @@ class BatchSender:
     def _send_batch(self, batch: Batch) -> BatchResult:
         result = BatchResult(batch.endpoint.name)
         try:
+            if self.journal is not None:
+                self.journal.before_send(batch)
             self._send_or_split(batch, result)
         except BrazeAmbiguousOutcomeError as exc:
-            result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items())
-        except (BrazeError, requests.RequestException) as exc:
+            done = {id(o.item) for o in result.outcomes}
+            result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items() if id(i) not in done)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the batch; the caller re-raises it
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "failed", str(exc)) for i in batch.all_items() if id(i) not in done)
             result.fatal_error = exc
+        if self.journal is not None:
+            try:
+                self.journal.after_send(result)
+            except Exception as exc:  # noqa: BLE001 - the outcomes stand; the send stops
+                result.fatal_error = result.fatal_error or exc
         return result
 
     def _send_or_split(self, batch: Batch, result: BatchResult) -> None:
@@ -175,6 +209,8 @@ class BatchSender:
                 self._send_or_split(half, result)
             return
         result.attempts += response.attempts
+        if response.possible_duplicate:
+            result.possible_duplicates += len(batch)
         _apply_response(batch, response.body, result)
 
 

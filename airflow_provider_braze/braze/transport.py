@@ -20,12 +20,14 @@ from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
     BrazeConfigurationError,
+    BrazeError,
     BrazeRateLimitError,
 )
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
 from airflow_provider_braze.braze.responses import error_from_response, response_body
-from airflow_provider_braze.braze.retry import RetryPolicy
+from airflow_provider_braze.braze.retry import RetryPolicy, is_ambiguous
+from airflow_provider_braze.braze.transport_errors import from_requests
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,15 @@ class BrazeResponse:
     :param body: the parsed JSON body (an empty dict when there was none).
     :param headers: response headers.
     :param attempts: how many attempts the request took.
+    :param possible_duplicate: a request that is not safe to resend was sent again after an attempt
+        that Braze may have applied (only with ``retry_ambiguous``): its events may now be stored twice.
     """
 
     status_code: int
     body: dict[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 1
+    possible_duplicate: bool = False
 
     @property
     def errors(self) -> list[Any]:
@@ -160,7 +165,9 @@ class BrazeClient:
         :param path_params: values for the path template.
         :param idempotent: overrides the catalogue's view of whether the body is safe to resend.
         :raises BrazeAPIError: the typed error for a non-2xx answer after retries.
-        :raises BrazeAmbiguousOutcomeError: a non-idempotent request timed out after it was sent.
+        :raises BrazeTransportError: no answer after retries (``BrazeConnectError``: never sent).
+        :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
+            attempt Braze may have applied (answer lost after sending, 502, 504).
         """
         ep = get_endpoint(endpoint)
         if data is None and json_body is not None:
@@ -169,35 +176,43 @@ class BrazeClient:
             idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
         url = self.base_url + ep.format_path(**(path_params or {}))
         attempts = 0
+        maybe_applied = False
 
         def attempt() -> BrazeResponse:
-            nonlocal attempts
+            nonlocal attempts, maybe_applied
             attempts += 1
             self.rate_limiter.acquire(ep.rate_limit_group)
-            return self._send_once(ep, url, data, params)
+            try:
+                return self._send_once(ep, url, data, params)
+            except BrazeError as exc:
+                maybe_applied = maybe_applied or is_ambiguous(exc)
+                raise
 
         retrying = self.retry_policy.retrying(
             idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}", sleep=self._sleep
         )
         try:
             response = retrying(attempt)
-        except requests.Timeout as exc:
-            if not idempotent and not self.retry_policy.retry_ambiguous:
-                raise BrazeAmbiguousOutcomeError(
-                    f"{ep.method} {ep.path} timed out after it was sent; Braze may have applied it. It was not "
-                    "resent because it carries events, purchases or increments that would count twice "
-                    "(set retry_ambiguous to resend anyway)."
-                ) from exc
+        except BrazeError as exc:
+            if maybe_applied and not idempotent:
+                raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
             raise
         response.attempts = attempts
+        response.possible_duplicate = maybe_applied and not idempotent
         return response
 
     def _send_once(self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None):
         headers = {"Content-Type": "application/json"} if data is not None else None
         started = time.monotonic()
-        resp = self.session.request(
-            ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
-        )
+        try:
+            resp = self.session.request(
+                ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            mapped = from_requests(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
         body = response_body(resp)
         rate = RateLimitHeaders.parse(resp.headers)
         self.rate_limiter.observe(ep.rate_limit_group, rate)
@@ -208,6 +223,22 @@ class BrazeClient:
         if isinstance(error, BrazeRateLimitError) and error.reset_at is not None:
             self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
         raise error
+
+
+def ambiguous_outcome(ep: Endpoint, error: BaseException, resent: bool) -> BrazeAmbiguousOutcomeError:
+    """The error for a request that is not safe to resend and may have been applied.
+
+    :param error: the last attempt's error.
+    :param resent: whether ambiguous attempts were sent again (``retry_ambiguous``).
+    """
+    why = "was sent again (retry_ambiguous) and still failed" if resent else (
+        "was not resent because it carries events, purchases or increments that would count twice "
+        "(set retry_ambiguous to resend anyway)"
+    )
+    return BrazeAmbiguousOutcomeError(
+        f"{ep.method} {ep.path} may have been applied by Braze although no success answer came back "
+        f"(last: {error}); it {why}."
+    )
 
 
 def clean_api_key(api_key: str | None) -> str:

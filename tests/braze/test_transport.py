@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+import urllib3
 
 from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
@@ -76,10 +77,10 @@ def test_429_without_reset_header_backs_off_exponentially(client, sleeps, reques
     assert len(sleeps.waits) == 3 and all(0 <= w <= 4.0 for w in sleeps.waits)
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_is_retried_with_backoff(client, sleeps, requests_mock, status):
+@pytest.mark.parametrize(("status", "body"), [(500, "EVENTS"), (503, "EVENTS"), (502, "ATTRS"), (504, "ATTRS")])
+def test_5xx_is_retried_with_backoff(client, sleeps, requests_mock, status, body):
     requests_mock.post(TRACK, [{"status_code": status, "json": {"message": "oops"}}, OK])
-    assert client.request("users/track", json_body=EVENTS).status_code == 201
+    assert client.request("users/track", json_body={"EVENTS": EVENTS, "ATTRS": ATTRS}[body]).status_code == 201
     assert requests_mock.call_count == 2 and len(sleeps.waits) == 1
 
 
@@ -130,10 +131,27 @@ def test_cdi_another_job_in_progress_is_not_a_rate_limit(client, requests_mock):
     assert requests_mock.call_count == 1
 
 
-def test_connection_errors_are_retried(client, requests_mock):
-    requests_mock.post(TRACK, [{"exc": requests.ConnectionError("reset by peer")}, OK])
-    assert client.request("users/track", json_body=EVENTS).status_code == 201
-    assert requests_mock.call_count == 2
+def test_a_refused_connection_is_retried_even_for_events(client, requests_mock):
+    refused = requests.ConnectionError(
+        urllib3.exceptions.MaxRetryError(None, TRACK, urllib3.exceptions.NewConnectionError(None, "refused"))
+    )
+    requests_mock.post(TRACK, [{"exc": refused}, {"exc": requests.ConnectTimeout("slow connect")}, OK])
+    response = client.request("users/track", json_body=EVENTS)
+    assert response.status_code == 201 and response.attempts == 3 and not response.possible_duplicate
+
+
+def test_a_connection_lost_after_sending_events_is_ambiguous_not_resent(client, requests_mock):
+    lost = requests.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError()))
+    requests_mock.post(TRACK, [{"exc": lost}, OK])
+    with pytest.raises(BrazeAmbiguousOutcomeError, match="may have been applied"):
+        client.request("users/track", json_body=EVENTS)
+    assert requests_mock.call_count == 1
+
+
+def test_a_connection_lost_after_sending_attributes_is_retried(client, requests_mock):
+    lost = requests.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError()))
+    requests_mock.post(TRACK, [{"exc": lost}, OK])
+    assert client.request("users/track", json_body=ATTRS).attempts == 2
 
 
 def test_read_timeout_is_retried_for_attribute_updates(client, requests_mock):
@@ -143,22 +161,37 @@ def test_read_timeout_is_retried_for_attribute_updates(client, requests_mock):
 
 def test_read_timeout_on_events_is_reported_ambiguous_not_resent(client, requests_mock):
     requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, OK])
-    with pytest.raises(BrazeAmbiguousOutcomeError, match="may have applied"):
+    with pytest.raises(BrazeAmbiguousOutcomeError, match="may have been applied"):
         client.request("users/track", json_body=EVENTS)
     assert requests_mock.call_count == 1
 
 
-def test_504_on_an_increment_is_not_resent(client, requests_mock):
-    requests_mock.post(TRACK, [{"status_code": 504, "json": {"message": "Gateway Timeout"}}, OK])
-    with pytest.raises(BrazeServerError):
+@pytest.mark.parametrize("status", [502, 504])
+def test_502_and_504_on_an_increment_are_ambiguous_not_resent(client, requests_mock, status):
+    requests_mock.post(TRACK, [{"status_code": status, "json": {"message": "Gateway"}}, OK])
+    with pytest.raises(BrazeAmbiguousOutcomeError, match=f"HTTP {status}"):
         client.request("users/track", json_body={"attributes": [{"external_id": "u", "logins": {"inc": 1}}]})
     assert requests_mock.call_count == 1
 
 
-def test_retry_ambiguous_resends_events_after_a_timeout(sleeps, requests_mock):
+def test_503_on_events_is_resent(client, requests_mock):
+    requests_mock.post(TRACK, [{"status_code": 503, "json": {"message": "busy"}}, OK])
+    assert client.request("users/track", json_body=EVENTS).attempts == 2
+
+
+def test_retry_ambiguous_resends_events_after_a_timeout_and_flags_a_possible_duplicate(sleeps, requests_mock):
     client = BrazeClient(BASE, TEST_API_KEY, retry_policy=RetryPolicy(retry_ambiguous=True), sleep=sleeps)
     requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, OK])
-    assert client.request("users/track", json_body=EVENTS).attempts == 2
+    response = client.request("users/track", json_body=EVENTS)
+    assert response.attempts == 2 and response.possible_duplicate
+
+
+def test_retry_ambiguous_that_still_fails_is_ambiguous_not_failed(sleeps, requests_mock):
+    policy = RetryPolicy(retry_ambiguous=True, max_attempts=2)
+    client = BrazeClient(BASE, TEST_API_KEY, retry_policy=policy, sleep=sleeps)
+    requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, {"status_code": 503, "json": {"message": "x"}}])
+    with pytest.raises(BrazeAmbiguousOutcomeError, match="sent again"):
+        client.request("users/track", json_body=EVENTS)
 
 
 def test_retries_are_logged_with_the_wait_and_reason(client, requests_mock, caplog):

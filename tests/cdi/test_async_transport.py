@@ -8,15 +8,15 @@ import uuid
 
 import httpx
 import pytest
-import requests
 
-from airflow_provider_braze.braze.async_transport import AsyncBrazeClient, as_requests_error
+from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
 from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
     BrazeBadRequestError,
     BrazeJobInProgressError,
     BrazeNotFoundError,
     BrazeRateLimitError,
+    BrazeResponseLostError,
     BrazeServerError,
 )
 from airflow_provider_braze.braze.retry import RetryPolicy
@@ -116,11 +116,11 @@ async def test_404_is_not_retried(sandbox):
 
 
 @pytest.mark.asyncio
-async def test_dropped_connection_is_retried_as_a_connection_error(sandbox):
+async def test_dropped_connection_of_an_idempotent_get_is_retried_as_a_lost_response(sandbox):
     sandbox.faults.update(drop_rate=1.0, endpoints=["cdi/integrations"])
     sleeps = AsyncSleepRecorder()
     async with AsyncBrazeClient(sandbox.url, TEST_API_KEY, retry_policy=POLICY, sleep=sleeps) as client:
-        with pytest.raises(requests.ConnectionError):
+        with pytest.raises(BrazeResponseLostError):
             await client.get("cdi/integrations")
     assert len(sleeps.waits) == POLICY.max_attempts - 1
 
@@ -178,12 +178,20 @@ async def test_5xx_is_retried_with_exponential_backoff():
 
 
 @pytest.mark.asyncio
-async def test_504_on_a_non_idempotent_sync_is_not_resent():
+async def test_504_on_a_non_idempotent_sync_is_not_resent_and_is_an_ambiguous_outcome():
     script = Script(httpx.Response(504, json={"message": "Gateway Timeout"}))
     async with mocked(script) as client:
-        with pytest.raises(BrazeServerError):
+        with pytest.raises(BrazeAmbiguousOutcomeError, match="HTTP 504"):
             await client.post(SYNC, path_params=ID)
     assert len(script.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_503_on_a_non_idempotent_sync_is_resent():
+    script = Script(httpx.Response(503, json={"message": "Service Unavailable"}), httpx.Response(202, json={}))
+    async with mocked(script) as client:
+        response = await client.post(SYNC, path_params=ID)
+    assert response.attempts == 2 and not response.possible_duplicate
 
 
 @pytest.mark.asyncio
@@ -216,40 +224,9 @@ async def test_read_timeout_of_an_idempotent_get_is_retried():
 async def test_read_timeout_of_a_sync_request_is_an_ambiguous_outcome():
     script = Script(httpx.ReadTimeout("slow"), httpx.Response(202, json={}))
     async with mocked(script) as client:
-        with pytest.raises(BrazeAmbiguousOutcomeError, match="may have applied it"):
+        with pytest.raises(BrazeAmbiguousOutcomeError, match="may have been applied"):
             await client.post(SYNC, path_params=ID)
     assert len(script.requests) == 1
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (httpx.ConnectTimeout("x"), requests.ConnectTimeout),
-        (httpx.PoolTimeout("x"), requests.ConnectTimeout),
-        (httpx.ReadTimeout("x"), requests.ReadTimeout),
-        (httpx.WriteTimeout("x"), requests.ReadTimeout),
-        (httpx.ConnectError("x"), requests.ConnectionError),
-        (httpx.ReadError("x"), requests.ConnectionError),
-        (httpx.RemoteProtocolError("x"), requests.ConnectionError),
-        (httpx.ProxyError("x"), requests.exceptions.ProxyError),
-    ],
-)
-def test_httpx_failures_map_to_the_requests_category_the_policy_knows(error, expected):
-    mapped = as_requests_error(error)
-    assert type(mapped) is expected
-
-
-def test_httpx_failures_outside_those_categories_are_not_mapped():
-    assert as_requests_error(httpx.UnsupportedProtocol("ftp")) is None
-
-
-def test_same_policy_decisions_as_the_synchronous_client():
-    policy = RetryPolicy()
-    decide = lambda e, idem: policy.should_retry(as_requests_error(e), idempotent=idem)  # noqa: E731
-    assert decide(httpx.ConnectError("x"), False) is True
-    assert decide(httpx.ConnectTimeout("x"), False) is True
-    assert decide(httpx.ReadTimeout("x"), True) is True
-    assert decide(httpx.ReadTimeout("x"), False) is False
 
 
 # --- secrets -----------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ Order for a Braze path:
    for a non-empty body, JSON that is an object (400);
 7. the catalogue's item limits and mixing rule (400, nothing applied);
 8. the endpoint's handler (per-object errors, 2xx);
-9. a ``processed_then_timeout`` fault turns the answer into a late 504; ``latency`` delays it.
+9. a ``processed_then_timeout`` fault turns the answer into a late 504, a ``processed_then_drop``
+   fault into a closed connection; ``latency`` delays the answer.
 
 Sandbox choices: a known path with the wrong method is 404; 403 and 413 count against the rate
 limit (the workspace is known by then); the legacy ``api_key`` body field or URL parameter is
@@ -128,6 +129,8 @@ class BrazeApp:
             late = error(504, _SERVER_ERRORS[504], **decision.headers())
             late.delay = draw.timeout
             return late, body
+        if draw.lost and 200 <= response.status < 300:
+            return Response(0, drop=True), body
         return response, body
 
     def _authorised(self, request, endpoint: Endpoint, params, key: str, allowed: bool):

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--processed-then-timeout-rate", type=float, default=0.0,
                         help="fraction applied, then answered 504 after --timeout-seconds")
     parser.add_argument("--timeout-seconds", type=float, default=0.0)
+    parser.add_argument("--processed-then-drop-rate", type=float, default=0.0,
+                        help="fraction applied, then left unanswered (the connection is closed)")
     parser.add_argument("--rate-limit", type=_rate_limit, action="append", default=[], metavar="GROUP=LIMIT/PERIOD",
                         help="override a rate-limit group, e.g. users_track=5/1 (repeatable)")
     parser.add_argument("--require-fields-to-export", action="store_true",
@@ -80,6 +82,7 @@ def make_sandbox(args: argparse.Namespace) -> BrazeSandbox:
             "slow_seconds": args.slow_seconds,
             "processed_then_timeout_rate": args.processed_then_timeout_rate,
             "timeout_seconds": args.timeout_seconds,
+            "processed_then_drop_rate": args.processed_then_drop_rate,
         },
     )
 

@@ -2,8 +2,9 @@
 
 Every knob is off by default. Each request draws one random number per knob from one seeded
 generator, in a fixed order, so a given ``seed`` and request order always give the same faults.
-The faults are decided before the request is processed; only ``processed_then_timeout`` applies
-the request first, and ``slow`` applies it after the pause, as a slow server would.
+The faults are decided before the request is processed; ``processed_then_timeout`` and
+``processed_then_drop`` apply the request first (the case that matters most for a client: Braze has
+the data, the client does not know), and ``slow`` applies it after the pause, as a slow server would.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-DROP, ERROR, STORM, SLOW, TIMEOUT = "drop", "error", "rate_limit_storm", "slow", "processed_then_timeout"
+DROP, ERROR, STORM, SLOW, TIMEOUT, LOST = (
+    "drop", "error", "rate_limit_storm", "slow", "processed_then_timeout", "processed_then_drop"
+)
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Faults:
     :param processed_then_timeout_rate: fraction of requests applied, then answered 504 after
         ``timeout_seconds`` (the client has usually given up by then).
     :param timeout_seconds: the wait before that 504.
+    :param processed_then_drop_rate: fraction of requests applied, then left without any answer:
+        the connection is closed where the response should be (a load balancer dropping it).
     :param endpoints: catalogue names the faults apply to; empty: every Braze endpoint.
     """
 
@@ -46,6 +51,7 @@ class Faults:
     drop_rate: float = 0.0
     processed_then_timeout_rate: float = 0.0
     timeout_seconds: float = 0.0
+    processed_then_drop_rate: float = 0.0
     endpoints: frozenset[str] = field(default_factory=frozenset)
 
     def update(self, **settings: Any) -> Faults:
@@ -89,11 +95,12 @@ class Draw:
     storm: bool = False
     slow: float = 0.0
     timeout: float | None = None
+    lost: bool = False
 
     @property
     def names(self) -> list[str]:
         chosen = [(DROP, self.drop), (ERROR, self.error_status), (STORM, self.storm), (SLOW, self.slow),
-                  (TIMEOUT, self.timeout is not None)]
+                  (TIMEOUT, self.timeout is not None), (LOST, self.lost)]
         return [name for name, on in chosen if on]
 
 
@@ -113,7 +120,7 @@ class FaultDice:
         """Decide the faults for one request to ``endpoint``."""
         with self._lock:
             # Always draw the same count, whatever is switched on, so one knob never shifts another.
-            r_drop, r_error, r_pick, r_storm, r_slow, r_timeout = (self._rng.random() for _ in range(6))
+            r_drop, r_error, r_pick, r_storm, r_slow, r_timeout, r_lost = (self._rng.random() for _ in range(7))
         if faults.endpoints and endpoint not in faults.endpoints:
             return Draw()
         now = time.time() if now is None else now
@@ -126,4 +133,5 @@ class FaultDice:
             storm=r_storm < faults.rate_limit_storm or now < faults.rate_limit_storm_until,
             slow=faults.slow_seconds if r_slow < faults.slow_rate else 0.0,
             timeout=faults.timeout_seconds if r_timeout < faults.processed_then_timeout_rate else None,
+            lost=r_lost < faults.processed_then_drop_rate,
         )
