@@ -1,9 +1,16 @@
 """The outcome ledger of an export run: per-row outcomes, the rejected-records file, progress, summary.
 
-Every source row ends in exactly one count: ``skipped`` (invalid before sending), ``accepted``,
-``rejected`` (Braze refused the object), ``failed`` (its request failed as a whole) or ``unknown``
-(its request timed out after sending). Only counts are kept in memory; the rows at fault go to the
-rejected-records file as they happen, so a long run does not grow.
+Every source row of the run ends in exactly one count: ``skipped`` (invalid before sending),
+``accepted``, ``rejected`` (Braze refused the object), ``failed`` (its request failed as a whole),
+``unknown`` (its request may or may not have been applied), or, when the sync ledger decides what is
+sent (:mod:`airflow_provider_braze.incremental`), ``unchanged`` (nothing new to write),
+``already_sent`` (an earlier run or attempt had it accepted), ``unsettled`` (an earlier attempt's
+outcome is unknown, so it is held back) or ``duplicate_rows`` (the same event key earlier in this run).
+Only counts are kept in memory; the rows at fault go to the rejected-records file as they happen, so a
+long run does not grow.
+
+This is the per-run, in-memory layer; :mod:`airflow_provider_braze.state.sync_ledger` keeps the same
+outcomes durably, across runs.
 """
 
 from __future__ import annotations
@@ -72,6 +79,13 @@ class ExportLedger:
     requests: int = 0
     attempts: int = 0
     data_points: int = 0
+    unchanged: int = 0
+    already_sent: int = 0
+    unsettled: int = 0
+    duplicate_rows: int = 0
+    data_points_saved: int = 0
+    recovered: int = 0
+    possible_duplicates: int = 0
     first_problem: Problem | None = None
     unmapped_errors: list[Any] = field(default_factory=list)
     _started: float = 0.0
@@ -105,6 +119,7 @@ class ExportLedger:
         """Account for one batch's outcomes."""
         self.requests += result.requests
         self.attempts += result.attempts
+        self.possible_duplicates += result.possible_duplicates
         self.unmapped_errors.extend(result.unmapped_errors[: max(0, 100 - len(self.unmapped_errors))])
         for outcome in result.outcomes:
             self._outcome(outcome)
@@ -162,10 +177,15 @@ class ExportLedger:
         eta = ""
         if self.total and rate > 0:
             eta = f"; {self.rows_read / self.total:.0%} of {self.total:,}, ETA {max(self.total - self.rows_read, 0) / rate:,.0f} s"
+        done_before = ""
+        if self.unchanged or self.already_sent or self.unsettled:
+            done_before = (
+                f", {self.unchanged:,} unchanged, {self.already_sent:,} already sent, {self.unsettled:,} unsettled"
+            )
         log.info(
-            "%s: %s rows read, %s sent, %s accepted, %s skipped, %s rejected by Braze; %s requests; %.0f rows/s%s",
+            "%s: %s rows read, %s sent, %s accepted, %s skipped, %s rejected by Braze%s; %s requests; %.0f rows/s%s",
             self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.accepted:,}",
-            f"{self.skipped:,}", f"{self.rejected:,}", f"{self.requests:,}", rate, eta,
+            f"{self.skipped:,}", f"{self.rejected:,}", done_before, f"{self.requests:,}", rate, eta,
         )
 
     def summary(self, **extra: Any) -> dict[str, Any]:
@@ -179,8 +199,15 @@ class ExportLedger:
             "rejected": self.rejected,
             "failed": self.failed,
             "unknown": self.unknown,
+            "unchanged": self.unchanged,
+            "already_sent": self.already_sent,
+            "unsettled": self.unsettled,
+            "duplicate_rows": self.duplicate_rows,
+            "recovered": self.recovered,
+            "possible_duplicates": self.possible_duplicates,
             "requests": self.requests,
             "data_points": self.data_points,
+            "data_points_saved": self.data_points_saved,
             "seconds": round(self.seconds, 3),
             **extra,
         }

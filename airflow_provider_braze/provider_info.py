@@ -69,7 +69,7 @@ KETCH_CONN_FIELDS = {
     "state_conn_id": {
         "label": "State store connection",
         "description": "Airflow connection (e.g. postgres) of the database holding received Ketch events. "
-        "Empty: the State store URL, else a SQLite file ketch_state.db in AIRFLOW_HOME.",
+        "Empty: the State store URL, else a SQLite file braze_provider_state.db in AIRFLOW_HOME.",
         "schema": {"type": ["string", "null"]},
     },
     "state_url": {

@@ -86,6 +86,16 @@ def no_secret_in_logs():
     assert not leaked, f"secret found in log lines: {leaked[:3]}"
 
 
+@pytest.fixture(autouse=True)
+def own_state_store(tmp_path_factory, monkeypatch):
+    """Each test gets its own embedded state store: the sync ledger's default SQLite file lives under
+    ``AIRFLOW_HOME``, and two tests exporting with the same task id must not see each other's runs.
+    Returns that home."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    return home
+
+
 # --- a Braze sandbox shared by the session, and an Airflow connection pointing at it ---------------
 
 

@@ -14,11 +14,14 @@ class Item:
         ``external_ids`` ...); one of the endpoint's ``body_keys``.
     :param value: the JSON value placed in that array (an object, or a plain string for id lists).
     :param ref: the caller's reference, returned with the outcome (a source row number, say).
+    :param sync: what the sync ledger records once Braze answers for this object
+        (an :class:`~airflow_provider_braze.incremental.planner.Entry`), set by the incremental stage.
     """
 
     key: str
     value: Any
     ref: Any = None
+    sync: Any = None
 
 
 @dataclass(frozen=True, slots=True)

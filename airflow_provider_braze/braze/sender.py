@@ -150,7 +150,7 @@ class BatchSender:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool:
             for batch in batches:
                 if batch.oversized:
-                    yield _oversized(batch)
+                    yield self._journaled(_oversized(batch))
                     continue
                 in_flight.append(pool.submit(self._send_batch, batch))
                 while len(in_flight) >= self.max_pending:
@@ -179,6 +179,9 @@ class BatchSender:
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "failed", str(exc)) for i in batch.all_items() if id(i) not in done)
             result.fatal_error = exc
+        return self._journaled(result)
+
+    def _journaled(self, result: BatchResult) -> BatchResult:
         if self.journal is not None:
             try:
                 self.journal.after_send(result)

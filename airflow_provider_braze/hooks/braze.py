@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ from airflow_provider_braze.braze.instances import resolve_base_url
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
-from airflow_provider_braze.braze.sender import BatchResult, BatchSender
+from airflow_provider_braze.braze.sender import BatchResult, BatchSender, SendJournal
 from airflow_provider_braze.braze.transport import BrazeClient, BrazeResponse
 from airflow_provider_braze.hooks import cdi
 from airflow_provider_braze.hooks.cdi import CDIJob
@@ -41,6 +42,8 @@ class BrazeHook(BaseHook):
     :param braze_conn_id: the Airflow connection id.
     :param concurrency: requests in flight at once when sending batches (overrides the extra).
     :param retry_policy: a retry policy replacing the one built from the connection's extras.
+    :param retry_ambiguous: overrides the connection's ``retry_ambiguous`` extra: resend events,
+        purchases and increments whose request may have been applied (at-least-once delivery).
     """
 
     conn_name_attr = "braze_conn_id"
@@ -54,12 +57,14 @@ class BrazeHook(BaseHook):
         *,
         concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        retry_ambiguous: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.braze_conn_id = braze_conn_id
         self._concurrency = concurrency
         self._retry_policy = retry_policy
+        self._retry_ambiguous = retry_ambiguous
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -88,12 +93,20 @@ class BrazeHook(BaseHook):
             resolve_base_url(s.host, s.port),
             s.api_key,
             timeout=(s.connect_timeout, s.timeout),
-            retry_policy=self._retry_policy or s.retry_policy(),
+            retry_policy=self.retry_policy,
             rate_limiter=RateLimiter(s.rate_limits, share=s.rate_limit_share, enabled=s.client_rate_limiting),
             pool_size=max(self.concurrency, 4),
             user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
             verify=s.verify,
         )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy: the one given, else the connection's, with ``retry_ambiguous`` applied."""
+        policy = self._retry_policy or self.settings.retry_policy()
+        if self._retry_ambiguous is not None and policy.retry_ambiguous != self._retry_ambiguous:
+            policy = dataclasses.replace(policy, retry_ambiguous=self._retry_ambiguous)
+        return policy
 
     def get_conn(self) -> BrazeClient:
         """Return the :class:`~airflow_provider_braze.braze.transport.BrazeClient`."""
@@ -140,6 +153,7 @@ class BrazeHook(BaseHook):
         static_body: Mapping[str, Any] | None = None,
         concurrency: int | None = None,
         heartbeat: Callable[[], None] | None = None,
+        journal: SendJournal | None = None,
     ) -> Iterator[BatchResult]:
         """Send objects in batches within the endpoint's limits; yield per-batch outcomes.
 
@@ -148,8 +162,10 @@ class BrazeHook(BaseHook):
         :param static_body: fields sent in every request body.
         :param concurrency: requests in flight (defaults to the connection's setting).
         :param heartbeat: called every 10 s while no batch completes (to keep logging progress).
+        :param journal: told about each batch before it is sent and when its outcome is known
+            (the sync ledger), from the thread that sends it.
         """
-        sender = BatchSender(self.client, concurrency=concurrency or self.concurrency)
+        sender = BatchSender(self.client, concurrency=concurrency or self.concurrency, journal=journal)
         return sender.send(self.endpoint(endpoint), items, static_body=static_body, heartbeat=heartbeat)
 
     def test_connection(self) -> tuple[bool, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
@@ -18,31 +17,12 @@ from airflow_provider_braze.hooks.ketch_settings import (
     KetchConnectionSettings,
     default_state_url,
 )
+from airflow_provider_braze.hooks.state import sqlalchemy_url_of
 from airflow_provider_braze.ketch.web_api import KetchSubscriptionState, KetchWebAPIClient, KetchWebAPIError
 from airflow_provider_braze.state import KetchEventStore
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-
-def sqlalchemy_url_of(conn: Any) -> str | URL:
-    """The SQLAlchemy URL of an Airflow database connection (``postgres``, ``sqlite``...).
-
-    The connection's own hook knows its dialect and driver best (``sqlalchemy_url``, else ``get_uri``);
-    without a hook the connection URI is used, with Airflow's ``postgres://`` spelled as SQLAlchemy's.
-    """
-    try:
-        hook = conn.get_hook()
-    except Exception:  # noqa: BLE001 - no provider for this type: fall back to the URI below
-        hook = None
-    if hook is not None:
-        # Not every database hook can build a SQLAlchemy URL; get_uri is the fallback.
-        with contextlib.suppress(AttributeError, NotImplementedError):
-            return hook.sqlalchemy_url
-        if callable(getattr(hook, "get_uri", None)):
-            return hook.get_uri()
-    uri = conn.get_uri()
-    return "postgresql" + uri[len("postgres") :] if uri.startswith("postgres://") else uri
 
 
 class KetchHook(BaseHook):
@@ -51,7 +31,7 @@ class KetchHook(BaseHook):
     The connection's host is the web API base URL (Ketch's global URL when empty; plain ``http``
     only to a loopback host), the login the organization code, the password the bearer token Ketch
     sends with webhooks. Extras name the state store (``state_conn_id`` or ``state_url``; a SQLite
-    file ``ketch_state.db`` under ``AIRFLOW_HOME`` by default), the ``property`` and ``environment``
+    file ``braze_provider_state.db`` under ``AIRFLOW_HOME`` by default), the ``property`` and ``environment``
     sent to the web API, the receiver's ``max_body_bytes`` and ``web_api_qps``, the pace of web API
     requests. Nothing is read or sent until a method needs it; the token never reaches logs, repr or
     exception text.

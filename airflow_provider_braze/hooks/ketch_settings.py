@@ -22,7 +22,7 @@ from airflow_provider_braze.ketch.web_api import DEFAULT_WEB_API_URL
 
 #: Ketch's public web API (ketch-tag ``src/constants.ts``).
 #: File name of the embedded state store, created under ``AIRFLOW_HOME``.
-DEFAULT_STATE_FILE = "ketch_state.db"
+DEFAULT_STATE_FILE = "braze_provider_state.db"
 #: Requests per second a reconciliation sweep sends to the web API (Ketch publishes no limit).
 DEFAULT_WEB_API_QPS = 5.0
 
@@ -38,7 +38,7 @@ def airflow_home() -> str:
 
 
 def default_state_url() -> str:
-    """The embedded state store: ``sqlite:///$AIRFLOW_HOME/ketch_state.db``."""
+    """The embedded state store: ``sqlite:///$AIRFLOW_HOME/braze_provider_state.db`` (Ketch events and the sync ledger)."""
     return f"sqlite:///{os.path.join(os.path.abspath(airflow_home()), DEFAULT_STATE_FILE)}"
 
 

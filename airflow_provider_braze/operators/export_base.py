@@ -1,7 +1,9 @@
 """The behaviour every warehouse-to-Braze export operator shares.
 
-An export streams: source rows -> record builder -> batcher -> sender -> outcome ledger -> summary.
-Subclasses only say which record builder to use (and so which endpoint); everything else is here.
+An export streams: source rows -> record builder -> [partition] -> [sync ledger] -> batcher -> sender
+-> outcome ledger -> summary. Subclasses only say which record builder to use (and so which
+endpoint); everything else is here. Attribute, event and purchase exports consult the durable sync
+ledger (:mod:`airflow_provider_braze.incremental`) to send only what is not done yet.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +22,9 @@ from airflow_provider_braze.braze.batching import Batcher
 from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.braze.items import Item, Rejection
 from airflow_provider_braze.hooks.braze import BrazeHook
+from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.incremental import IncrementalSync
+from airflow_provider_braze.incremental.partitions import Partition
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.sources import open_source
@@ -62,6 +68,23 @@ class BrazeExportBaseOperator(BaseOperator):
     :param concurrency: requests in flight (default: the connection's ``concurrency`` extra).
     :param fetch_size: rows fetched from the database per round trip.
     :param count_rows: run a ``COUNT(*)`` of the query first, to log progress with an ETA.
+    :param sync_key: the sync's stable name in the sync ledger (default ``dag_id.task_id``); runs
+        with the same key share what Braze has accepted. Attribute, event and purchase exports only.
+    :param state_conn_id: an Airflow connection to the state store holding the sync ledger (e.g.
+        PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``.
+    :param sync_ledger: ``False`` makes a one-shot export that neither reads nor writes the ledger
+        (no resume, no protection against sending an event twice).
+    :param only_changed: attributes: send only values that differ from the last write Braze
+        accepted for the user in this sync; rows with nothing changed are not sent.
+    :param full_resync: attributes: ignore the ledger's fingerprints for this run, send every
+        value, and rewrite them (after someone changed Braze by hand, say).
+    :param event_key_column: events and purchases: a column holding a unique key of the row (sent
+        as a property too). Without it, an event is known by its content (user, name, time, properties).
+    :param retry_ambiguous: resend events, purchases and increments whose request may have been
+        applied (at-least-once delivery; such rows are counted as ``possible_duplicates``);
+        default: the connection's ``retry_ambiguous`` extra.
+    :param partition: ``(index, count)``: export only the users whose stable hash falls in this
+        partition, e.g. ``.expand(partition=[(0, 4), (1, 4), (2, 4), (3, 4)])``.
     """
 
     template_fields: Sequence[str] = (
@@ -73,6 +96,7 @@ class BrazeExportBaseOperator(BaseOperator):
         "pre_formatted_fields",
         "braze_conn_id",
         "rejected_records_path",
+        "sync_key",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
@@ -95,6 +119,14 @@ class BrazeExportBaseOperator(BaseOperator):
         concurrency: int | None = None,
         fetch_size: int = 5_000,
         count_rows: bool = False,
+        sync_key: str | None = None,
+        state_conn_id: str | None = None,
+        sync_ledger: bool = True,
+        only_changed: bool = False,
+        full_resync: bool = False,
+        event_key_column: str | None = None,
+        retry_ambiguous: bool | None = None,
+        partition: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +144,17 @@ class BrazeExportBaseOperator(BaseOperator):
         self.concurrency = concurrency
         self.fetch_size = fetch_size
         self.count_rows = count_rows
+        self.sync_key = sync_key
+        self.state_conn_id = state_conn_id
+        self.sync_ledger = sync_ledger
+        self.only_changed = only_changed
+        self.full_resync = full_resync
+        self.event_key_column = event_key_column
+        self.retry_ambiguous = retry_ambiguous
+        # Checked here so that a wrong value fails at DAG parse time, not at run time.
+        self.partition = partition if partition is None or isinstance(partition, str) else Partition.parse(partition)
+        if (only_changed or full_resync) and not sync_ledger:
+            raise ValueError("only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them.")
 
     # --- what subclasses provide -----------------------------------------------------------------
 
@@ -127,8 +170,12 @@ class BrazeExportBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         builder = self.record_builder()
-        hook = BrazeHook(braze_conn_id=self.braze_conn_id, concurrency=self.concurrency)
+        partition = Partition.parse(self.partition) if self.partition is not None else None
+        hook = BrazeHook(
+            braze_conn_id=self.braze_conn_id, concurrency=self.concurrency, retry_ambiguous=self.retry_ambiguous
+        )
         endpoint = hook.endpoint(builder.endpoint)
+        record_type = self._record_type(builder)
         source = open_source(
             sql=self.sql,
             sql_conn_id=self.sql_conn_id,
@@ -140,47 +187,153 @@ class BrazeExportBaseOperator(BaseOperator):
             count_rows=self.count_rows,
         )
         mode = "Dry run" if self.dry_run else "Exporting"
-        self.log.info("%s %s to Braze %s (%s)", mode, source.description, endpoint.path, hook.base_url)
+        where = f", partition {partition}" if partition else ""
+        self.log.info("%s %s to Braze %s (%s)%s", mode, source.description, endpoint.path, hook.base_url, where)
         rejected = LazyRejectedFile(self.rejected_records_path)
         with contextlib.closing(source), rejected:
-            ledger = ExportLedger(endpoint.name, total=source.total, rejected_file=rejected)
-            items = self._items(source, builder, ledger)
+            ledger = ExportLedger(endpoint.name, total=None if partition else source.total, rejected_file=rejected)
+            sync = self._open_sync(context, endpoint.name, record_type, ledger, partition)
+            items: Iterator[Item] = self._items(source, builder, ledger, partition, sync)
+            if sync is not None:
+                items = sync.plan(items)
+            items = self._counted(items, ledger)
+            status = "failed"
             try:
                 if self.dry_run:
                     for batch in Batcher(endpoint, self.static_body()).batches(items):
                         ledger.dry_run_batch(batch.all_items())
+                        if sync is not None:
+                            sync.release(batch.all_items())
                 else:
                     # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
                     heartbeat = ledger.maybe_log_progress
-                    for result in hook.send(endpoint, items, static_body=self.static_body(), heartbeat=heartbeat):
+                    for result in hook.send(
+                        endpoint, items, static_body=self.static_body(), heartbeat=heartbeat, journal=sync
+                    ):
                         ledger.record(result)
+                status = "success"
             finally:
                 ledger.maybe_log_progress(force=True)
                 hook.close()
+                if sync is not None:
+                    self._close_sync(sync, ledger, status)
         summary = ledger.summary(
             dry_run=self.dry_run,
             rejected_records_path=rejected.path if rejected.written else None,
+            **self._sync_summary(sync, partition),
         )
         self.log.info("Summary: %s", summary)
+        self._warn_unsettled(ledger, sync)
         self._fail_if_incomplete(ledger)
         return summary
 
-    def _items(self, source: RowSource, builder: RecordBuilder, ledger: ExportLedger) -> Iterator[Item]:
+    def _items(
+        self,
+        source: RowSource,
+        builder: RecordBuilder,
+        ledger: ExportLedger,
+        partition: Partition | None,
+        sync: IncrementalSync | None,
+    ) -> Iterator[Item]:
         skip = self.skip_on_invalid_records
         for ref, data, problem in source:
-            ledger.read()
             if problem is not None:
                 built: Item | Rejection = Rejection(ref, None, problem, data)
             else:
                 built = builder.build(data, ref)
+            if partition is not None and not partition.holds(built):
+                continue
+            ledger.read()
             if isinstance(built, Rejection):
                 ledger.skip(built)
+                if sync is not None:
+                    sync.invalid(built)
                 if not skip:
                     # Stop reading: what was built before this row is still sent, then the task fails.
                     return
                 continue
-            ledger.sent(built)
             yield built
+
+    @staticmethod
+    def _counted(items: Iterator[Item], ledger: ExportLedger) -> Iterator[Item]:
+        for item in items:
+            ledger.sent(item)
+            yield item
+
+    # --- the sync ledger -------------------------------------------------------------------------
+
+    @staticmethod
+    def _record_type(builder: RecordBuilder) -> str | None:
+        """``attributes``, ``events`` or ``purchases`` for /users/track builders; ``None`` otherwise."""
+        return getattr(builder, "key", None) if builder.endpoint == "users/track" else None
+
+    def _open_sync(
+        self,
+        context: Context,
+        endpoint: str,
+        record_type: str | None,
+        ledger: ExportLedger,
+        partition: Partition | None,
+    ) -> IncrementalSync | None:
+        self._check_sync_options(record_type)
+        if record_type is None or not self.sync_ledger:
+            return None
+        store = sync_ledger_store(self.state_conn_id)
+        key = self.sync_key or f"{self.dag_id}.{self.task_id}"
+        if self.state_conn_id is None:
+            self.log.info(
+                "Sync ledger %r in the embedded SQLite state store under AIRFLOW_HOME: it serves one machine; "
+                "workers on several machines or in throwaway pods need state_conn_id (PostgreSQL, say).", key,
+            )
+        if self.dry_run:
+            run = store.peek_run(key)
+        else:
+            ti = context.get("ti")
+            run_id = context.get("run_id") or str(uuid.uuid4())
+            map_index = getattr(ti, "map_index", -1) if ti is not None else -1
+            run = store.open_run(
+                key, endpoint=endpoint, mode=record_type, run_id=str(run_id),
+                map_index=-1 if map_index is None else int(map_index), partition=str(partition) if partition else None,
+            )
+            if run.attempt > 1:
+                self.log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
+        self._sync_key, self._sync_store, self._sync_run = key, store, run
+        return IncrementalSync(
+            store, run,
+            record_type=record_type, report=ledger, only_changed=self.only_changed, full_resync=self.full_resync,
+            retry_ambiguous=self.retry_ambiguous or False, key_column=self.event_key_column,
+            record=not self.dry_run,
+        )
+
+    def _check_sync_options(self, record_type: str | None) -> None:
+        if (self.only_changed or self.full_resync) and record_type != "attributes":
+            raise AirflowFailException("only_changed and full_resync apply to attribute exports only.")
+        if self.event_key_column and record_type not in ("events", "purchases"):
+            raise AirflowFailException("event_key_column applies to event and purchase exports only.")
+
+    def _close_sync(self, sync: IncrementalSync, ledger: ExportLedger, status: str) -> None:
+        try:
+            sync.flush_problems()
+        finally:
+            if sync.run is not None and sync.record:
+                sync.store.finish_run(sync.run, status, ledger.summary())
+
+    def _sync_summary(self, sync: IncrementalSync | None, partition: Partition | None) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if sync is not None:
+            extra["sync_key"] = self._sync_key
+        if partition is not None:
+            extra["partition"] = str(partition)
+        return extra
+
+    def _warn_unsettled(self, ledger: ExportLedger, sync: IncrementalSync | None) -> None:
+        if ledger.unsettled and sync is not None:
+            self.log.warning(
+                "%s rows were not sent because an earlier attempt sent them and got no clear answer: Braze may hold "
+                "them. Check in Braze, then settle them with `braze-sync-ledger settle %s --delivered` (they arrived) "
+                "or `--not-delivered` (the next run sends them), or pass retry_ambiguous=True to resend them.",
+                f"{ledger.unsettled:,}", self._sync_key,
+            )
 
     def _fail_if_incomplete(self, ledger: ExportLedger) -> None:
         if ledger.unknown:

@@ -32,10 +32,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -128,3 +130,101 @@ ketch_sync_targets = Table(
     Column("synced_at", Double(), nullable=False),
     Column("sync_run_id", String(255)),
 )
+
+# --- the sync ledger (see :mod:`.sync_ledger`) ----------------------------------------------------
+#
+# What exports have done, per sync (a stable key such as ``dag_id.task_id``): Braze's acceptances,
+# refusals and unknown outcomes, kept so that a later run or a retried attempt sends only what is not
+# done yet. Users and events are known by keyed BLAKE2b digests (``LargeBinary(16)``), never by their
+# identifiers. ``run`` columns hold a ``braze_sync_runs.id``.
+
+#: Values of ``braze_sync_keys.status``: written before sending (``sending``), then the outcome.
+KEY_SENDING, KEY_ACCEPTED, KEY_UNKNOWN = "sending", "accepted", "unknown"
+
+# One row per store: the salt that keys every digest, so a stolen ledger cannot be matched against a
+# list of known emails or phones.
+braze_sync_settings = Table(
+    "braze_sync_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary(), nullable=False),
+)
+
+braze_syncs = Table(
+    "braze_syncs",
+    metadata,
+    Column("id", _EventId, primary_key=True, autoincrement=True),
+    Column("sync_key", String(250), nullable=False, unique=True),
+    Column("endpoint", String(64), nullable=False),
+    Column("mode", String(64), nullable=False),
+    Column("created_at", Double(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per Airflow task run (dag run and map index); its attempts share it, which is what lets a
+# retried attempt skip what an earlier attempt of the same run had done.
+braze_sync_runs = Table(
+    "braze_sync_runs",
+    metadata,
+    Column("id", _EventId, primary_key=True, autoincrement=True),
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("map_index", Integer(), nullable=False),
+    Column("try_number", Integer(), nullable=False),
+    Column("partition", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Double(), nullable=False),
+    Column("finished_at", Double()),
+    Column("summary", JSON()),
+    UniqueConstraint("sync_id", "run_id", "map_index"),
+    CheckConstraint("status IN ('running', 'success', 'failed')", name="status"),
+    sqlite_autoincrement=True,
+)
+
+# Per user: a fingerprint of each attribute value Braze accepted (msgpack map name -> 64-bit int).
+braze_sync_users = Table(
+    "braze_sync_users",
+    metadata,
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_hash", LargeBinary(16), primary_key=True),
+    Column("fingerprints", LargeBinary(), nullable=False),
+    Column("run", _EventId, nullable=False),
+    Column("updated_at", Double(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Per event, purchase or increment: its key, written ``sending`` before the request leaves.
+braze_sync_keys = Table(
+    "braze_sync_keys",
+    metadata,
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_key", LargeBinary(16), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("run", _EventId, nullable=False),
+    Column("row_ref", String(64)),
+    Column("updated_at", Double(), nullable=False),
+    CheckConstraint("status IN ('sending', 'accepted', 'unknown')", name="status"),
+    sqlite_with_rowid=False,
+)
+
+# Rows that did not end accepted: invalid, refused by Braze, failed, or of unknown outcome; open
+# (``resolved_run`` NULL) until a later run has the same user or event accepted.
+braze_sync_problems = Table(
+    "braze_sync_problems",
+    metadata,
+    Column("id", _EventId, primary_key=True, autoincrement=True),
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    Column("run", _EventId, nullable=False),
+    Column("item_key", LargeBinary(16)),
+    Column("row_ref", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("column_name", String(255)),
+    Column("reason", Text()),
+    Column("created_at", Double(), nullable=False),
+    Column("resolved_run", _EventId),
+    CheckConstraint("status IN ('invalid', 'rejected', 'failed', 'unknown')", name="status"),
+    sqlite_autoincrement=True,
+)
+
+Index("ix_braze_sync_problems_item", braze_sync_problems.c.sync_id, braze_sync_problems.c.item_key)
+Index("ix_braze_sync_problems_run", braze_sync_problems.c.run)

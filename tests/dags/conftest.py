@@ -64,4 +64,7 @@ def run_dag(airflow_home, dag_sandbox):
         return done
 
     dag_sandbox.reset()
+    # The sync ledger remembers what earlier tests exported; each test starts with an empty one.
+    for path in airflow_home.glob("braze_provider_state.db*"):
+        path.unlink()
     return run

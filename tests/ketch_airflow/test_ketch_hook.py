@@ -124,8 +124,8 @@ def test_default_state_store_is_a_sqlite_file_in_airflow_home(monkeypatch, tmp_p
     set_ketch_connection(monkeypatch)
     store = KetchHook().get_event_store()
     store.ping()
-    assert store.engine.url.database == str(tmp_path / "home" / "ketch_state.db")
-    assert os.path.exists(tmp_path / "home" / "ketch_state.db")
+    assert store.engine.url.database == str(tmp_path / "home" / "braze_provider_state.db")
+    assert os.path.exists(tmp_path / "home" / "braze_provider_state.db")
 
 
 def test_event_store_is_built_once_per_hook(ketch_conn):

@@ -1,0 +1,432 @@
+"""The sync ledger: what each export sync has had accepted by Braze, refused, or left unknown.
+
+Every method is one short transaction, safe under concurrency on SQLite and PostgreSQL alike, so
+that the partitions of one sync (mapped tasks on many workers) can share a ledger. A sync's users
+never overlap between partitions, which is what makes plain upserts enough.
+
+Protocol of one export run (see :mod:`airflow_provider_braze.incremental`):
+
+1. :meth:`SyncLedgerStore.open_run`: the sync (created on first use) and the run row of this Airflow
+   task run; a retried attempt gets the same run back.
+2. Per chunk of rows: :meth:`~SyncLedgerStore.users` and :meth:`~SyncLedgerStore.keys` (bulk lookups).
+3. Per batch, from the thread that sends it: :meth:`~SyncLedgerStore.write_intents` before an event,
+   purchase or increment leaves, then :meth:`~SyncLedgerStore.record` with the batch's outcomes.
+4. :meth:`~SyncLedgerStore.finish_run` with the summary.
+
+Forgetting: :meth:`~SyncLedgerStore.reset` drops a sync's state, :meth:`~SyncLedgerStore.settle_unknown`
+decides what rows of unknown outcome become.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from airflow_provider_braze.state.base import StateStore
+from airflow_provider_braze.state.engine import read_transaction, write_transaction
+from airflow_provider_braze.state.schema import (
+    KEY_ACCEPTED,
+    KEY_SENDING,
+    KEY_UNKNOWN,
+    braze_sync_keys,
+    braze_sync_problems,
+    braze_sync_runs,
+    braze_sync_settings,
+    braze_sync_users,
+    braze_syncs,
+)
+
+#: Most values bound in one ``IN (...)`` list (SQLite allows 32,766 variables; PostgreSQL more).
+LOOKUP_CHUNK = 2_000
+_SALT = "salt"
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """A run of a sync as the ledger knows it.
+
+    :param sync_id: the sync's id.
+    :param run: this task run's id (shared by its attempts).
+    :param salt: the key of every digest in this store.
+    :param attempt: how many attempts of this run the ledger has seen, this one included.
+    :param open_problems: rows of earlier runs still waiting to be accepted.
+    """
+
+    sync_id: int
+    run: int
+    salt: bytes
+    attempt: int
+    open_problems: int
+
+
+@dataclass
+class BatchRecord:
+    """What one batch's outcomes change in the ledger (written in one transaction).
+
+    :param users: accepted attribute rows: ``(user_hash, fingerprints)``.
+    :param accepted_keys: events, purchases and increments Braze accepted.
+    :param unknown_keys: those whose outcome is unknown.
+    :param released_keys: those Braze refused or that failed: forgotten, so a later run sends them.
+    :param problems: rows not accepted: ``(item_key, row_ref, status, column, reason)``.
+    :param resolved: keys of rows accepted now (their open problems are closed).
+    """
+
+    users: list[tuple[bytes, bytes]] = field(default_factory=list)
+    accepted_keys: list[bytes] = field(default_factory=list)
+    unknown_keys: list[bytes] = field(default_factory=list)
+    released_keys: list[bytes] = field(default_factory=list)
+    problems: list[tuple[bytes | None, str | None, str, str | None, str | None]] = field(default_factory=list)
+    resolved: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the ledger holds for one sync (for the CLI, the reset operator and tests)."""
+
+    sync_key: str
+    endpoint: str
+    mode: str
+    users: int
+    keys: dict[str, int]
+    open_problems: dict[str, int]
+    runs: int
+
+
+class SyncLedgerStore(StateStore):
+    """Repository of export syncs' state; tables are created on first use.
+
+    :param engine: an engine, or a SQLAlchemy URL (``sqlite:////path/state.db``, ``postgresql+psycopg://...``).
+    :param clock: returns unix seconds; replaced in tests.
+    """
+
+    _salt: bytes | None = None
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def salt(self) -> bytes:
+        """The store's salt, created once (race-safe) and kept in the store."""
+        if self._salt is not None:
+            return self._salt
+        self.ensure_schema()
+        t = braze_sync_settings.c
+        with read_transaction(self._engine) as conn:
+            value = conn.execute(select(t.value).where(t.name == _SALT)).scalar()
+        if value is None:
+            try:
+                with write_transaction(self._engine) as conn:
+                    conn.execute(insert(braze_sync_settings).values(name=_SALT, value=os.urandom(16)))
+            except IntegrityError:
+                pass  # another process created it first; read theirs below
+            with read_transaction(self._engine) as conn:
+                value = conn.execute(select(t.value).where(t.name == _SALT)).scalar_one()
+        self._salt = bytes(value)
+        return self._salt
+
+    def find_sync(self, sync_key: str) -> int | None:
+        """The id of the sync with this key, or ``None`` when it has never run."""
+        self.ensure_schema()
+        with read_transaction(self._engine) as conn:
+            return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar()
+
+    def open_run(
+        self,
+        sync_key: str,
+        *,
+        endpoint: str,
+        mode: str,
+        run_id: str,
+        map_index: int = -1,
+        partition: str | None = None,
+    ) -> SyncRun:
+        """Start (or, for a retried attempt, resume) the run ``run_id`` of the sync ``sync_key``.
+
+        :param sync_key: the sync's stable name.
+        :param endpoint: catalogue name of the endpoint it writes to.
+        :param mode: what it sends (``attributes``, ``events`` ...); a sync keeps its mode.
+        :param run_id: the Airflow run id (attempts of one task run share it).
+        :param map_index: the mapped task's index, ``-1`` when not mapped.
+        :param partition: ``"i/n"`` when the source is partitioned.
+        :raises ValueError: the key belongs to a sync of another mode or endpoint.
+        """
+        salt = self.salt()
+        now = self._clock()
+        s, r, p = braze_syncs.c, braze_sync_runs.c, braze_sync_problems.c
+        with write_transaction(self._engine) as conn:
+            found = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
+            if found is None:
+                sync_id = self._insert_sync(conn, sync_key, endpoint, mode, now)
+            else:
+                sync_id = found.id
+                if (found.endpoint, found.mode) != (endpoint, mode):
+                    raise ValueError(
+                        f"sync_key {sync_key!r} belongs to a sync of {found.mode} to {found.endpoint}, not {mode} to "
+                        f"{endpoint}: give this export its own sync_key (or reset that sync first)."
+                    )
+            existing = conn.execute(
+                select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
+            ).first()
+            if existing is None:
+                run = conn.execute(
+                    insert(braze_sync_runs).values(
+                        sync_id=sync_id, run_id=run_id, map_index=map_index, try_number=1, partition=partition,
+                        status="running", started_at=now,
+                    )
+                ).inserted_primary_key[0]
+                attempt = 1
+            else:
+                run, attempt = existing.id, existing.try_number + 1
+                conn.execute(
+                    update(braze_sync_runs).where(r.id == run).values(try_number=attempt, status="running", finished_at=None)
+                )
+            open_problems = conn.execute(
+                select(func.count()).select_from(braze_sync_problems).where(
+                    p.sync_id == sync_id, p.resolved_run.is_(None), p.run != run
+                )
+            ).scalar_one()
+        return SyncRun(int(sync_id), int(run), salt, attempt, int(open_problems))
+
+    def peek_run(self, sync_key: str) -> SyncRun | None:
+        """A read-only view of a sync for a dry run (lookups only); ``None`` when it has never run."""
+        sync_id = self.find_sync(sync_key)
+        if sync_id is None:
+            return None
+        return SyncRun(int(sync_id), -1, self.salt(), 0, 0)
+
+    def _insert_sync(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
+        try:
+            with conn.begin_nested():
+                return conn.execute(
+                    insert(braze_syncs).values(sync_key=sync_key, endpoint=endpoint, mode=mode, created_at=now)
+                ).inserted_primary_key[0]
+        except IntegrityError:
+            # A partition on another worker created it between our read and our insert.
+            return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar_one()
+
+    def finish_run(self, run: SyncRun, status: str, summary: dict[str, Any]) -> None:
+        """Close the run with its outcome (``success`` or ``failed``) and summary."""
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                update(braze_sync_runs)
+                .where(braze_sync_runs.c.id == run.run)
+                .values(status=status, finished_at=self._clock(), summary=summary)
+            )
+
+    # -- lookups -------------------------------------------------------------------------------------
+
+    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, int]]:
+        """``user_hash -> (fingerprints, run)`` for the users among ``hashes`` that the sync has written."""
+        t = braze_sync_users.c
+        query = select(t.user_hash, t.fingerprints, t.run).where(
+            t.sync_id == sync_id, t.user_hash.in_(bindparam("hashes", expanding=True))
+        )
+        found: dict[bytes, tuple[bytes, int]] = {}
+        with read_transaction(self._engine) as conn:
+            for i in range(0, len(hashes), LOOKUP_CHUNK):
+                for user, prints, run in conn.execute(query, {"hashes": list(hashes[i : i + LOOKUP_CHUNK])}):
+                    found[bytes(user)] = (bytes(prints), run)
+        return found
+
+    def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
+        """``item_key -> (status, run)`` for the events, purchases and increments among ``keys`` known to the sync."""
+        t = braze_sync_keys.c
+        query = select(t.item_key, t.status, t.run).where(
+            t.sync_id == sync_id, t.item_key.in_(bindparam("keys", expanding=True))
+        )
+        found: dict[bytes, tuple[str, int]] = {}
+        with read_transaction(self._engine) as conn:
+            for i in range(0, len(keys), LOOKUP_CHUNK):
+                for key, status, run in conn.execute(query, {"keys": list(keys[i : i + LOOKUP_CHUNK])}):
+                    found[bytes(key)] = (status, run)
+        return found
+
+    # -- writes as batches complete ------------------------------------------------------------------
+
+    def write_intents(self, run: SyncRun, keys: Sequence[tuple[bytes, str | None]]) -> None:
+        """Mark events, purchases or increments as about to be sent (committed before they leave).
+
+        A crash after this leaves them ``sending``: a later attempt reports them as of unknown
+        outcome instead of sending them again.
+
+        :param keys: ``(item_key, row_ref)`` pairs.
+        """
+        if not keys:
+            return
+        now = self._clock()
+        rows = [
+            {"sync_id": run.sync_id, "item_key": k, "status": KEY_SENDING, "run": run.run, "row_ref": ref, "updated_at": now}
+            for k, ref in keys
+        ]
+        with write_transaction(self._engine) as conn:
+            self._upsert(conn, braze_sync_keys, rows, ("sync_id", "item_key"), ("status", "run", "row_ref", "updated_at"))
+
+    def record(self, run: SyncRun, batch: BatchRecord, *, resolve: bool = True) -> int:
+        """Write one batch's outcomes in one transaction; return how many earlier problems it resolved.
+
+        :param resolve: look for open problems of the accepted rows (skip when the sync has none).
+        """
+        now = self._clock()
+        k, p = braze_sync_keys.c, braze_sync_problems.c
+        recovered = 0
+        with write_transaction(self._engine) as conn:
+            if batch.users:
+                rows = [
+                    {"sync_id": run.sync_id, "user_hash": h, "fingerprints": f, "run": run.run, "updated_at": now}
+                    for h, f in batch.users
+                ]
+                self._upsert(conn, braze_sync_users, rows, ("sync_id", "user_hash"), ("fingerprints", "run", "updated_at"))
+            for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
+                if keys:
+                    conn.execute(
+                        update(braze_sync_keys)
+                        .where(k.sync_id == run.sync_id, k.item_key.in_(bindparam("keys", expanding=True)))
+                        .values(status=status, run=run.run, updated_at=now),
+                        {"keys": keys},
+                    )
+            if batch.released_keys:
+                conn.execute(
+                    delete(braze_sync_keys).where(
+                        k.sync_id == run.sync_id, k.item_key.in_(bindparam("keys", expanding=True))
+                    ),
+                    {"keys": batch.released_keys},
+                )
+            if resolve and batch.resolved:
+                open_problems = conn.execute(
+                    select(p.item_key, p.run).where(
+                        p.sync_id == run.sync_id,
+                        p.resolved_run.is_(None),
+                        p.item_key.in_(bindparam("keys", expanding=True)),
+                    ),
+                    {"keys": batch.resolved},
+                ).all()
+                if open_problems:
+                    conn.execute(
+                        update(braze_sync_problems)
+                        .where(
+                            p.sync_id == run.sync_id,
+                            p.resolved_run.is_(None),
+                            p.item_key.in_(bindparam("keys", expanding=True)),
+                        )
+                        .values(resolved_run=run.run),
+                        {"keys": list({item for item, _ in open_problems})},
+                    )
+                    # A row of this very run that failed and then went through is no earlier refusal.
+                    recovered = len({item for item, found_in in open_problems if found_in != run.run})
+            if batch.problems:
+                self._add_problems(conn, run, batch.problems, now)
+        return recovered
+
+    def add_problems(self, run: SyncRun, problems: Sequence[tuple[bytes | None, str | None, str, str | None, str | None]]) -> None:
+        """Record rows found invalid before sending (``status`` ``invalid``), in one transaction."""
+        if problems:
+            with write_transaction(self._engine) as conn:
+                self._add_problems(conn, run, problems, self._clock())
+
+    def _add_problems(self, conn: Connection, run: SyncRun, problems: Sequence[Any], now: float) -> None:
+        conn.execute(
+            insert(braze_sync_problems),
+            [
+                {
+                    "sync_id": run.sync_id, "run": run.run, "item_key": item, "row_ref": ref, "status": status,
+                    "column_name": column, "reason": reason, "created_at": now,
+                }
+                for item, ref, status, column, reason in problems
+            ],
+        )
+
+    def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...], values: tuple[str, ...]) -> None:
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            stmt = dialect_insert(table)
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={v: stmt.excluded[v] for v in values})
+            conn.execute(stmt, rows)
+            return
+        # Any other database: delete then insert, inside the caller's transaction.
+        cols = table.c
+        for row in rows:
+            conn.execute(delete(table).where(*(cols[k] == row[k] for k in keys)))
+        conn.execute(insert(table), rows)
+
+    # -- inspecting and forgetting -------------------------------------------------------------------
+
+    def state(self, sync_key: str) -> SyncState | None:
+        """Counts of what the ledger holds for a sync, or ``None`` when it has never run."""
+        self.ensure_schema()
+        s, u, k, p, r = braze_syncs.c, braze_sync_users.c, braze_sync_keys.c, braze_sync_problems.c, braze_sync_runs.c
+        with read_transaction(self._engine) as conn:
+            sync = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
+            if sync is None:
+                return None
+            users = conn.execute(select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)).scalar_one()
+            keys = dict(conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all())
+            problems = dict(
+                conn.execute(
+                    select(p.status, func.count()).where(p.sync_id == sync.id, p.resolved_run.is_(None)).group_by(p.status)
+                ).all()
+            )
+            runs = conn.execute(select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)).scalar_one()
+        return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs)
+
+    def sync_keys(self) -> list[str]:
+        """Every sync the ledger knows, by key."""
+        self.ensure_schema()
+        with read_transaction(self._engine) as conn:
+            return list(conn.execute(select(braze_syncs.c.sync_key).order_by(braze_syncs.c.sync_key)).scalars())
+
+    def reset(self, sync_key: str) -> bool:
+        """Forget everything about a sync (fingerprints, keys, runs, problems); ``False`` if it was unknown.
+
+        The next run sends every row again: attributes are rewritten (safe), but events and purchases
+        sent before would be stored twice.
+        """
+        sync_id = self.find_sync(sync_key)
+        if sync_id is None:
+            return False
+        with write_transaction(self._engine) as conn:
+            for table in (braze_sync_users, braze_sync_keys, braze_sync_problems, braze_sync_runs):
+                conn.execute(delete(table).where(table.c.sync_id == sync_id))
+            conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
+        return True
+
+    def settle_unknown(self, sync_key: str, *, delivered: bool) -> int:
+        """Decide the rows of unknown outcome (and those an interrupted attempt left ``sending``).
+
+        :param delivered: ``True`` after checking in Braze that they arrived: they count as accepted and
+            are never sent again. ``False``: they did not arrive; they are forgotten, and the next run
+            sends them.
+        :returns: how many rows were settled.
+        """
+        sync_id = self.find_sync(sync_key)
+        if sync_id is None:
+            return 0
+        k, p = braze_sync_keys.c, braze_sync_problems.c
+        pending = k.sync_id == sync_id, k.status.in_([KEY_UNKNOWN, KEY_SENDING])
+        with write_transaction(self._engine) as conn:
+            if delivered:
+                count = conn.execute(update(braze_sync_keys).where(*pending).values(status=KEY_ACCEPTED)).rowcount
+            else:
+                count = conn.execute(delete(braze_sync_keys).where(*pending)).rowcount
+            # Their problem rows are settled too: resolved_run -1 marks "settled by hand".
+            conn.execute(
+                update(braze_sync_problems)
+                .where(p.sync_id == sync_id, p.status == "unknown", p.resolved_run.is_(None))
+                .values(resolved_run=-1)
+            )
+        return count
+
+    def keys_with_status(self, sync_id: int, statuses: Iterable[str]) -> list[tuple[bytes, str, str | None]]:
+        """``(item_key, status, row_ref)`` of a sync's keys in these statuses (unknown ones, say)."""
+        k = braze_sync_keys.c
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(
+                select(k.item_key, k.status, k.row_ref).where(k.sync_id == sync_id, k.status.in_(list(statuses)))
+            ).all()
+        return [(bytes(key), status, ref) for key, status, ref in rows]
