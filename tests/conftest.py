@@ -13,6 +13,9 @@ import sys
 
 import pytest
 
+from airflow_provider_braze.state import create_state_engine
+from airflow_provider_braze.state.schema import metadata
+
 #: The Braze REST API key every test uses; it must never appear in a log line.
 TEST_API_KEY = "test-key-3a9f27c1e5b84d06"
 #: The Ketch webhook bearer token tests use; same rule.
@@ -94,6 +97,29 @@ def own_state_store(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("airflow_home")
     monkeypatch.setenv("AIRFLOW_HOME", str(home))
     return home
+
+
+# --- the state store on SQLite, and on PostgreSQL when `make test` provides one ------------------
+
+POSTGRES_ENV = "BRAZE_PROVIDER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request, tmp_path):
+    """A SQLAlchemy URL of an empty state store: a SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL store tests need {POSTGRES_ENV}=postgresql+psycopg://user:pass@127.0.0.1:5432/db")
+    engine = create_state_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    yield url
+    engine = create_state_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
 
 
 # --- a Braze sandbox shared by the session, and an Airflow connection pointing at it ---------------

@@ -1,33 +1,10 @@
-"""Fixtures for the Ketch tests: the state store on SQLite, and on PostgreSQL when one is provided."""
+"""Fixtures for the Ketch tests: the event store over ``state_url`` (SQLite, and PostgreSQL when provided)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from airflow_provider_braze.state import KetchEventStore, create_state_engine
-from airflow_provider_braze.state.schema import metadata
-
-POSTGRES_ENV = "BRAZE_PROVIDER_TEST_POSTGRES_URL"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request, tmp_path):
-    """A SQLAlchemy URL of an empty state store: a SQLite file, or the PostgreSQL test database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL store tests need {POSTGRES_ENV}=postgresql+psycopg://user:pass@127.0.0.1:5432/db")
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-    yield url
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
+from airflow_provider_braze.state import KetchEventStore
 
 
 @pytest.fixture

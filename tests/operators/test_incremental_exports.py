@@ -1,0 +1,216 @@
+"""Exports that consult the sync ledger: only what changed is sent, events go once, refusals come back."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersOperator
+
+USERS = [{"external_id": f"u{i}", "plan": "pro", "score": i, "city": "Lyon"} for i in range(300)]
+
+
+def export(run_id: str = "run-1", **kwargs):
+    """Run a track export as task ``t`` of DAG run ``run_id`` (attempts of one run share the id)."""
+    kwargs.setdefault("task_id", "t")
+    return BrazeTrackUsersOperator(**kwargs).execute(context={"run_id": run_id})
+
+
+def profiles(sandbox) -> dict[str, dict]:
+    return {u.external_id: dict(u.custom_attributes) for u in sandbox.store.users()}
+
+
+def events_of(sandbox) -> list[tuple]:
+    return sorted((e["external_id"], e["name"], e["time"], tuple(sorted(e.get("properties", {}).items())))
+                  for e in sandbox.store.events())
+
+
+# --- attributes ----------------------------------------------------------------------------------
+
+
+def test_a_second_run_with_nothing_changed_sends_nothing(sandbox, braze_conn):
+    first = export(records=USERS, only_changed=True)
+    points = sandbox.store.data_points
+    second = export("run-2", records=USERS, only_changed=True)
+
+    assert first["accepted"] == 300 and points == 900
+    assert second["rows_read"] == second["unchanged"] == 300
+    assert second["rows_sent"] == second["requests"] == 0
+    assert second["data_points"] == 0 and second["data_points_saved"] == 900
+    assert sandbox.store.data_points == points
+
+
+def test_only_the_changed_attribute_of_a_changed_row_is_sent(sandbox, braze_conn):
+    export(records=USERS, only_changed=True)
+    changed = [dict(u) for u in USERS]
+    for i in range(0, 300, 10):
+        changed[i]["plan"] = "free"
+    points = sandbox.store.data_points
+    summary = export("run-2", records=changed, only_changed=True)
+
+    assert summary["rows_sent"] == summary["accepted"] == 30 and summary["unchanged"] == 270
+    # One data point per changed row: only "plan" was written.
+    assert sandbox.store.data_points - points == 30 == summary["data_points"]
+    assert summary["data_points_saved"] == 300 * 3 - 30
+    held = profiles(sandbox)
+    assert held["u10"] == {"plan": "free", "score": 10, "city": "Lyon"} and held["u11"]["plan"] == "pro"
+
+
+def test_without_only_changed_every_row_is_rewritten(sandbox, braze_conn):
+    export(records=USERS)
+    points = sandbox.store.data_points
+    summary = export("run-2", records=USERS)
+    assert summary["accepted"] == 300 and summary["unchanged"] == 0
+    assert sandbox.store.data_points - points == 900
+
+
+def test_full_resync_sends_everything_once_then_nothing(sandbox, braze_conn):
+    export(records=USERS, only_changed=True)
+    sandbox.store.clear()  # someone changed Braze by hand: the ledger no longer matches it
+    resync = export("run-2", records=USERS, only_changed=True, full_resync=True)
+    after = export("run-3", records=USERS, only_changed=True)
+
+    assert resync["accepted"] == 300 and resync["data_points"] == 900
+    assert profiles(sandbox) == {u["external_id"]: {k: v for k, v in u.items() if k != "external_id"} for u in USERS}
+    assert after["unchanged"] == 300 and after["rows_sent"] == 0
+
+
+def test_null_handling_unset_diffs_nulls_as_values(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "plan": "pro", "coupon": "X"}]
+    export(records=rows, only_changed=True, null_handling="unset")
+    rows[0]["coupon"] = None
+    unset = export("run-2", records=rows, only_changed=True, null_handling="unset")
+    again = export("run-3", records=rows, only_changed=True, null_handling="unset")
+
+    assert unset["accepted"] == 1 and "coupon" not in profiles(sandbox)["u1"]
+    assert again["unchanged"] == 1
+
+
+def test_null_handling_skip_leaves_a_null_out_of_the_comparison(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "plan": "pro", "coupon": "X"}]
+    export(records=rows, only_changed=True)
+    rows[0]["coupon"] = None
+    summary = export("run-2", records=rows, only_changed=True)
+    assert summary["unchanged"] == 1 and profiles(sandbox)["u1"]["coupon"] == "X"
+
+
+def test_increments_are_sent_on_every_run_but_never_twice_in_one(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "logins": '{"inc": 1}'}]
+    export(records=rows, only_changed=True, pre_formatted_fields=["logins"])
+    export("run-2", records=rows, only_changed=True, pre_formatted_fields=["logins"])
+    retried = export("run-2", records=rows, only_changed=True, pre_formatted_fields=["logins"])
+
+    assert profiles(sandbox)["u1"]["logins"] == 2
+    assert retried["already_sent"] == 1 and retried["rows_sent"] == 0
+
+
+def test_a_retried_attempt_skips_rows_the_earlier_attempt_had_accepted(sandbox, braze_conn):
+    export(records=USERS[:200])  # attempt 1 stopped after 200 rows
+    points = sandbox.store.data_points
+    retry = export(records=USERS)  # attempt 2 of the same run
+
+    assert retry["already_sent"] == 200 and retry["accepted"] == 100
+    assert sandbox.store.data_points - points == 300
+    # A later run is not a retry: without only_changed it rewrites every row.
+    assert export("run-2", records=USERS)["accepted"] == 300
+
+
+def test_rows_braze_refused_are_sent_again_by_the_next_run(sandbox, braze_conn):
+    sandbox.settings.max_product_ids = 2
+    rows = [
+        {"external_id": f"u{i}", "product_id": f"sku-{i}", "currency": "USD", "price": 1, "time": "2026-11-01T00:00:00Z"}
+        for i in range(4)
+    ]
+    first = export(record_type="purchases", records=rows, skip_on_invalid_records=True)
+    sandbox.settings.max_product_ids = 10
+    second = export("run-2", record_type="purchases", records=rows, skip_on_invalid_records=True)
+
+    assert first["accepted"] == 2 and first["rejected"] == 2
+    assert second["already_sent"] == 2 and second["accepted"] == 2 and second["recovered"] == 2
+    assert sorted(p["product_id"] for p in sandbox.store.purchases()) == ["sku-0", "sku-1", "sku-2", "sku-3"]
+    state = sync_ledger_store(None).state("adhoc_airflow.t")
+    assert state.keys == {"accepted": 4} and state.open_problems == {}
+
+
+def test_invalid_rows_are_kept_in_the_ledger_with_their_reason(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "dob": "not a date"}, {"external_id": "u2", "plan": "pro"}]
+    export(records=rows, skip_on_invalid_records=True)
+    assert sync_ledger_store(None).state("adhoc_airflow.t").open_problems == {"invalid": 1}
+
+
+# --- events and purchases ------------------------------------------------------------------------
+
+EVENTS = [
+    {"external_id": f"u{i % 17}", "name": "viewed", "time": f"2026-11-01T10:{i // 60:02d}:{i % 60:02d}Z", "page": i}
+    for i in range(400)
+]
+
+
+def test_an_event_accepted_once_is_never_sent_again(sandbox, braze_conn):
+    first = export(record_type="events", records=EVENTS)
+    overlapping = EVENTS[200:] + [dict(EVENTS[0], page=10_000)]  # a later window overlapping the first
+    second = export("run-2", record_type="events", records=overlapping)
+
+    assert first["accepted"] == 400
+    assert second["already_sent"] == 200 and second["accepted"] == 1
+    stored = events_of(sandbox)
+    assert len(stored) == 401 == len(set(stored))
+
+
+def test_event_key_column_names_events_and_is_sent_as_a_property(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": f"e{i}"} for i in range(3)]
+    export(record_type="events", records=rows, event_key_column="event_id")
+    # Same content, new ids: new events. Same ids: already sent, whatever the content says now.
+    again = export("run-2", record_type="events", event_key_column="event_id",
+                   records=[dict(r, name="renamed") for r in rows] + [dict(rows[0], event_id="e9")])
+
+    assert again["already_sent"] == 3 and again["accepted"] == 1
+    assert sorted(e["properties"]["event_id"] for e in sandbox.store.events()) == ["e0", "e1", "e2", "e9"]
+
+
+def test_a_row_without_its_event_key_is_refused_by_name(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": None}]
+    with pytest.raises(BrazeExportFailed, match=r"row 1, column 'event_id': event_id is empty"):
+        export(record_type="events", records=rows, event_key_column="event_id")
+    assert sandbox.store.events() == []
+
+
+def test_the_same_event_twice_in_one_source_is_sent_once_and_reported(sandbox, braze_conn, caplog):
+    summary = export(record_type="events", records=EVENTS[:5] + EVENTS[:2])
+    assert summary["accepted"] == 5 and summary["duplicate_rows"] == 2
+    assert len(sandbox.store.events()) == 5
+    assert "Row 6 repeats an earlier row of this run" in caplog.text
+
+
+def test_a_dry_run_reads_the_ledger_and_writes_nothing(sandbox, braze_conn):
+    export(records=USERS, only_changed=True)
+    changed = [dict(u, plan="free") if i < 7 else u for i, u in enumerate(USERS)]
+    dry = export("run-2", records=changed, only_changed=True, dry_run=True)
+    real = export("run-3", records=changed, only_changed=True)
+    assert dry["unchanged"] == real["unchanged"] == 293 and dry["rows_sent"] == real["rows_sent"] == 7
+    assert dry["data_points"] == real["data_points"] == 7
+
+
+def test_sync_ledger_false_is_a_one_shot_export(sandbox, braze_conn):
+    export(record_type="events", records=EVENTS[:10], sync_ledger=False)
+    again = export("run-2", record_type="events", records=EVENTS[:10], sync_ledger=False)
+    assert again["accepted"] == 10 and len(sandbox.store.events()) == 20
+    assert sync_ledger_store(None).state("adhoc_airflow.t") is None
+
+
+def test_a_sync_key_keeps_its_mode(sandbox, braze_conn):
+    export(records=USERS[:3], sync_key="crm")
+    with pytest.raises(ValueError, match="sync_key 'crm' belongs to a sync of attributes"):
+        export("run-2", record_type="events", records=EVENTS[:3], sync_key="crm")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"record_type": "events", "only_changed": True}, "only_changed and full_resync apply to attribute exports"),
+        ({"record_type": "attributes", "event_key_column": "id"}, "event_key_column applies to event and purchase"),
+    ],
+)
+def test_options_that_do_not_fit_the_record_type_are_refused(sandbox, braze_conn, kwargs, message):
+    with pytest.raises(Exception, match=message):
+        export(records=[{"external_id": "u1"}], **kwargs)

@@ -1,0 +1,132 @@
+"""The sync ledger's store: runs and attempts, lookups, batch records, problems, reset, settling."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStore
+
+
+@pytest.fixture
+def ledger(state_url):
+    store = SyncLedgerStore(state_url)
+    yield store
+    store.dispose()
+
+
+def key(n: int) -> bytes:
+    return n.to_bytes(16, "big")
+
+
+def open_run(ledger, run_id="r1", sync_key="dag.task", mode="events", **kwargs):
+    return ledger.open_run(sync_key, endpoint="users/track", mode=mode, run_id=run_id, **kwargs)
+
+
+def test_attempts_of_one_run_share_it_and_a_new_run_gets_its_own(ledger):
+    first = open_run(ledger)
+    retry = open_run(ledger)
+    later = open_run(ledger, run_id="r2")
+    mapped = open_run(ledger, map_index=3)
+
+    assert (first.attempt, retry.attempt) == (1, 2) and first.run == retry.run
+    assert len({first.run, later.run, mapped.run}) == 3
+    assert first.sync_id == later.sync_id == mapped.sync_id
+
+
+def test_the_salt_is_made_once_per_store_and_is_not_guessable(ledger, state_url):
+    salt = ledger.salt()
+    assert len(salt) == 16 and SyncLedgerStore(state_url).salt() == salt
+
+
+def test_a_sync_key_is_bound_to_its_mode(ledger):
+    open_run(ledger, mode="attributes")
+    with pytest.raises(ValueError, match="belongs to a sync of attributes to users/track, not events"):
+        open_run(ledger, mode="events")
+
+
+def test_intents_then_outcomes(ledger):
+    run = open_run(ledger)
+    ledger.write_intents(run, [(key(i), str(i)) for i in range(6)])
+    assert {s for s, _ in ledger.keys(run.sync_id, [key(i) for i in range(6)]).values()} == {"sending"}
+
+    ledger.record(run, BatchRecord(accepted_keys=[key(0), key(1)], unknown_keys=[key(2)], released_keys=[key(3)]))
+    found = ledger.keys(run.sync_id, [key(i) for i in range(6)])
+    assert {k: s for k, (s, _) in found.items()} == {
+        key(0): "accepted", key(1): "accepted", key(2): "unknown", key(4): "sending", key(5): "sending",
+    }
+
+
+def test_user_fingerprints_are_upserted(ledger):
+    run = open_run(ledger, mode="attributes")
+    ledger.record(run, BatchRecord(users=[(key(1), b"a"), (key(2), b"b")]))
+    ledger.record(run, BatchRecord(users=[(key(1), b"c")]))
+    assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (b"c", run.run), key(2): (b"b", run.run)}
+
+
+def test_lookups_cover_more_keys_than_one_statement_binds(ledger):
+    run = open_run(ledger)
+    keys = [key(i) for i in range(5_000)]
+    ledger.write_intents(run, [(k, None) for k in keys])
+    assert len(ledger.keys(run.sync_id, keys)) == 5_000
+
+
+def test_a_later_run_that_gets_a_refused_row_accepted_counts_it_recovered(ledger):
+    first = open_run(ledger)
+    ledger.record(first, BatchRecord(problems=[(key(1), "4", "rejected", None, "bad"), (key(2), "5", "failed", None, "x")]))
+    # Within the same run a retry that succeeds is not an earlier refusal.
+    assert ledger.record(first, BatchRecord(accepted_keys=[key(2)], resolved=[key(2)])) == 0
+    second = open_run(ledger, run_id="r2")
+    assert second.open_problems == 1
+    assert ledger.record(second, BatchRecord(accepted_keys=[key(1)], resolved=[key(1)])) == 1
+    assert ledger.state("dag.task").open_problems == {}
+
+
+def test_reset_forgets_one_sync_only(ledger):
+    a = open_run(ledger, sync_key="a")
+    b = open_run(ledger, sync_key="b")
+    for run in (a, b):
+        ledger.write_intents(run, [(key(1), None)])
+        ledger.record(run, BatchRecord(accepted_keys=[key(1)], problems=[(key(2), "1", "rejected", None, "no")]))
+
+    assert ledger.reset("a") is True and ledger.reset("a") is False
+    assert ledger.state("a") is None
+    state = ledger.state("b")
+    assert state.keys == {"accepted": 1} and state.open_problems == {"rejected": 1} and state.runs == 1
+    assert ledger.sync_keys() == ["b"]
+
+
+@pytest.mark.parametrize(("delivered", "after"), [(True, {"accepted": 3}), (False, {"accepted": 1})])
+def test_settling_unknown_and_interrupted_rows(ledger, delivered, after):
+    run = open_run(ledger)
+    ledger.write_intents(run, [(key(i), None) for i in range(3)])
+    ledger.record(run, BatchRecord(accepted_keys=[key(0)], unknown_keys=[key(1)],
+                                   problems=[(key(1), "2", "unknown", None, "504")]))
+
+    assert ledger.settle_unknown("dag.task", delivered=delivered) == 2
+    state = ledger.state("dag.task")
+    assert state.keys == after and state.open_problems == {}
+
+
+def test_partitions_of_one_sync_write_at_once(ledger):
+    """Four workers open the same sync and record batches concurrently: nothing is lost or refused."""
+    errors: list[BaseException] = []
+
+    def partition(index: int) -> None:
+        try:
+            run = open_run(ledger, map_index=index, partition=f"{index}/4")
+            for batch in range(20):
+                keys = [key(index * 10_000 + batch * 50 + i) for i in range(50)]
+                ledger.write_intents(run, [(k, None) for k in keys])
+                ledger.record(run, BatchRecord(accepted_keys=keys))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=partition, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert ledger.state("dag.task").keys == {"accepted": 4 * 20 * 50}
