@@ -140,7 +140,7 @@ class AsyncBrazeClient:
             idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
         url = self.base_url + ep.format_path(**(path_params or {}))
         attempts = 0
-        maybe_applied = False
+        maybe_applied = 0  # earlier attempts Braze may have applied
 
         async def attempt() -> BrazeResponse:
             nonlocal attempts, maybe_applied
@@ -148,7 +148,7 @@ class AsyncBrazeClient:
             try:
                 return await self._send_once(ep, url, data, params)
             except BrazeError as exc:
-                maybe_applied = maybe_applied or is_ambiguous(exc)
+                maybe_applied += is_ambiguous(exc)
                 raise
 
         try:
@@ -158,7 +158,7 @@ class AsyncBrazeClient:
                 raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
             raise
         response.attempts = attempts
-        response.possible_duplicate = maybe_applied and not idempotent
+        response.ambiguous_attempts = 0 if idempotent else maybe_applied
         return response
 
     async def get(self, endpoint: str | Endpoint, **kwargs: Any) -> BrazeResponse:

@@ -212,8 +212,8 @@ class BatchSender:
                 self._send_or_split(half, result)
             return
         result.attempts += response.attempts
-        if response.possible_duplicate:
-            result.possible_duplicates += len(batch)
+        # Each earlier attempt that Braze may have applied may have stored the whole batch once more.
+        result.possible_duplicates += len(batch) * response.ambiguous_attempts
         _apply_response(batch, response.body, result)
 
 

@@ -42,15 +42,16 @@ class BrazeResponse:
     :param body: the parsed JSON body (an empty dict when there was none).
     :param headers: response headers.
     :param attempts: how many attempts the request took.
-    :param possible_duplicate: a request that is not safe to resend was sent again after an attempt
-        that Braze may have applied (only with ``retry_ambiguous``): its events may now be stored twice.
+    :param ambiguous_attempts: for a request that is not safe to resend, the earlier attempts Braze
+        may also have applied (only with ``retry_ambiguous``): its events may be stored that many
+        extra times.
     """
 
     status_code: int
     body: dict[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 1
-    possible_duplicate: bool = False
+    ambiguous_attempts: int = 0
 
     @property
     def errors(self) -> list[Any]:
@@ -176,7 +177,7 @@ class BrazeClient:
             idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
         url = self.base_url + ep.format_path(**(path_params or {}))
         attempts = 0
-        maybe_applied = False
+        maybe_applied = 0  # earlier attempts Braze may have applied
 
         def attempt() -> BrazeResponse:
             nonlocal attempts, maybe_applied
@@ -185,7 +186,7 @@ class BrazeClient:
             try:
                 return self._send_once(ep, url, data, params)
             except BrazeError as exc:
-                maybe_applied = maybe_applied or is_ambiguous(exc)
+                maybe_applied += is_ambiguous(exc)
                 raise
 
         retrying = self.retry_policy.retrying(
@@ -198,7 +199,7 @@ class BrazeClient:
                 raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
             raise
         response.attempts = attempts
-        response.possible_duplicate = maybe_applied and not idempotent
+        response.ambiguous_attempts = 0 if idempotent else maybe_applied
         return response
 
     def _send_once(self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None):

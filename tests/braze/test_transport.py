@@ -137,7 +137,7 @@ def test_a_refused_connection_is_retried_even_for_events(client, requests_mock):
     )
     requests_mock.post(TRACK, [{"exc": refused}, {"exc": requests.ConnectTimeout("slow connect")}, OK])
     response = client.request("users/track", json_body=EVENTS)
-    assert response.status_code == 201 and response.attempts == 3 and not response.possible_duplicate
+    assert response.status_code == 201 and response.attempts == 3 and response.ambiguous_attempts == 0
 
 
 def test_a_connection_lost_after_sending_events_is_ambiguous_not_resent(client, requests_mock):
@@ -179,11 +179,11 @@ def test_503_on_events_is_resent(client, requests_mock):
     assert client.request("users/track", json_body=EVENTS).attempts == 2
 
 
-def test_retry_ambiguous_resends_events_after_a_timeout_and_flags_a_possible_duplicate(sleeps, requests_mock):
+def test_retry_ambiguous_resends_events_after_a_timeout_and_counts_the_attempt_that_may_have_landed(sleeps, requests_mock):
     client = BrazeClient(BASE, TEST_API_KEY, retry_policy=RetryPolicy(retry_ambiguous=True), sleep=sleeps)
     requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, OK])
     response = client.request("users/track", json_body=EVENTS)
-    assert response.attempts == 2 and response.possible_duplicate
+    assert response.attempts == 2 and response.ambiguous_attempts == 1
 
 
 def test_retry_ambiguous_that_still_fails_is_ambiguous_not_failed(sleeps, requests_mock):

@@ -191,7 +191,7 @@ async def test_503_on_a_non_idempotent_sync_is_resent():
     script = Script(httpx.Response(503, json={"message": "Service Unavailable"}), httpx.Response(202, json={}))
     async with mocked(script) as client:
         response = await client.post(SYNC, path_params=ID)
-    assert response.attempts == 2 and not response.possible_duplicate
+    assert response.attempts == 2 and response.ambiguous_attempts == 0
 
 
 @pytest.mark.asyncio
