@@ -132,6 +132,7 @@ def get_provider_info() -> dict:
                     "airflow_provider_braze.operators.cdi",
                     "airflow_provider_braze.operators.subscriptions",
                     "airflow_provider_braze.operators.rights",
+                    "airflow_provider_braze.operators.sync_ledger",
                 ],
             },
         ],

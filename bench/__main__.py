@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import export_memory
+from bench import export_memory, incremental
 
 WORK = Path(__file__).resolve().parent / "results"
 
@@ -12,6 +12,8 @@ WORK = Path(__file__).resolve().parent / "results"
 def main() -> None:
     print("== export of a SQL table: throughput and peak memory")
     export_memory.run(WORK)
+    print("\n== incremental syncs: 1,000,000 users, then 1 % changed, then nothing changed")
+    incremental.run(WORK)
 
 
 if __name__ == "__main__":

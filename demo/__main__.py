@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from airflow_provider_braze.hooks.ketch_settings import airflow_home, default_state_url
+from airflow_provider_braze.state.sync_ledger import SyncLedgerStore
 from demo import ketch, report, services, warehouse
 from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
 
@@ -27,12 +29,16 @@ WAREHOUSE_RUNS: list[tuple[str, str | None]] = [
     *[("example_braze_warehouse_export", (day + warehouse.ONE_DAY).date().isoformat()) for day in warehouse.DAYS],
     ("example_braze_cdi", None),
 ]
+#: The incremental sync runs twice: every customer once, then (after 1 % of them changed) only that.
+INCREMENTAL_DAG = "example_braze_incremental_sync"
+INCREMENTAL_DATES = ("2026-11-21", "2026-11-22")
+INCREMENTAL_SYNC_KEY = "warehouse.customer_profiles"
 KETCH_RUNS: list[tuple[str, str | None]] = [
     ("example_ketch_preferences", None),
     ("example_ketch_event_driven", None),
     ("example_ketch_rights_requests", None),
 ]
-RUNS = WAREHOUSE_RUNS + KETCH_RUNS
+RUNS = WAREHOUSE_RUNS + [(INCREMENTAL_DAG, date) for date in INCREMENTAL_DATES] + KETCH_RUNS
 
 
 def run_dag(dag_id: str, logical_date: str | None, env: dict[str, str]) -> None:
@@ -59,6 +65,9 @@ def check_every_example_runs() -> None:
 def main() -> None:
     check_every_example_runs()
     WORK.mkdir(exist_ok=True)
+    # The sandbox starts empty, so the sync ledger (what was sent before) must too.
+    for path in Path(airflow_home()).glob("braze_provider_state.db*"):
+        path.unlink()
     db = warehouse.seed(WORK / "warehouse.db")
     print(f"Sample warehouse seeded: {db.relative_to(ROOT)}")
     braze = services.start("braze-sandbox", "airflow_provider_braze.sandbox.braze.cli", "--api-key", DEMO_BRAZE_KEY)
@@ -78,11 +87,16 @@ def main() -> None:
         for dag_id, logical_date in WAREHOUSE_RUNS:
             run_dag(dag_id, logical_date, env)
         after_warehouse = report.braze_state(braze.url)
+        run_dag(INCREMENTAL_DAG, INCREMENTAL_DATES[0], env)
+        changed = warehouse.change_plans(db, every=100)
+        print(f"    {changed} customers changed plan in the warehouse (1 %)")
+        run_dag(INCREMENTAL_DAG, INCREMENTAL_DATES[1], env)
         ketch_outcome = run_ketch_half(braze.url, db, env)
         final = report.braze_state(braze.url)
         report.print_braze_summary(final)
         report.print_warehouse_comparison(db, after_warehouse)
         report.print_ketch_comparison(final, **ketch_outcome)
+        report.print_incremental_runs(SyncLedgerStore(default_state_url()).runs(INCREMENTAL_SYNC_KEY))
     finally:
         braze.stop()
 

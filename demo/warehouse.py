@@ -104,3 +104,18 @@ def seed(path: str | Path, *, customers: int = 300) -> Path:
     db.commit()
     db.close()
     return path
+
+
+def change_plans(path: str | Path, *, every: int) -> int:
+    """Move one customer in ``every`` to another plan (what a day of real changes looks like); returns how many."""
+    db = sqlite3.connect(path)
+    try:
+        changed = db.execute(
+            "update customers set plan = case plan when 'enterprise' then 'team' else 'enterprise' end "
+            "where rowid % ? = 0",
+            (every,),
+        ).rowcount
+        db.commit()
+    finally:
+        db.close()
+    return changed

@@ -4,6 +4,7 @@ from airflow_provider_braze.operators.cdi import BrazeCDISyncOperator
 from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportFailed
 from airflow_provider_braze.operators.rights import BrazeRightsRequestsOperator
 from airflow_provider_braze.operators.subscriptions import BrazeSubscriptionSyncOperator
+from airflow_provider_braze.operators.sync_ledger import BrazeSyncResetOperator, BrazeSyncSettleOperator
 from airflow_provider_braze.operators.treasure_data import BrazeExportOperator
 from airflow_provider_braze.operators.users import (
     BrazeDeleteUsersOperator,
@@ -22,5 +23,7 @@ __all__ = [
     "BrazeNewAliasOperator",
     "BrazeRightsRequestsOperator",
     "BrazeSubscriptionSyncOperator",
+    "BrazeSyncResetOperator",
+    "BrazeSyncSettleOperator",
     "BrazeTrackUsersOperator",
 ]

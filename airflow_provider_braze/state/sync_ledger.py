@@ -375,6 +375,20 @@ class SyncLedgerStore(StateStore):
             runs = conn.execute(select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)).scalar_one()
         return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs)
 
+    def runs(self, sync_key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A sync's latest task runs, newest first: run id, map index, partition, status, attempts, summary."""
+        self.ensure_schema()
+        s, r = braze_syncs.c, braze_sync_runs.c
+        query = (
+            select(r.run_id, r.map_index, r.partition, r.status, r.try_number, r.started_at, r.finished_at, r.summary)
+            .join(braze_syncs, s.id == r.sync_id)
+            .where(s.sync_key == sync_key)
+            .order_by(r.started_at.desc(), r.map_index)
+            .limit(limit)
+        )
+        with read_transaction(self._engine) as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     def sync_keys(self) -> list[str]:
         """Every sync the ledger knows, by key."""
         self.ensure_schema()

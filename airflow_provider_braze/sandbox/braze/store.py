@@ -294,6 +294,17 @@ class UserStore:
         with self.lock:
             return copy.deepcopy(self._merges)
 
+    def counts(self) -> dict[str, Any]:
+        """How much the workspace holds, without the data (``GET /_sandbox/counts``; cheap at any size)."""
+        with self.lock:
+            return {
+                "users": len(self._users),
+                "events": len(self._events),
+                "purchases": len(self._purchases),
+                "data_points": self._data_points,
+                "counters": dict(self.counters),
+            }
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready data (served by ``GET /_sandbox/state``)."""
         with self.lock:

@@ -1,0 +1,104 @@
+"""``braze-sync-ledger``: look at, settle or forget what the sync ledger holds for an export sync.
+
+    braze-sync-ledger list
+    braze-sync-ledger show warehouse.customer_profiles
+    braze-sync-ledger runs warehouse.customer_profiles
+    braze-sync-ledger settle warehouse.app_events --delivered       # checked in Braze: they arrived
+    braze-sync-ledger settle warehouse.app_events --not-delivered   # they did not: the next run sends them
+    braze-sync-ledger reset warehouse.customer_profiles --yes        # forget everything about the sync
+
+The store is the embedded SQLite file under ``AIRFLOW_HOME`` unless ``--state-conn-id`` names an
+Airflow connection (as the operators' ``state_conn_id``) or ``--state-url-env`` an environment
+variable holding a SQLAlchemy URL (kept off the command line, where ``ps`` would show a password).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="braze-sync-ledger", description=__doc__.split("\n\n")[0])
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--state-conn-id", metavar="CONN_ID", help="Airflow connection of the state store.")
+    where.add_argument("--state-url-env", metavar="NAME", help="environment variable holding its SQLAlchemy URL.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="every sync the ledger knows")
+    for name, text in (("show", "what the ledger holds for a sync"), ("runs", "a sync's latest task runs")):
+        commands.add_parser(name, help=text).add_argument("sync_key")
+    settle = commands.add_parser("settle", help="decide rows whose outcome is unknown")
+    settle.add_argument("sync_key")
+    verdict = settle.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--delivered", action="store_true", help="they reached Braze: never send them again")
+    verdict.add_argument("--not-delivered", action="store_true", help="they did not: the next run sends them")
+    reset = commands.add_parser("reset", help="forget everything about a sync (its next run sends every row)")
+    reset.add_argument("sync_key")
+    reset.add_argument("--yes", action="store_true", help="confirm: events and purchases sent before would be sent again")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    store = _store(parser, args)
+    try:
+        return _run(parser, args, store)
+    finally:
+        store.dispose()
+
+
+def _store(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    from airflow_provider_braze.state.sync_ledger import SyncLedgerStore
+
+    if args.state_url_env:
+        url = os.environ.get(args.state_url_env, "").strip()
+        if not url:
+            parser.error(f"environment variable {args.state_url_env} is not set or empty")
+        return SyncLedgerStore(url)
+    from airflow_provider_braze.hooks.state import state_store_url
+
+    return SyncLedgerStore(state_store_url(args.state_conn_id))
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store) -> int:
+    if args.command == "list":
+        for key in store.sync_keys():
+            print(key)
+        return 0
+    if args.command == "runs":
+        for run in store.runs(args.sync_key):
+            print(json.dumps(run, default=str))
+        return 0
+    state = store.state(args.sync_key)
+    if state is None:
+        print(f"braze-sync-ledger: no sync {args.sync_key!r} in this state store", file=sys.stderr)
+        return 1
+    if args.command == "show":
+        print(json.dumps({
+            "sync_key": state.sync_key, "endpoint": state.endpoint, "mode": state.mode, "users": state.users,
+            "keys": state.keys, "open_problems": state.open_problems, "runs": state.runs,
+        }, indent=2))
+        return 0
+    if args.command == "settle":
+        settled = store.settle_unknown(args.sync_key, delivered=args.delivered)
+        outcome = "counted as delivered" if args.delivered else "forgotten; the next run sends them"
+        print(f"{settled:,} rows of unknown outcome in {args.sync_key!r} {outcome}")
+        return 0
+    if not args.yes:
+        parser.error(
+            f"reset forgets every fingerprint and event key of {args.sync_key!r}: its next run rewrites every "
+            "attribute and sends every event and purchase again. Add --yes to confirm."
+        )
+    store.reset(args.sync_key)
+    print(f"forgot sync {args.sync_key!r}: {state.users:,} users, {sum(state.keys.values()):,} event keys, "
+          f"{state.runs:,} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
