@@ -26,14 +26,14 @@ def main() -> None:
     parser.add_argument("--braze-url", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--airflow-home", help="where the sync ledger's SQLite file lives")
+    parser.add_argument("--state-db", help="SQLite file of the sync ledger (reached as connection bench_state)")
     parser.add_argument("--run-id", default="bench-run")
     parser.add_argument("--no-sync-ledger", action="store_true", help="a one-shot export (sync_ledger=False)")
     parser.add_argument("--only-changed", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
-    if args.airflow_home:
-        os.environ["AIRFLOW_HOME"] = args.airflow_home
+    if args.state_db:
+        os.environ["AIRFLOW_CONN_BENCH_STATE"] = json.dumps({"conn_type": "sqlite", "host": os.path.abspath(args.state_db)})
     os.environ["AIRFLOW_CONN_BENCH_WAREHOUSE"] = json.dumps({"conn_type": "sqlite", "host": args.db})
     os.environ["AIRFLOW_CONN_BRAZE_DEFAULT"] = json.dumps(
         {"conn_type": "braze", "host": args.braze_url, "password": args.key, "extra": {"concurrency": args.concurrency}}
@@ -43,6 +43,7 @@ def main() -> None:
     operator = BrazeTrackUsersOperator(
         task_id="bench", sql="select * from customers", sql_conn_id="bench_warehouse", count_rows=True,
         sync_ledger=not args.no_sync_ledger, only_changed=args.only_changed, dry_run=args.dry_run,
+        state_conn_id="bench_state" if args.state_db else None,
     )
     baseline = peak_rss_mb()  # Airflow, the provider and the operator loaded; nothing exported yet
     cpu_before = cpu_seconds()

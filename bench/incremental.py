@@ -45,16 +45,15 @@ def data_points(braze_url: str) -> int:
 
 def run(work: Path, rows: int = 1_000_000) -> dict:
     work.mkdir(parents=True, exist_ok=True)
-    home = work / "incremental_airflow_home"
-    for stale in home.glob("braze_provider_state.db*"):
+    state = (work / "incremental_state.db").resolve()
+    for stale in work.glob("incremental_state.db*"):
         stale.unlink()
-    home.mkdir(exist_ok=True)
     db = work / f"incremental_{rows}.db"
     make_table(db, rows)
     braze = services.start("braze-sandbox", "airflow_provider_braze.sandbox.braze.cli", "--api-key", KEY, "--fast")
     results: dict[str, dict] = {}
     try:
-        ledger = ("--airflow-home", str(home))
+        ledger = ("--state-db", str(state))
 
         def measure(name: str, *options: str) -> dict:
             before = data_points(braze.url)

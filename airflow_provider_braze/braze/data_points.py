@@ -38,7 +38,7 @@ def data_points(key: str, value: Any) -> int:
     if key == "attributes":
         if not isinstance(value, Mapping):
             return 0
-        points = sum(1 for k in value if k not in FREE_ATTRIBUTE_KEYS)
+        points = len(value.keys() - FREE_ATTRIBUTE_KEYS)  # a set difference: counted in C, per row
         if not any(k in value for k in _PRIMARY_IDENTIFIERS):
             # The email (or else the phone) is then what identifies the user, not a written attribute.
             points -= 1 if ("email" in value or "phone" in value) else 0

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import msgspec
 
 #: Identifier fields of a /users/track object, in the order Braze looks users up.
 IDENTITY_FIELDS = ("external_id", "braze_id", "user_alias", "email", "phone")
@@ -35,6 +37,7 @@ NON_IDEMPOTENT_OPERATIONS = frozenset({"inc", "$add"})
 
 _DIGEST = 16
 _encoder = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+_msgpack = msgspec.msgpack.Encoder().encode
 
 
 def identity(obj: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -63,7 +66,19 @@ def identity_text(obj: Mapping[str, Any]) -> str | None:
 def user_hash(salt: bytes, text: str) -> bytes:
     """The ledger's key for a user: BLAKE2b-128 keyed with the store's salt, so a stolen ledger cannot
     be matched against a list of known emails or phones."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_DIGEST, key=salt).digest()
+    return user_hasher(salt)(text)
+
+
+def user_hasher(salt: bytes) -> Callable[[str], bytes]:
+    """:func:`user_hash` for one salt, for hot loops: copying a keyed hasher costs less than keying a new one."""
+    keyed = hashlib.blake2b(digest_size=_DIGEST, key=salt)
+
+    def hash_user(text: str) -> bytes:
+        h = keyed.copy()
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.digest()
+
+    return hash_user
 
 
 def partition_of(text: str, count: int) -> int:
@@ -92,6 +107,22 @@ def fingerprint(value: Any) -> int:
         data = b"n"
     else:
         data = b"j" + _encoder.encode(value).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+def row_fingerprint(obj: Mapping[str, Any]) -> int:
+    """64 bits standing for a whole attributes object (identifier and flags included), in its key order.
+
+    The fast path of an incremental run: when it equals the one stored for the user, no value
+    changed and no per-value fingerprint is computed. MessagePack is exact for the types a record
+    builder produces (text, integers, floats, booleans, ``None``, arrays and objects) and five times
+    cheaper than ``repr``. A new column order only sends rows down the slow path (per value); it
+    never sends more.
+    """
+    try:
+        data = _msgpack(obj)
+    except (TypeError, ValueError, UnicodeEncodeError):  # a type msgpack lacks, a lone surrogate
+        data = repr(obj).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -33,6 +33,7 @@ from airflow_provider_braze.braze.batching import Batch
 from airflow_provider_braze.braze.data_points import data_points
 from airflow_provider_braze.braze.items import Item, Rejection
 from airflow_provider_braze.braze.sender import BatchResult
+from airflow_provider_braze.incremental.group_commit import GroupCommit
 from airflow_provider_braze.incremental.keys import (
     PROCESSING_FLAGS,
     column_key,
@@ -41,7 +42,9 @@ from airflow_provider_braze.incremental.keys import (
     is_operation,
     is_repeatable_operation,
     object_key,
+    row_fingerprint,
     user_hash,
+    user_hasher,
 )
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
@@ -65,11 +68,40 @@ class Entry:
     :param item_key: the user hash (attributes) or the event key: problems are filed under it.
     :param prints: attributes: the user's fingerprints to store when accepted.
     :param guard: the key written before sending (events, purchases, increments), if any.
+    :param whole: attributes: the fingerprint of the whole row, the fast path of the next comparison.
     """
 
     item_key: bytes
     prints: bytes | None = None
     guard: bytes | None = None
+    whole: int | None = None
+
+
+class _Prepared(NamedTuple):
+    """An object with what it is looked up by (``None`` where it does not apply)."""
+
+    item: Item
+    identity: str | None  # attributes: the identifier field the user is known by
+    user: bytes | None  # attributes: the user's hash
+    key: bytes | None  # events, purchases, increments: the guarded key
+    whole: int | None  # attributes without operations: the whole row's fingerprint
+
+
+#: A chunk's lookup: pending users, stored users, pending keys, stored keys.
+_Known = tuple[
+    dict[bytes, Any], Mapping[bytes, tuple[int, bytes | None, int]], dict[bytes, Entry], Mapping[bytes, tuple[str, int]]
+]
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class IncrementalSync:
@@ -85,6 +117,8 @@ class IncrementalSync:
     :param retry_ambiguous: send again events whose earlier outcome is unknown (at-least-once).
     :param key_column: events and purchases: the property holding a unique key of the row.
     :param record: write to the ledger (``False`` for a dry run: look up only).
+    :param stop_on_invalid: stop at the first row found invalid here (a missing event key), as the
+        export does when ``skip_on_invalid_records`` is off.
     :param chunk_size: objects per bulk lookup.
     """
 
@@ -100,6 +134,7 @@ class IncrementalSync:
         retry_ambiguous: bool = False,
         key_column: str | None = None,
         record: bool = True,
+        stop_on_invalid: bool = False,
         chunk_size: int = DEFAULT_CHUNK,
     ) -> None:
         if record_type not in ("attributes", "events", "purchases"):
@@ -111,133 +146,224 @@ class IncrementalSync:
         self.retry_ambiguous = retry_ambiguous
         self.key_column = key_column
         self.record = record and run is not None
+        self.stop_on_invalid = stop_on_invalid
+        self.stopped = False
         self.chunk_size = chunk_size
         # A dry run of a sync that never ran looks nothing up: any key will do, and none is stored.
         self.salt = run.salt if run is not None else os.urandom(16)
-        self._users: dict[bytes, tuple[dict[str, int], Entry]] = {}
+        self._hash_user = user_hasher(self.salt)
+        # Planned, not yet recorded: user -> (row fingerprint, fingerprints, entry); key -> entry.
+        self._users: dict[bytes, tuple[int, dict[str, int], Entry]] = {}
         self._keys: dict[bytes, Entry] = {}
         self._lock = threading.Lock()
         self._resolve = run is not None and run.open_problems > 0
         self._problems: list[tuple[bytes | None, str | None, str, str | None, str | None]] = []
+        # Sender threads hand their batches' records here; concurrent ones share one transaction.
+        self._commit: GroupCommit[BatchRecord] = GroupCommit(self._write)
 
     # --- the stage (main thread) ----------------------------------------------------------------
 
     def plan(self, items: Iterable[Item]) -> Iterator[Item]:
-        """The objects to send, trimmed to what changed, with their ledger entries attached."""
-        chunk: list[Item] = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= self.chunk_size:
-                yield from self._plan(chunk)
-                chunk = []
-        if chunk:
-            yield from self._plan(chunk)
+        """The objects to send, trimmed to what changed, with their ledger entries attached.
+
+        The ledger is read on this thread, one bulk lookup per chunk. (A helper thread reading the next
+        chunk meanwhile was measured slower: the driver takes the GIL back for every row it returns,
+        and waits for the busy main thread each time.)
+        """
+        for chunk in _chunks(items, self.chunk_size):
+            prepared = self._prepare(chunk)
+            yield from self._decide(prepared, self._look_up(prepared))
+            if self.stopped:
+                break
         self.flush_problems()
 
-    def _plan(self, chunk: list[Item]) -> Iterator[Item]:
-        if self.attributes:
-            return self._plan_attributes(chunk)
-        return self._plan_events(chunk)
-
-    def _plan_attributes(self, chunk: list[Item]) -> Iterator[Item]:
-        salt, run = self.salt, self.run
-        prepared = []
+    def _prepare(self, chunk: list[Item]) -> list[_Prepared]:
+        """What each object will be looked up by: its user, its key, its whole-row fingerprint."""
+        salt, run, key_column, hash_user = self.salt, self.run, self.key_column, self._hash_user
+        prepared: list[_Prepared] = []
         for item in chunk:
-            found = identity(item.value)
+            obj = item.value
+            if not self.attributes:
+                if key_column is None:
+                    prepared.append(_Prepared(item, None, None, object_key(obj, salt), None))
+                    continue
+                value = (obj.get("properties") or {}).get(key_column)
+                if value is None or value == "":
+                    self._missing_key(item)
+                    if self.stopped:
+                        break
+                    continue
+                prepared.append(_Prepared(item, None, None, column_key(value, salt), None))
+                continue
+            found = identity(obj)
             if found is None:  # the builder guarantees one; never guess whose row this is
-                prepared.append((item, None, b"", None))
+                prepared.append(_Prepared(item, None, None, None, None))
                 continue
             name, text = found
-            guard = None
-            if any(is_operation(v) and not is_repeatable_operation(v) for v in item.value.values()):
-                # An increment counts again when resent: guarded like an event, within this run only.
-                guard = object_key({**item.value, "$run": None if run is None else run.run}, salt)
-            prepared.append((item, name, user_hash(salt, f"{name}:{text}"), guard))
-        users = [h for _, name, h, _ in prepared if name is not None]
-        pending_users, stored_users = self._look_up(users, self._users, self.store.users)
-        guards = [g for *_, g in prepared if g is not None]
-        pending_keys, stored_keys = self._look_up(guards, self._keys, self.store.keys) if guards else ({}, {})
-        this_run = None if run is None else run.run
-        report = self.report
-        for item, id_field, uh, guard in prepared:
-            if id_field is None:
-                yield item
-                continue
-            if guard is not None and not self._guard_allows(item, guard, pending_keys, stored_keys):
-                continue
-            local = pending_users.get(uh)
-            if local is not None:
-                prints, last_run = local[0], this_run
+            guard = whole = None
+            # Operations are dicts; most rows hold none, and this test runs at C speed.
+            if dict in map(type, obj.values()) and any(is_operation(v) for v in obj.values()):
+                if any(is_operation(v) and not is_repeatable_operation(v) for v in obj.values()):
+                    # An increment counts again when resent: guarded like an event, within this run only.
+                    guard = object_key({**obj, "$run": None if run is None else run.run}, salt)
             else:
-                row = stored_users.get(uh)
-                prints, last_run = (_decode_prints(row[0]), row[1]) if row is not None else ({}, None)
-            obj = item.value
-            send: dict[str, Any] = {}
-            new_prints: dict[str, int] = {} if self.full_resync else dict(prints)
-            changed = operations = False
-            for name, value in obj.items():
-                if name == id_field or name in PROCESSING_FLAGS:
-                    send[name] = value
-                elif is_operation(value):
-                    send[name] = value
-                    operations = True
-                    new_prints.pop(name, None)  # Braze's value after an operation is not known here
-                else:
-                    print_ = fingerprint(value)
-                    if self.full_resync or prints.get(name) != print_:
-                        changed = True
-                        send[name] = value
-                    elif not self.only_changed:
-                        send[name] = value
-                    new_prints[name] = print_
-            if not changed and not operations and not self.full_resync:
-                if self.only_changed:
+                whole = row_fingerprint(obj)
+            prepared.append(_Prepared(item, name, hash_user(name + ":" + text), guard, whole))
+        return prepared
+
+    def _look_up(self, prepared: list[_Prepared]) -> _Known:
+        """What is pending in this attempt, then what the ledger holds, for a chunk.
+
+        The overlay is read first: an entry leaves it only after its outcome is committed, so a key
+        that is not pending now is either new or already visible to the read that follows.
+        """
+        users = [p for p in prepared if p.user is not None]
+        keys = [p.key for p in prepared if p.key is not None]
+        with self._lock:
+            pending_users = {p.user: self._users[p.user] for p in users if p.user in self._users}
+            pending_keys = {k: self._keys[k] for k in keys if k in self._keys}
+        stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
+        stored_keys: Mapping[bytes, tuple[str, int]] = {}
+        if self.run is not None:
+            missing = [p for p in users if p.user not in pending_users]
+            if missing:
+                # Only a user whose whole row may match is read without its per-value fingerprints.
+                fast = self.only_changed and not self.full_resync
+                stored_users = self.store.users(
+                    self.run.sync_id, [p.user for p in missing], [p.whole for p in missing] if fast else None
+                )
+            missing_keys = [k for k in keys if k not in pending_keys]
+            stored_keys = self.store.keys(self.run.sync_id, missing_keys) if missing_keys else {}
+        return pending_users, stored_users, pending_keys, stored_keys
+
+    def _decide(self, prepared: list[_Prepared], known: _Known) -> Iterator[Item]:
+        """Yield what to send of a chunk, in source order; a row sees what earlier rows decided."""
+        pending_users, stored_users, pending_keys, stored_keys = known
+        this_run = None if self.run is None else self.run.run
+        fast, report = self.only_changed and not self.full_resync, self.report
+        for p in prepared:
+            item = p.item
+            if fast and p.whole is not None and p.user not in pending_users:
+                # Inline, for most rows of an incremental run: the whole row as Braze last accepted it.
+                stored = stored_users.get(p.user)
+                if stored is not None and stored[0] == p.whole:
                     report.unchanged += 1
-                    report.data_points_saved += data_points(item.key, obj)
+                    report.data_points_saved += data_points(item.key, item.value)
                     continue
-                if last_run is not None and last_run == this_run:
-                    report.already_sent += 1  # a retried attempt: an earlier attempt had it accepted
+            if p.key is not None and not self._guard_allows(item, p.key, pending_keys, stored_keys):
+                continue
+            if p.user is None:
+                if p.key is None:  # an object the ledger cannot name
+                    yield item
                     continue
-            if len(send) != len(obj):
-                report.data_points_saved += data_points(item.key, obj) - data_points(item.key, send)
-                obj = send
-            entry = Entry(uh, _encode_prints(new_prints), guard)
-            pending_users[uh] = (new_prints, entry)
+                send = Item(item.key, item.value, item.ref, Entry(p.key, None, p.key))
+            else:
+                send = self._decide_attributes(p, pending_users, stored_users, this_run)
+                if send is None:
+                    continue
+            entry = send.sync
+            if p.key is not None:
+                pending_keys[p.key] = entry
+            # In the overlay before it leaves: its batch may be answered before this generator resumes.
             with self._lock:
-                self._users[uh] = (new_prints, entry)
-                if guard is not None:
-                    self._keys[guard] = entry
-            if guard is not None:
-                pending_keys[guard] = entry
-            yield Item(item.key, obj, item.ref, entry)
+                if p.user is not None:
+                    self._users[p.user] = pending_users[p.user]
+                if p.key is not None:
+                    self._keys[p.key] = entry
+            yield send
 
-    def _plan_events(self, chunk: list[Item]) -> Iterator[Item]:
-        salt, key_column = self.salt, self.key_column
-        prepared = []
-        for item in chunk:
-            if key_column is None:
-                prepared.append((item, object_key(item.value, salt)))
-                continue
-            value = (item.value.get("properties") or {}).get(key_column)
-            if value is None or value == "":
-                self.report.skip(Rejection(
-                    item.ref, key_column,
-                    f"{key_column} is empty; with event_key_column={key_column!r} every row needs its unique key",
-                    item.value,
-                ))
-                continue
-            prepared.append((item, column_key(value, salt)))
-        pending, stored = self._look_up([k for _, k in prepared], self._keys, self.store.keys)
-        for item, key in prepared:
-            if not self._guard_allows(item, key, pending, stored):
-                continue
-            entry = Entry(key, None, key)
-            pending[key] = entry
-            with self._lock:
-                self._keys[key] = entry
-            yield Item(item.key, item.value, item.ref, entry)
+    def _decide_attributes(
+        self,
+        p: _Prepared,
+        pending_users: dict[bytes, Any],
+        stored_users: Mapping[bytes, tuple[int, bytes | None, int]],
+        this_run: int | None,
+    ) -> Item | None:
+        """The part of an attributes object to send, with its entry; ``None`` when nothing is sent."""
+        item, uh = p.item, p.user
+        pending = pending_users.get(uh)
+        stored = stored_users.get(uh)
+        if pending is not None:
+            last_whole, last_run = pending[0], this_run
+        elif stored is not None:
+            last_whole, last_run = stored[0], stored[2]
+        else:
+            last_whole = last_run = None
+        same_run = last_run is not None and last_run == this_run
+        if p.whole is not None and p.whole == last_whole and not self.full_resync:
+            # The fast path for most rows of an incremental run: the whole row as last accepted.
+            if self._skip_unchanged(item, same_run):
+                return None
+        if pending is not None:
+            prints = pending[1]
+        elif stored is None:
+            prints = {}
+        elif stored[1] is None:  # its whole row matched when looked up: read what the slow path needs now
+            prints = _decode_prints(self.store.users(self.run.sync_id, [uh])[uh][1])
+        else:
+            prints = _decode_prints(stored[1])
+        obj = item.value
+        send, new_prints, changed, operations = self._diff(obj, p.identity, prints)
+        if not changed and not operations and not self.full_resync and self._skip_unchanged(item, same_run):
+            return None
+        if len(send) != len(obj):
+            self.report.data_points_saved += data_points(item.key, obj) - data_points(item.key, send)
+        # A row with operations keeps no whole-row fingerprint: its next run must send them again.
+        entry = Entry(uh, _encode_prints(new_prints), p.key, p.whole if p.whole is not None else 0)
+        pending_users[uh] = (p.whole, new_prints, entry)
+        return Item(item.key, send if len(send) != len(obj) else obj, item.ref, entry)
 
-    def _guard_allows(self, item: Item, key: bytes, pending: dict[bytes, Any], stored: Mapping[bytes, tuple[str, int]]) -> bool:
+    def _skip_unchanged(self, item: Item, same_run: bool) -> bool:
+        """Whether a row with nothing new is left out, counting why."""
+        if self.only_changed:
+            self.report.unchanged += 1
+            self.report.data_points_saved += data_points(item.key, item.value)
+            return True
+        if same_run:
+            self.report.already_sent += 1  # a retried attempt: an earlier attempt had it accepted
+            return True
+        return False
+
+    def _diff(
+        self, obj: dict[str, Any], id_field: str | None, prints: dict[str, int]
+    ) -> tuple[dict[str, Any], dict[str, int], bool, bool]:
+        """What to send of ``obj`` given the user's fingerprints: ``(object, new fingerprints, changed, operations)``."""
+        send: dict[str, Any] = {}
+        new_prints: dict[str, int] = {} if self.full_resync else dict(prints)
+        changed = operations = False
+        for name, value in obj.items():
+            if name == id_field or name in PROCESSING_FLAGS:
+                send[name] = value
+                continue
+            if is_operation(value):
+                send[name] = value
+                operations = True
+                new_prints.pop(name, None)  # Braze's value after an operation is not known here
+                continue
+            print_ = fingerprint(value)
+            if self.full_resync or prints.get(name) != print_:
+                changed = True
+                send[name] = value
+            elif not self.only_changed:
+                send[name] = value
+            new_prints[name] = print_
+        return send, new_prints, changed, operations
+
+    def _missing_key(self, item: Item) -> None:
+        key_column = self.key_column
+        rejection = Rejection(
+            item.ref, key_column,
+            f"{key_column} is empty; with event_key_column={key_column!r} every row needs its unique key",
+            item.value,
+        )
+        self.report.skip(rejection)
+        self.invalid(rejection)
+        if self.stop_on_invalid:
+            self.stopped = True  # rows before it are still sent, then the export fails
+
+    def _guard_allows(
+        self, item: Item, key: bytes, pending: Mapping[bytes, Any], stored: Mapping[bytes, tuple[str, int]]
+    ) -> bool:
         """Whether a guarded object may be sent; counts why not."""
         if key in pending:
             self.report.duplicate_rows += 1
@@ -255,18 +381,6 @@ class IncrementalSync:
             return True
         self.report.unsettled += 1
         return False
-
-    def _look_up(self, keys: list[bytes], overlay: dict[bytes, Any], fetch: Any) -> tuple[dict[bytes, Any], Mapping[bytes, Any]]:
-        """What is pending in this attempt, then what the ledger holds, for ``keys``.
-
-        The overlay is read first: an entry leaves it only after its outcome is committed, so a key
-        that is not pending now is either new or already visible to the read that follows.
-        """
-        with self._lock:
-            pending = {k: overlay[k] for k in keys if k in overlay}
-        missing = [k for k in keys if k not in pending]
-        stored = fetch(self.run.sync_id, missing) if (missing and self.run is not None) else {}
-        return pending, stored
 
     def invalid(self, rejection: Rejection) -> None:
         """Keep a row found invalid before sending, for the run's problem list in the ledger."""
@@ -299,7 +413,7 @@ class IncrementalSync:
             return
         intents = [(i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard]
         if intents:
-            self.store.write_intents(self.run, intents)
+            self._commit(BatchRecord(intents=intents))
 
     def after_send(self, result: BatchResult) -> None:
         """Record a batch's outcomes in one transaction, then let the overlay forget them."""
@@ -310,7 +424,7 @@ class IncrementalSync:
                 continue
             if outcome.status == "accepted":
                 if entry.prints is not None:
-                    record.users.append((entry.item_key, entry.prints))
+                    record.users.append((entry.item_key, entry.whole, entry.prints))
                 if entry.guard is not None:
                     record.accepted_keys.append(entry.guard)
                 record.resolved.append(entry.item_key)
@@ -319,15 +433,23 @@ class IncrementalSync:
                 (record.unknown_keys if outcome.status == "unknown" else record.released_keys).append(entry.guard)
             record.problems.append((entry.item_key, str(outcome.item.ref), outcome.status, None, outcome.reason))
         if self.record:
-            if record.problems:
-                self._resolve = True  # later batches of this run may now resolve them
-            recovered = self.store.record(self.run, record, resolve=self._resolve)
-            if recovered:
-                with self._lock:
-                    self.report.recovered += recovered
+            self._commit(record)
         with self._lock:
             for outcome in result.outcomes:
                 self._forget(outcome.item.sync)
+
+    def _write(self, records: Sequence[BatchRecord]) -> None:
+        """Write a group of batches' records in one transaction (called by one sender thread at a time)."""
+        merged = BatchRecord()
+        for record in records:
+            merged.extend(record)
+        resolve = self._resolve
+        if merged.problems:
+            self._resolve = True  # later groups of this run may resolve these problems
+        recovered = self.store.record(self.run, merged, resolve=resolve)
+        if recovered:
+            with self._lock:
+                self.report.recovered += recovered
 
     def _forget(self, entry: Entry | None) -> None:
         if entry is None:
@@ -335,7 +457,7 @@ class IncrementalSync:
         if entry.prints is not None:
             held = self._users.get(entry.item_key)
             # A later row of the same user may have replaced it: that one is still pending.
-            if held is not None and held[1] is entry:
+            if held is not None and held[2] is entry:
                 del self._users[entry.item_key]
         if entry.guard is not None and self._keys.get(entry.guard) is entry:
             del self._keys[entry.guard]

@@ -224,7 +224,7 @@ class BrazeExportBaseOperator(BaseOperator):
         )
         self.log.info("Summary: %s", summary)
         self._warn_unsettled(ledger, sync)
-        self._fail_if_incomplete(ledger)
+        self._fail_if_incomplete(ledger, sync)
         return summary
 
     def _items(
@@ -291,10 +291,14 @@ class BrazeExportBaseOperator(BaseOperator):
             ti = context.get("ti")
             run_id = context.get("run_id") or str(uuid.uuid4())
             map_index = getattr(ti, "map_index", -1) if ti is not None else -1
-            run = store.open_run(
-                key, endpoint=endpoint, mode=record_type, run_id=str(run_id),
-                map_index=-1 if map_index is None else int(map_index), partition=str(partition) if partition else None,
-            )
+            try:
+                run = store.open_run(
+                    key, endpoint=endpoint, mode=record_type, run_id=str(run_id),
+                    map_index=-1 if map_index is None else int(map_index),
+                    partition=str(partition) if partition else None,
+                )
+            except ValueError as exc:  # a sync_key used by another kind of export: retrying cannot help
+                raise AirflowFailException(str(exc)) from None
             if run.attempt > 1:
                 self.log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
         self._sync_key, self._sync_store, self._sync_run = key, store, run
@@ -302,7 +306,7 @@ class BrazeExportBaseOperator(BaseOperator):
             store, run,
             record_type=record_type, report=ledger, only_changed=self.only_changed, full_resync=self.full_resync,
             retry_ambiguous=self.retry_ambiguous or False, key_column=self.event_key_column,
-            record=not self.dry_run,
+            record=not self.dry_run, stop_on_invalid=not self.skip_on_invalid_records,
         )
 
     def _check_sync_options(self, record_type: str | None) -> None:
@@ -335,13 +339,18 @@ class BrazeExportBaseOperator(BaseOperator):
                 f"{ledger.unsettled:,}", self._sync_key,
             )
 
-    def _fail_if_incomplete(self, ledger: ExportLedger) -> None:
+    def _fail_if_incomplete(self, ledger: ExportLedger, sync: IncrementalSync | None) -> None:
         if ledger.unknown:
+            settle = (
+                f" Later attempts and runs hold them back; once you have checked Braze, settle them with "
+                f"`braze-sync-ledger settle {self._sync_key} --delivered` (or --not-delivered to send them again)."
+                if sync is not None else ""
+            )
             raise BrazeExportFailed(
-                f"{ledger.unknown:,} rows timed out after they were sent, so Braze may or may not have applied "
-                "them; they were not resent because events, purchases and increments would count twice. They are "
-                "listed in the rejected-records file; set the connection's retry_ambiguous extra to resend such "
-                "requests instead."
+                f"{ledger.unknown:,} rows were sent without a clear answer (connection lost, timeout, 502 or 504), "
+                "so Braze may or may not have applied them; they were not resent because events, purchases and "
+                "increments would count twice. They are listed in the rejected-records file with stage 'unknown'."
+                f"{settle} Pass retry_ambiguous=True to resend such requests instead (at-least-once)."
             )
         if self.skip_on_invalid_records or ledger.first_problem is None:
             return

@@ -138,6 +138,19 @@ ketch_sync_targets = Table(
 # done yet. Users and events are known by keyed BLAKE2b digests (``LargeBinary(16)``), never by their
 # identifiers. ``run`` columns hold a ``braze_sync_runs.id``.
 
+class Digest(LargeBinary):
+    """A 16-byte digest. Both drivers take and return ``bytes`` as they are, so SQLAlchemy's per-value
+    conversion (measurable when a lookup binds a thousand of them) is skipped."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy's signature
+        return None
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201 - SQLAlchemy's signature
+        return None
+
+
 #: Values of ``braze_sync_keys.status``: written before sending (``sending``), then the outcome.
 KEY_SENDING, KEY_ACCEPTED, KEY_UNKNOWN = "sending", "accepted", "unknown"
 
@@ -181,12 +194,14 @@ braze_sync_runs = Table(
     sqlite_autoincrement=True,
 )
 
-# Per user: a fingerprint of each attribute value Braze accepted (msgpack map name -> 64-bit int).
+# Per user: a fingerprint of each attribute value Braze accepted (msgpack map name -> 64-bit int),
+# and one of the whole row last accepted (compared first: most rows of an incremental run match it).
 braze_sync_users = Table(
     "braze_sync_users",
     metadata,
     Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_hash", LargeBinary(16), primary_key=True),
+    Column("user_hash", Digest(16), primary_key=True),
+    Column("row_hash", BigInteger(), nullable=False),
     Column("fingerprints", LargeBinary(), nullable=False),
     Column("run", _EventId, nullable=False),
     Column("updated_at", Double(), nullable=False),
@@ -198,7 +213,7 @@ braze_sync_keys = Table(
     "braze_sync_keys",
     metadata,
     Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
-    Column("item_key", LargeBinary(16), primary_key=True),
+    Column("item_key", Digest(16), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("run", _EventId, nullable=False),
     Column("row_ref", String(64)),
@@ -215,7 +230,7 @@ braze_sync_problems = Table(
     Column("id", _EventId, primary_key=True, autoincrement=True),
     Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
     Column("run", _EventId, nullable=False),
-    Column("item_key", LargeBinary(16)),
+    Column("item_key", Digest(16)),
     Column("row_ref", String(64)),
     Column("status", String(16), nullable=False),
     Column("column_name", String(255)),

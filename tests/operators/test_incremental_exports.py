@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersOperator
@@ -168,11 +169,20 @@ def test_event_key_column_names_events_and_is_sent_as_a_property(sandbox, braze_
     assert sorted(e["properties"]["event_id"] for e in sandbox.store.events()) == ["e0", "e1", "e2", "e9"]
 
 
-def test_a_row_without_its_event_key_is_refused_by_name(sandbox, braze_conn):
-    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": None}]
-    with pytest.raises(BrazeExportFailed, match=r"row 1, column 'event_id': event_id is empty"):
+def test_a_row_without_its_event_key_stops_a_strict_export_by_name(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": i} for i in range(4)]
+    rows[2]["event_id"] = None
+    with pytest.raises(BrazeExportFailed, match=r"row 3, column 'event_id': event_id is empty"):
         export(record_type="events", records=rows, event_key_column="event_id")
-    assert sandbox.store.events() == []
+    assert sorted(e["properties"]["event_id"] for e in sandbox.store.events()) == [0, 1]
+
+
+def test_a_row_without_its_event_key_is_skipped_when_asked(sandbox, braze_conn):
+    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": i} for i in range(4)]
+    rows[2]["event_id"] = ""
+    summary = export(record_type="events", records=rows, event_key_column="event_id", skip_on_invalid_records=True)
+    assert summary["skipped"] == 1 and summary["accepted"] == 3
+    assert sync_ledger_store(None).state("adhoc_airflow.t").open_problems == {"invalid": 1}
 
 
 def test_the_same_event_twice_in_one_source_is_sent_once_and_reported(sandbox, braze_conn, caplog):
@@ -200,7 +210,7 @@ def test_sync_ledger_false_is_a_one_shot_export(sandbox, braze_conn):
 
 def test_a_sync_key_keeps_its_mode(sandbox, braze_conn):
     export(records=USERS[:3], sync_key="crm")
-    with pytest.raises(ValueError, match="sync_key 'crm' belongs to a sync of attributes"):
+    with pytest.raises(AirflowFailException, match="sync_key 'crm' belongs to a sync of attributes"):
         export("run-2", record_type="events", records=EVENTS[:3], sync_key="crm")
 
 

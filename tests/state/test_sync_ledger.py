@@ -60,9 +60,9 @@ def test_intents_then_outcomes(ledger):
 
 def test_user_fingerprints_are_upserted(ledger):
     run = open_run(ledger, mode="attributes")
-    ledger.record(run, BatchRecord(users=[(key(1), b"a"), (key(2), b"b")]))
-    ledger.record(run, BatchRecord(users=[(key(1), b"c")]))
-    assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (b"c", run.run), key(2): (b"b", run.run)}
+    ledger.record(run, BatchRecord(users=[(key(1), 1, b"a"), (key(2), 2, b"b")]))
+    ledger.record(run, BatchRecord(users=[(key(1), 3, b"c")]))
+    assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
 
 
 def test_lookups_cover_more_keys_than_one_statement_binds(ledger):
