@@ -32,7 +32,6 @@ from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
     BrazeBadRequestError,
-    BrazeError,
     BrazePayloadTooLargeError,
 )
 from airflow_provider_braze.braze.items import Item

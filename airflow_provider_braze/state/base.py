@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
-from airflow_provider_braze.state.engine import create_state_engine, read_transaction
+from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
 from airflow_provider_braze.state.schema import metadata
 
 
@@ -39,11 +39,18 @@ class StateStore:
             if self._schema_ready:
                 return
             try:
-                metadata.create_all(self._engine, checkfirst=True)
+                self._create_tables()
             except DBAPIError:
                 # Another process won the race between "does it exist" and "create": check again.
-                metadata.create_all(self._engine, checkfirst=True)
+                self._create_tables()
             self._schema_ready = True
+
+    def _create_tables(self) -> None:
+        # In a write transaction: on SQLite it takes the write lock up front (waiting for it), so the
+        # "does it exist" read cannot go stale before the "create" write, as it would in a plain
+        # transaction while another process creates the tables (SQLITE_BUSY_SNAPSHOT, "database is locked").
+        with write_transaction(self._engine) as conn:
+            metadata.create_all(conn, checkfirst=True)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached or the tables cannot be created."""

@@ -288,7 +288,7 @@ class SyncLedgerStore(StateStore):
         :param resolve: look for open problems of the accepted rows (skip when the sync has none).
         """
         now = self._clock()
-        k, p = braze_sync_keys.c, braze_sync_problems.c
+        p = braze_sync_problems.c
         recovered = 0
         with write_transaction(self._engine) as conn:
             if batch.intents:

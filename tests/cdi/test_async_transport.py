@@ -17,7 +17,6 @@ from airflow_provider_braze.braze.errors import (
     BrazeNotFoundError,
     BrazeRateLimitError,
     BrazeResponseLostError,
-    BrazeServerError,
 )
 from airflow_provider_braze.braze.retry import RetryPolicy
 from tests.conftest import TEST_API_KEY
