@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from airflow_provider_braze.state import sync_ledger_sql as sql
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.schema import (
@@ -37,6 +38,7 @@ from airflow_provider_braze.state.schema import (
     braze_sync_problems,
     braze_sync_runs,
     braze_sync_settings,
+    braze_sync_user_values,
     braze_sync_users,
     braze_syncs,
 )
@@ -238,21 +240,19 @@ class SyncLedgerStore(StateStore):
         with read_transaction(self._engine) as conn:
             for i in range(0, len(hashes), LOOKUP_CHUNK):
                 part = hashes[i : i + LOOKUP_CHUNK]
-                if wholes is None:
-                    for user, whole, prints, run in _driver(conn, _SELECT_USERS, sync_id, part):
-                        found[bytes(user)] = (whole, prints, run)
-                    continue
-                # Most users of an incremental run are unchanged: read their row fingerprint only.
-                expected = dict(zip(part, wholes[i : i + LOOKUP_CHUNK]))
+                expected = dict(zip(part, wholes[i : i + LOOKUP_CHUNK])) if wholes is not None else None
                 differ = []
-                for user, whole, run in _driver(conn, _SELECT_USER_WHOLES, sync_id, part):
-                    user = bytes(user)
+                for user, whole, run in sql.select_in(conn, sql.SELECT_USERS, sync_id, part):
+                    if type(user) is not bytes:  # drivers other than sqlite3 and psycopg may hand a memoryview
+                        user = bytes(user)
                     found[user] = (whole, None, run)
-                    if expected[user] != whole:
+                    if expected is None or expected[user] != whole:
                         differ.append(user)
                 if differ:
-                    for user, whole, prints, run in _driver(conn, _SELECT_USERS, sync_id, differ):
-                        found[bytes(user)] = (whole, prints, run)
+                    for user, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, sync_id, differ):
+                        user = bytes(user)
+                        whole, _, run = found[user]
+                        found[user] = (whole, prints, run)
         return found
 
     def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
@@ -260,7 +260,7 @@ class SyncLedgerStore(StateStore):
         found: dict[bytes, tuple[str, int]] = {}
         with read_transaction(self._engine) as conn:
             for i in range(0, len(keys), LOOKUP_CHUNK):
-                for key, status, run in _driver(conn, _SELECT_KEYS, sync_id, keys[i : i + LOOKUP_CHUNK]):
+                for key, status, run in sql.select_in(conn, sql.SELECT_KEYS, sync_id, keys[i : i + LOOKUP_CHUNK]):
                     found[bytes(key)] = (status, run)
         return found
 
@@ -280,7 +280,7 @@ class SyncLedgerStore(StateStore):
 
     def _write_intents(self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float) -> None:
         rows = [(run.sync_id, k, KEY_SENDING, run.run, ref, now) for k, ref in keys]
-        _driver_many(conn, _UPSERT_KEY, rows)
+        sql.execute_many(conn, sql.UPSERT_KEY, rows)
 
     def record(self, run: SyncRun, batch: BatchRecord, *, resolve: bool = True) -> int:
         """Write one batch's outcomes in one transaction; return how many earlier problems it resolved.
@@ -294,12 +294,14 @@ class SyncLedgerStore(StateStore):
             if batch.intents:
                 self._write_intents(conn, run, batch.intents, now)
             if batch.users:
-                _driver_many(conn, _UPSERT_USER, [(run.sync_id, h, w, f, run.run, now) for h, w, f in batch.users])
+                sync_id = run.sync_id
+                sql.execute_many(conn, sql.UPSERT_USER, [(sync_id, h, w, run.run, now) for h, w, _ in batch.users])
+                sql.execute_many(conn, sql.UPSERT_USER_VALUES, [(sync_id, h, f) for h, _, f in batch.users])
             for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
                 if keys:
-                    _driver_many(conn, _UPDATE_KEY, [(status, run.run, now, run.sync_id, key) for key in keys])
+                    sql.execute_many(conn, sql.UPDATE_KEY, [(status, run.run, now, run.sync_id, key) for key in keys])
             if batch.released_keys:
-                _driver_many(conn, _DELETE_KEY, [(run.sync_id, key) for key in batch.released_keys])
+                sql.execute_many(conn, sql.DELETE_KEY, [(run.sync_id, key) for key in batch.released_keys])
             if resolve and batch.resolved:
                 open_problems = conn.execute(
                     select(p.item_key, p.run).where(
@@ -394,7 +396,7 @@ class SyncLedgerStore(StateStore):
         if sync_id is None:
             return False
         with write_transaction(self._engine) as conn:
-            for table in (braze_sync_users, braze_sync_keys, braze_sync_problems, braze_sync_runs):
+            for table in (braze_sync_users, braze_sync_user_values, braze_sync_keys, braze_sync_problems, braze_sync_runs):
                 conn.execute(delete(table).where(table.c.sync_id == sync_id))
             conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
         return True
@@ -435,50 +437,3 @@ class SyncLedgerStore(StateStore):
         return [(bytes(key), status, ref) for key, status, ref in rows]
 
 
-# --- the hot statements, sent to the driver as they are -------------------------------------------
-#
-# A 1,000,000-user sync runs these a million times; SQLAlchemy's compilation and per-value
-# processing cost more than the database's own work, so they are plain SQL that SQLite and
-# PostgreSQL both accept (``ON CONFLICT ... DO UPDATE``, ``excluded``), written with ``?`` and
-# rewritten for drivers that use ``%s``. Other databases would need their own upsert spelling.
-
-_SELECT_USERS = (
-    "SELECT user_hash, row_hash, fingerprints, run FROM braze_sync_users WHERE sync_id = ? AND user_hash IN ({in})"
-)
-_SELECT_USER_WHOLES = "SELECT user_hash, row_hash, run FROM braze_sync_users WHERE sync_id = ? AND user_hash IN ({in})"
-_SELECT_KEYS = "SELECT item_key, status, run FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
-_UPSERT_USER = (
-    "INSERT INTO braze_sync_users (sync_id, user_hash, row_hash, fingerprints, run, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (sync_id, user_hash) DO UPDATE SET row_hash = excluded.row_hash, "
-    "fingerprints = excluded.fingerprints, run = excluded.run, updated_at = excluded.updated_at"
-)
-_UPSERT_KEY = (
-    "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (sync_id, item_key) DO UPDATE SET status = excluded.status, run = excluded.run, "
-    "row_ref = excluded.row_ref, updated_at = excluded.updated_at"
-)
-_UPDATE_KEY = "UPDATE braze_sync_keys SET status = ?, run = ?, updated_at = ? WHERE sync_id = ? AND item_key = ?"
-_DELETE_KEY = "DELETE FROM braze_sync_keys WHERE sync_id = ? AND item_key = ?"
-
-
-def _sql(conn: Connection, statement: str) -> str:
-    if conn.dialect.paramstyle in ("format", "pyformat"):
-        return statement.replace("?", "%s")
-    if conn.dialect.paramstyle != "qmark":
-        raise ValueError(f"the sync ledger needs SQLite or PostgreSQL as its state store, not {conn.dialect.name}")
-    return statement
-
-
-def _driver(conn: Connection, statement: str, sync_id: int, values: Sequence[bytes]) -> list[tuple[Any, ...]]:
-    """The rows of a lookup, as the driver's own tuples (SQLAlchemy's row objects cost a microsecond each)."""
-    sql = _sql(conn, statement.replace("{in}", ", ".join("?" * len(values))))
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, (sync_id, *values))
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _driver_many(conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    conn.exec_driver_sql(_sql(conn, statement), rows)
