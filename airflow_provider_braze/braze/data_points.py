@@ -26,7 +26,7 @@ FREE_ATTRIBUTE_KEYS = frozenset(
         "push_subscribe",
     }
 )
-_PRIMARY_IDENTIFIERS = ("external_id", "user_alias", "braze_id")
+_PRIMARY_IDENTIFIERS = frozenset({"external_id", "user_alias", "braze_id"})
 
 
 def data_points(key: str, value: Any) -> int:
@@ -36,12 +36,13 @@ def data_points(key: str, value: Any) -> int:
     :param value: the object.
     """
     if key == "attributes":
-        if not isinstance(value, Mapping):
+        # Set operations on the keys, counted in C: an incremental run asks this for every row.
+        if type(value) is not dict and not isinstance(value, Mapping):
             return 0
-        points = len(value.keys() - FREE_ATTRIBUTE_KEYS)  # a set difference: counted in C, per row
-        if not any(k in value for k in _PRIMARY_IDENTIFIERS):
-            # The email (or else the phone) is then what identifies the user, not a written attribute.
-            points -= 1 if ("email" in value or "phone" in value) else 0
+        keys = value.keys()
+        points = len(keys - FREE_ATTRIBUTE_KEYS)
+        if keys.isdisjoint(_PRIMARY_IDENTIFIERS) and ("email" in value or "phone" in value):
+            points -= 1  # the email (or else the phone) identifies the user: not a written attribute
         return points
     if key in ("events", "purchases"):
         return 1

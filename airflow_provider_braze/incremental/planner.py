@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
@@ -53,7 +53,7 @@ from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStor
 log = logging.getLogger(__name__)
 
 #: Objects looked up in the ledger at once.
-DEFAULT_CHUNK = 1_000
+DEFAULT_CHUNK = 2_000
 #: Invalid rows written to the ledger at once.
 _PROBLEM_BATCH = 500
 
@@ -77,14 +77,11 @@ class Entry:
     whole: int | None = None
 
 
-class _Prepared(NamedTuple):
-    """An object with what it is looked up by (``None`` where it does not apply)."""
-
-    item: Item
-    identity: str | None  # attributes: the identifier field the user is known by
-    user: bytes | None  # attributes: the user's hash
-    key: bytes | None  # events, purchases, increments: the guarded key
-    whole: int | None  # attributes without operations: the whole row's fingerprint
+#: An object with what it is looked up by, a plain tuple (built a million times a run):
+#: ``(item, identity field, user hash, guarded key, whole-row fingerprint)``; ``None`` where it does
+#: not apply. Attributes have an identity field and a user hash; events, purchases and increments a
+#: guarded key; attributes without operations a whole-row fingerprint.
+_Prepared = tuple[Item, "str | None", "bytes | None", "bytes | None", "int | None"]
 
 
 #: A chunk's lookup: pending users, stored users, pending keys, stored keys.
@@ -185,7 +182,7 @@ class IncrementalSync:
             obj = item.value
             if not self.attributes:
                 if key_column is None:
-                    prepared.append(_Prepared(item, None, None, object_key(obj, salt), None))
+                    prepared.append((item, None, None, object_key(obj, salt), None))
                     continue
                 value = (obj.get("properties") or {}).get(key_column)
                 if value is None or value == "":
@@ -193,11 +190,11 @@ class IncrementalSync:
                     if self.stopped:
                         break
                     continue
-                prepared.append(_Prepared(item, None, None, column_key(value, salt), None))
+                prepared.append((item, None, None, column_key(value, salt), None))
                 continue
             found = identity(obj)
             if found is None:  # the builder guarantees one; never guess whose row this is
-                prepared.append(_Prepared(item, None, None, None, None))
+                prepared.append((item, None, None, None, None))
                 continue
             name, text = found
             guard = whole = None
@@ -208,7 +205,7 @@ class IncrementalSync:
                     guard = object_key({**obj, "$run": None if run is None else run.run}, salt)
             else:
                 whole = row_fingerprint(obj)
-            prepared.append(_Prepared(item, name, hash_user(name + ":" + text), guard, whole))
+            prepared.append((item, name, hash_user(name + ":" + text), guard, whole))
         return prepared
 
     def _look_up(self, prepared: list[_Prepared]) -> _Known:
@@ -217,21 +214,25 @@ class IncrementalSync:
         The overlay is read first: an entry leaves it only after its outcome is committed, so a key
         that is not pending now is either new or already visible to the read that follows.
         """
-        users = [p for p in prepared if p.user is not None]
-        keys = [p.key for p in prepared if p.key is not None]
+        users = [p[2] for p in prepared if p[2] is not None]
+        keys = [p[3] for p in prepared if p[3] is not None]
         with self._lock:
-            pending_users = {p.user: self._users[p.user] for p in users if p.user in self._users}
-            pending_keys = {k: self._keys[k] for k in keys if k in self._keys}
+            held_users, held_keys = self._users, self._keys
+            pending_users = {u: held_users[u] for u in users if u in held_users} if held_users else {}
+            pending_keys = {k: held_keys[k] for k in keys if k in held_keys} if held_keys else {}
         stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
         stored_keys: Mapping[bytes, tuple[str, int]] = {}
+        if self.run is not None and users:
+            # Only a user whose whole row may match is read without its per-value fingerprints.
+            fast = self.only_changed and not self.full_resync
+            wholes = [p[4] for p in prepared if p[2] is not None] if fast else None
+            if pending_users:
+                kept = [i for i, u in enumerate(users) if u not in pending_users]
+                users = [users[i] for i in kept]
+                wholes = [wholes[i] for i in kept] if wholes is not None else None
+            if users:
+                stored_users = self.store.users(self.run.sync_id, users, wholes)
         if self.run is not None:
-            missing = [p for p in users if p.user not in pending_users]
-            if missing:
-                # Only a user whose whole row may match is read without its per-value fingerprints.
-                fast = self.only_changed and not self.full_resync
-                stored_users = self.store.users(
-                    self.run.sync_id, [p.user for p in missing], [p.whole for p in missing] if fast else None
-                )
             missing_keys = [k for k in keys if k not in pending_keys]
             stored_keys = self.store.keys(self.run.sync_id, missing_keys) if missing_keys else {}
         return pending_users, stored_users, pending_keys, stored_keys
@@ -241,36 +242,41 @@ class IncrementalSync:
         pending_users, stored_users, pending_keys, stored_keys = known
         this_run = None if self.run is None else self.run.run
         fast, report = self.only_changed and not self.full_resync, self.report
-        for p in prepared:
-            item = p.item
-            if fast and p.whole is not None and p.user not in pending_users:
-                # Inline, for most rows of an incremental run: the whole row as Braze last accepted it.
-                stored = stored_users.get(p.user)
-                if stored is not None and stored[0] == p.whole:
-                    report.unchanged += 1
-                    report.data_points_saved += data_points(item.key, item.value)
+        unchanged = saved = 0
+        try:
+            for p in prepared:
+                item, _, user, key, whole = p
+                if fast and whole is not None and user not in pending_users:
+                    # Inline, for most rows of an incremental run: the whole row as Braze last accepted it.
+                    stored = stored_users.get(user)
+                    if stored is not None and stored[0] == whole:
+                        unchanged += 1
+                        saved += data_points(item.key, item.value)
+                        continue
+                if key is not None and not self._guard_allows(item, key, pending_keys, stored_keys):
                     continue
-            if p.key is not None and not self._guard_allows(item, p.key, pending_keys, stored_keys):
-                continue
-            if p.user is None:
-                if p.key is None:  # an object the ledger cannot name
-                    yield item
-                    continue
-                send = Item(item.key, item.value, item.ref, Entry(p.key, None, p.key))
-            else:
-                send = self._decide_attributes(p, pending_users, stored_users, this_run)
-                if send is None:
-                    continue
-            entry = send.sync
-            if p.key is not None:
-                pending_keys[p.key] = entry
-            # In the overlay before it leaves: its batch may be answered before this generator resumes.
-            with self._lock:
-                if p.user is not None:
-                    self._users[p.user] = pending_users[p.user]
-                if p.key is not None:
-                    self._keys[p.key] = entry
-            yield send
+                if user is None:
+                    if key is None:  # an object the ledger cannot name
+                        yield item
+                        continue
+                    send = Item(item.key, item.value, item.ref, Entry(key, None, key))
+                else:
+                    send = self._decide_attributes(p, pending_users, stored_users, this_run)
+                    if send is None:
+                        continue
+                entry = send.sync
+                if key is not None:
+                    pending_keys[key] = entry
+                # In the overlay before it leaves: its batch may be answered before this generator resumes.
+                with self._lock:
+                    if user is not None:
+                        self._users[user] = pending_users[user]
+                    if key is not None:
+                        self._keys[key] = entry
+                yield send
+        finally:  # counted per chunk, not per row (cheaper), and even when the send stops early
+            report.unchanged += unchanged
+            report.data_points_saved += saved
 
     def _decide_attributes(
         self,
@@ -280,7 +286,7 @@ class IncrementalSync:
         this_run: int | None,
     ) -> Item | None:
         """The part of an attributes object to send, with its entry; ``None`` when nothing is sent."""
-        item, uh = p.item, p.user
+        item, id_field, uh, key, whole = p
         pending = pending_users.get(uh)
         stored = stored_users.get(uh)
         if pending is not None:
@@ -290,7 +296,7 @@ class IncrementalSync:
         else:
             last_whole = last_run = None
         same_run = last_run is not None and last_run == this_run
-        if p.whole is not None and p.whole == last_whole and not self.full_resync:
+        if whole is not None and whole == last_whole and not self.full_resync:
             # The fast path for most rows of an incremental run: the whole row as last accepted.
             if self._skip_unchanged(item, same_run):
                 return None
@@ -303,14 +309,14 @@ class IncrementalSync:
         else:
             prints = _decode_prints(stored[1])
         obj = item.value
-        send, new_prints, changed, operations = self._diff(obj, p.identity, prints)
+        send, new_prints, changed, operations = self._diff(obj, id_field, prints)
         if not changed and not operations and not self.full_resync and self._skip_unchanged(item, same_run):
             return None
         if len(send) != len(obj):
             self.report.data_points_saved += data_points(item.key, obj) - data_points(item.key, send)
         # A row with operations keeps no whole-row fingerprint: its next run must send them again.
-        entry = Entry(uh, _encode_prints(new_prints), p.key, p.whole if p.whole is not None else 0)
-        pending_users[uh] = (p.whole, new_prints, entry)
+        entry = Entry(uh, _encode_prints(new_prints), key, whole if whole is not None else 0)
+        pending_users[uh] = (whole, new_prints, entry)
         return Item(item.key, send if len(send) != len(obj) else obj, item.ref, entry)
 
     def _skip_unchanged(self, item: Item, same_run: bool) -> bool:

@@ -240,19 +240,16 @@ class SyncLedgerStore(StateStore):
         with read_transaction(self._engine) as conn:
             for i in range(0, len(hashes), LOOKUP_CHUNK):
                 part = hashes[i : i + LOOKUP_CHUNK]
-                expected = dict(zip(part, wholes[i : i + LOOKUP_CHUNK])) if wholes is not None else None
-                differ = []
-                for user, whole, run in sql.select_in(conn, sql.SELECT_USERS, sync_id, part):
-                    if type(user) is not bytes:  # drivers other than sqlite3 and psycopg may hand a memoryview
-                        user = bytes(user)
-                    found[user] = (whole, None, run)
-                    if expected is None or expected[user] != whole:
-                        differ.append(user)
-                if differ:
-                    for user, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, sync_id, differ):
-                        user = bytes(user)
-                        whole, _, run = found[user]
-                        found[user] = (whole, prints, run)
+                # Comprehensions: this runs for every row of an incremental run.
+                got = {bytes(u): (w, None, r) for u, w, r in sql.select_in(conn, sql.SELECT_USERS, sync_id, part)}
+                if wholes is None:
+                    differ = list(got)
+                else:
+                    differ = [u for u, w in zip(part, wholes[i : i + LOOKUP_CHUNK]) if u in got and got[u][0] != w]
+                for user, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, sync_id, differ) if differ else ():
+                    whole, _, run = got[bytes(user)]
+                    got[bytes(user)] = (whole, prints, run)
+                found.update(got)
         return found
 
     def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
