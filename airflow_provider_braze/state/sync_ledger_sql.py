@@ -13,19 +13,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-SELECT_USERS = "SELECT user_hash, row_hash, run FROM braze_sync_users WHERE sync_id = ? AND user_hash IN ({in})"
-SELECT_USER_VALUES = (
-    "SELECT user_hash, fingerprints FROM braze_sync_user_values WHERE sync_id = ? AND user_hash IN ({in})"
-)
+SELECT_USERS = "SELECT user_key, user_hash, row_hash, run FROM braze_sync_users WHERE user_key IN ({in})"
+SELECT_USER_VALUES = "SELECT user_key, fingerprints FROM braze_sync_user_values WHERE user_key IN ({in})"
 SELECT_KEYS = "SELECT item_key, status, run FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
 UPSERT_USER = (
-    "INSERT INTO braze_sync_users (sync_id, user_hash, row_hash, run, updated_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (sync_id, user_hash) DO UPDATE SET row_hash = excluded.row_hash, run = excluded.run, "
-    "updated_at = excluded.updated_at"
+    "INSERT INTO braze_sync_users (user_key, sync_id, user_hash, row_hash, run, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, user_hash = excluded.user_hash, "
+    "row_hash = excluded.row_hash, run = excluded.run, updated_at = excluded.updated_at"
 )
 UPSERT_USER_VALUES = (
-    "INSERT INTO braze_sync_user_values (sync_id, user_hash, fingerprints) VALUES (?, ?, ?) "
-    "ON CONFLICT (sync_id, user_hash) DO UPDATE SET fingerprints = excluded.fingerprints"
+    "INSERT INTO braze_sync_user_values (user_key, sync_id, fingerprints) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, fingerprints = excluded.fingerprints"
 )
 UPSERT_KEY = (
     "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -44,12 +42,12 @@ def _sql(conn: Connection, statement: str) -> str:
     return statement
 
 
-def select_in(conn: Connection, statement: str, sync_id: int, values: Sequence[bytes]) -> list[tuple[Any, ...]]:
-    """The rows of a lookup by a list of digests, as the driver's own tuples."""
+def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> list[tuple[Any, ...]]:
+    """The rows of a lookup by a list of keys (after the ``first`` parameters), as the driver's own tuples."""
     sql = _sql(conn, statement.replace("{in}", ", ".join("?" * len(values))))
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(sql, (sync_id, *values))
+        cursor.execute(sql, (*first, *values))
         return cursor.fetchall()
     finally:
         cursor.close()

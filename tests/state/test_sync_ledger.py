@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -17,7 +18,8 @@ def ledger(state_url):
 
 
 def key(n: int) -> bytes:
-    return n.to_bytes(16, "big")
+    """A 16-byte digest, as the ledger's keys are."""
+    return hashlib.blake2b(n.to_bytes(8, "big"), digest_size=16).digest()
 
 
 def open_run(ledger, run_id="r1", sync_key="dag.task", mode="events", **kwargs):
@@ -63,6 +65,16 @@ def test_user_fingerprints_are_upserted(ledger):
     ledger.record(run, BatchRecord(users=[(key(1), 1, b"a"), (key(2), 2, b"b")]))
     ledger.record(run, BatchRecord(users=[(key(1), 3, b"c")]))
     assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
+
+
+def test_two_users_whose_keys_collide_never_read_each_others_fingerprints(ledger):
+    run = open_run(ledger, mode="attributes")
+    first, second = b"\x01" * 8 + b"a" * 8, b"\x01" * 8 + b"b" * 8  # the same 64-bit user key
+    ledger.record(run, BatchRecord(users=[(first, 7, b"first")]))
+    assert ledger.users(run.sync_id, [second]) == {}
+    ledger.record(run, BatchRecord(users=[(second, 8, b"second")]))
+    # The later write took the row: the first user now reads as never written, so it is sent again.
+    assert ledger.users(run.sync_id, [first, second]) == {second: (8, b"second", run.run)}
 
 
 def test_lookups_cover_more_keys_than_one_statement_binds(ledger):
