@@ -82,14 +82,14 @@ def run(work: Path, rows: int = 1_000_000) -> dict:
 def _print(results: dict[str, dict], rows: int, changed: int) -> None:
     dry = results["dry run"]["seconds"]
     print(f"{rows:,} users; {changed:,} of them with one attribute changed before the '1 % changed' run")
-    header = f"{'run':<18}{'rows read':>11}{'rows sent':>11}{'values':>11}{'unchanged':>11}{'seconds':>9}{'rows/s':>10}{'CPU µs/row':>12}{'vs dry':>8}"
+    header = f"{'run':<18}{'rows read':>11}{'rows sent':>11}{'values':>11}{'unchanged':>11}{'seconds':>9}{'rows/s':>10}{'CPU µs/row':>12}{'vs dry':>8}{'peak RSS':>10}"
     print(header)
     print("-" * len(header))
     for name, s in results.items():
         print(
             f"{name:<18}{s['rows_read']:>11,}{s['rows_sent']:>11,}{s['values_written']:>11,}{s['unchanged']:>11,}"
             f"{s['seconds']:>9.1f}{s['rows_read'] / s['seconds']:>10,.0f}{s['cpu_us_per_row']:>12.1f}"
-            f"{s['seconds'] / dry:>8.2f}"
+            f"{s['seconds'] / dry:>8.2f}{s['peak_rss_mb']:>7.0f} MB"
         )
     one_shot, first = results["one-shot"], results["first sync"]
     second, third = results["1 % changed"], results["nothing changed"]

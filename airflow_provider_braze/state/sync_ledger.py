@@ -19,6 +19,7 @@ decides what rows of unknown outcome become.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,11 +132,9 @@ class SyncLedgerStore(StateStore):
         with read_transaction(self._engine) as conn:
             value = conn.execute(select(t.value).where(t.name == _SALT)).scalar()
         if value is None:
-            try:
-                with write_transaction(self._engine) as conn:
-                    conn.execute(insert(braze_sync_settings).values(name=_SALT, value=os.urandom(16)))
-            except IntegrityError:
-                pass  # another process created it first; read theirs below
+            # Another process may create it first: then its salt, read below, is the one.
+            with contextlib.suppress(IntegrityError), write_transaction(self._engine) as conn:
+                conn.execute(insert(braze_sync_settings).values(name=_SALT, value=os.urandom(16)))
             with read_transaction(self._engine) as conn:
                 value = conn.execute(select(t.value).where(t.name == _SALT)).scalar_one()
         self._salt = bytes(value)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from airflow_provider_braze.incremental.group_commit import GroupCommit
+from tests.concurrency import run_at_once
 
 
 def test_concurrent_payloads_share_writes_and_each_is_written_before_its_caller_returns():
@@ -20,19 +20,14 @@ def test_concurrent_payloads_share_writes_and_each_is_written_before_its_caller_
         written.extend(payloads)
 
     commit = GroupCommit(write)
-    returned: list[int] = []
 
-    def caller(n: int) -> None:
+    def caller(n: int) -> int:
         commit(n)
         assert n in written  # durable before the caller goes on
-        returned.append(n)
+        return n
 
-    threads = [threading.Thread(target=caller, args=(n,)) for n in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(written) == sorted(returned) == list(range(40))
+    assert run_at_once(caller, 40) == list(range(40))
+    assert sorted(written) == list(range(40))
     assert len(groups) < 40 and max(groups) > 1
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import pytest
 
 from airflow_provider_braze.operators import BrazeTrackUsersOperator
+from tests.concurrency import run_at_once
 
 USERS = [{"external_id": f"u{i}", "email": f"user{i}@example.com", "plan": ("free", "pro")[i % 2], "score": i}
          for i in range(2_000)]
@@ -27,22 +27,7 @@ def held(sandbox) -> tuple:
 
 
 def four_partitions_at_once(**kwargs) -> list[dict]:
-    summaries: list[dict] = [{}] * 4
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            summaries[index] = export((index, 4), index, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return summaries
+    return run_at_once(lambda index: export((index, 4), index, **kwargs), 4)
 
 
 def test_four_partitions_leave_braze_as_one_task_does(sandbox, braze_conn):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
 
 from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStore
+from tests.concurrency import run_at_once
 
 
 @pytest.fixture
@@ -123,22 +123,13 @@ def test_settling_unknown_and_interrupted_rows(ledger, delivered, after):
 
 def test_partitions_of_one_sync_write_at_once(ledger):
     """Four workers open the same sync and record batches concurrently: nothing is lost or refused."""
-    errors: list[BaseException] = []
 
     def partition(index: int) -> None:
-        try:
-            run = open_run(ledger, map_index=index, partition=f"{index}/4")
-            for batch in range(20):
-                keys = [key(index * 10_000 + batch * 50 + i) for i in range(50)]
-                ledger.write_intents(run, [(k, None) for k in keys])
-                ledger.record(run, BatchRecord(accepted_keys=keys))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        run = open_run(ledger, map_index=index, partition=f"{index}/4")
+        for batch in range(20):
+            keys = [key(index * 10_000 + batch * 50 + i) for i in range(50)]
+            ledger.write_intents(run, [(k, None) for k in keys])
+            ledger.record(run, BatchRecord(accepted_keys=keys))
 
-    threads = [threading.Thread(target=partition, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_at_once(partition, 4)
     assert ledger.state("dag.task").keys == {"accepted": 4 * 20 * 50}
