@@ -11,29 +11,25 @@ Per chunk of objects it makes one bulk lookup, then decides each object in sourc
   (``already_sent``), one whose outcome is unknown is held back (``unsettled``) unless
   ``retry_ambiguous``, and one seen earlier in this attempt is a duplicate row (``duplicate_rows``).
 
-What is planned but not yet recorded lives in an overlay until the batch's outcome is durable, so a
-later row for the same user or key sees it; the overlay holds only batches in flight, so memory does
-not grow with the table. The same object, as a :class:`~airflow_provider_braze.braze.sender.SendJournal`,
-writes an intent before any guarded object leaves and records each batch's outcomes from the thread
-that sent it: after a crash at most the batches in flight are sent again, and guarded ones never are.
+What is planned but not yet recorded lives in the :class:`~.overlay.Overlay` until the batch's outcome
+is durable, so a later row for the same user or key sees it; the :class:`~.journal.LedgerJournal`
+writes intents before guarded objects leave and each batch's outcomes from the thread that sent it:
+after a crash at most the batches in flight are sent again, and guarded ones never are.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from airflow_provider_braze.braze.batching import Batch
 from airflow_provider_braze.braze.data_points import data_points
 from airflow_provider_braze.braze.items import Item, Rejection
-from airflow_provider_braze.braze.sender import BatchResult
-from airflow_provider_braze.incremental.group_commit import GroupCommit
+from airflow_provider_braze.incremental.journal import LedgerJournal
 from airflow_provider_braze.incremental.keys import (
     PROCESSING_FLAGS,
     column_key,
@@ -45,16 +41,15 @@ from airflow_provider_braze.incremental.keys import (
     row_fingerprint,
     user_hasher,
 )
+from airflow_provider_braze.incremental.overlay import Overlay
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
-from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStore, SyncRun
+from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun
 
 log = logging.getLogger(__name__)
 
 #: Objects looked up in the ledger at once.
 DEFAULT_CHUNK = 2_000
-#: Invalid rows written to the ledger at once.
-_PROBLEM_BATCH = 500
 
 _encode_prints = msgspec.msgpack.Encoder().encode
 _decode_prints = msgspec.msgpack.Decoder(dict[str, int]).decode
@@ -113,6 +108,8 @@ class IncrementalSync:
     :param retry_ambiguous: send again events whose earlier outcome is unknown (at-least-once).
     :param key_column: events and purchases: the property holding a unique key of the row.
     :param record: write to the ledger (``False`` for a dry run: look up only).
+
+    :ivar journal: the :class:`~airflow_provider_braze.braze.sender.SendJournal` to hand the sender.
     :param stop_on_invalid: stop at the first row found invalid here (a missing event key), as the
         export does when ``skip_on_invalid_records`` is off.
     :param chunk_size: objects per bulk lookup.
@@ -141,7 +138,7 @@ class IncrementalSync:
         self.full_resync = full_resync
         self.retry_ambiguous = retry_ambiguous
         self.key_column = key_column
-        self.record = record and run is not None
+        record = record and run is not None
         self.stop_on_invalid = stop_on_invalid
         self.stopped = False
         self.chunk_size = chunk_size
@@ -150,14 +147,10 @@ class IncrementalSync:
         # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
         self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
         self._hash_user = user_hasher(self.salt)
-        # Planned, not yet recorded: user -> (row fingerprint, fingerprints, entry); key -> entry.
-        self._users: dict[bytes, tuple[int, dict[str, int], Entry]] = {}
-        self._keys: dict[bytes, Entry] = {}
-        self._lock = threading.Lock()
-        self._resolve = run is not None and run.open_problems > 0
-        self._problems: list[tuple[bytes | None, str | None, str, str | None, str | None]] = []
-        # Sender threads hand their batches' records here; concurrent ones share one transaction.
-        self._commit: GroupCommit[BatchRecord] = GroupCommit(self._write)
+        self.overlay = Overlay()
+        # What the sender tells as batches go and come back (writes nothing on a dry run).
+        user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if self.attributes else None
+        self.journal = LedgerJournal(store, run if record else None, self.overlay, report, user_key)
 
     # --- the stage (main thread) ----------------------------------------------------------------
 
@@ -173,7 +166,7 @@ class IncrementalSync:
             yield from self._decide(prepared, self._look_up(prepared))
             if self.stopped:
                 break
-        self.flush_problems()
+        self.journal.flush_problems()
 
     def _prepare(self, chunk: list[Item]) -> list[_Prepared]:
         """What each object will be looked up by: its user, its key, its whole-row fingerprint."""
@@ -217,10 +210,7 @@ class IncrementalSync:
         """
         users = [p[2] for p in prepared if p[2] is not None]
         keys = [p[3] for p in prepared if p[3] is not None]
-        with self._lock:
-            held_users, held_keys = self._users, self._keys
-            pending_users = {u: held_users[u] for u in users if u in held_users} if held_users else {}
-            pending_keys = {k: held_keys[k] for k in keys if k in held_keys} if held_keys else {}
+        pending_users, pending_keys = self.overlay.snapshot(users, keys)
         stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
         stored_keys: Mapping[bytes, tuple[str, int]] = {}
         if self.run is not None and users:
@@ -269,11 +259,7 @@ class IncrementalSync:
                 if key is not None:
                     pending_keys[key] = entry
                 # In the overlay before it leaves: its batch may be answered before this generator resumes.
-                with self._lock:
-                    if user is not None:
-                        self._users[user] = pending_users[user]
-                    if key is not None:
-                        self._keys[key] = entry
+                self.overlay.hold(user, pending_users[user] if user is not None else None, key, entry)
                 yield send
         finally:  # counted per chunk, not per row (cheaper), and even when the send stops early
             report.unchanged += unchanged
@@ -364,7 +350,7 @@ class IncrementalSync:
             item.value,
         )
         self.report.skip(rejection)
-        self.invalid(rejection)
+        self.journal.invalid(rejection)
         if self.stop_on_invalid:
             self.stopped = True  # rows before it are still sent, then the export fails
 
@@ -389,82 +375,6 @@ class IncrementalSync:
         self.report.unsettled += 1
         return False
 
-    def invalid(self, rejection: Rejection) -> None:
-        """Keep a row found invalid before sending, for the run's problem list in the ledger."""
-        if not self.record:
-            return
-        row = rejection.row
-        found = identity(row) if isinstance(row, Mapping) else None
-        item = self._hash_user(f"{self._sync_prefix}{found[0]}:{found[1]}") if (found and self.attributes) else None
-        self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
-        if len(self._problems) >= _PROBLEM_BATCH:
-            self.flush_problems()
-
-    def flush_problems(self) -> None:
-        """Write the invalid rows kept so far (one transaction)."""
-        if self._problems and self.record and self.run is not None:
-            problems, self._problems = self._problems, []
-            self.store.add_problems(self.run, problems)
-
     def release(self, items: Iterable[Item]) -> None:
         """Forget planned objects that will not be recorded (a dry run's batches)."""
-        with self._lock:
-            for item in items:
-                self._forget(item.sync)
-
-    # --- the journal (sender threads) -----------------------------------------------------------
-
-    def before_send(self, batch: Batch) -> None:
-        """Commit the keys of guarded objects before they leave: a crash then leaves them ``sending``."""
-        if not self.record:
-            return
-        intents = [(i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard]
-        if intents:
-            self._commit(BatchRecord(intents=intents))
-
-    def after_send(self, result: BatchResult) -> None:
-        """Record a batch's outcomes in one transaction, then let the overlay forget them."""
-        record = BatchRecord()
-        for outcome in result.outcomes:
-            entry = outcome.item.sync
-            if entry is None:
-                continue
-            if outcome.status == "accepted":
-                if entry.prints is not None:
-                    record.users.append((entry.item_key, entry.whole, entry.prints))
-                if entry.guard is not None:
-                    record.accepted_keys.append(entry.guard)
-                record.resolved.append(entry.item_key)
-                continue
-            if entry.guard is not None:
-                (record.unknown_keys if outcome.status == "unknown" else record.released_keys).append(entry.guard)
-            record.problems.append((entry.item_key, str(outcome.item.ref), outcome.status, None, outcome.reason))
-        if self.record:
-            self._commit(record)
-        with self._lock:
-            for outcome in result.outcomes:
-                self._forget(outcome.item.sync)
-
-    def _write(self, records: Sequence[BatchRecord]) -> None:
-        """Write a group of batches' records in one transaction (called by one sender thread at a time)."""
-        merged = BatchRecord()
-        for record in records:
-            merged.extend(record)
-        resolve = self._resolve
-        if merged.problems:
-            self._resolve = True  # later groups of this run may resolve these problems
-        recovered = self.store.record(self.run, merged, resolve=resolve)
-        if recovered:
-            with self._lock:
-                self.report.recovered += recovered
-
-    def _forget(self, entry: Entry | None) -> None:
-        if entry is None:
-            return
-        if entry.prints is not None:
-            held = self._users.get(entry.item_key)
-            # A later row of the same user may have replaced it: that one is still pending.
-            if held is not None and held[2] is entry:
-                del self._users[entry.item_key]
-        if entry.guard is not None and self._keys.get(entry.guard) is entry:
-            del self._keys[entry.guard]
+        self.overlay.forget(item.sync for item in items)

@@ -208,7 +208,8 @@ class BrazeExportBaseOperator(BaseOperator):
                     # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
                     heartbeat = ledger.maybe_log_progress
                     for result in hook.send(
-                        endpoint, items, static_body=self.static_body(), heartbeat=heartbeat, journal=sync
+                        endpoint, items, static_body=self.static_body(), heartbeat=heartbeat,
+                        journal=sync.journal if sync is not None else None,
                     ):
                         ledger.record(result)
                 status = "success"
@@ -247,7 +248,7 @@ class BrazeExportBaseOperator(BaseOperator):
             if isinstance(built, Rejection):
                 ledger.skip(built)
                 if sync is not None:
-                    sync.invalid(built)
+                    sync.journal.invalid(built)
                 if not skip:
                     # Stop reading: what was built before this row is still sent, then the task fails.
                     return
@@ -317,9 +318,9 @@ class BrazeExportBaseOperator(BaseOperator):
 
     def _close_sync(self, sync: IncrementalSync, ledger: ExportLedger, status: str) -> None:
         try:
-            sync.flush_problems()
+            sync.journal.flush_problems()
         finally:
-            if sync.run is not None and sync.record:
+            if sync.journal.writes:
                 sync.store.finish_run(sync.run, status, ledger.summary())
 
     def _sync_summary(self, sync: IncrementalSync | None, partition: Partition | None) -> dict[str, Any]:

@@ -72,6 +72,10 @@ class SyncRun:
     open_problems: int
 
 
+#: A row that did not end accepted: ``(item_key, row_ref, status, column, reason)``.
+Problem = tuple["bytes | None", "str | None", str, "str | None", "str | None"]
+
+
 @dataclass
 class BatchRecord:
     """What one batch's outcomes change in the ledger (written in one transaction).
@@ -90,7 +94,7 @@ class BatchRecord:
     accepted_keys: list[bytes] = field(default_factory=list)
     unknown_keys: list[bytes] = field(default_factory=list)
     released_keys: list[bytes] = field(default_factory=list)
-    problems: list[tuple[bytes | None, str | None, str, str | None, str | None]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     resolved: list[bytes] = field(default_factory=list)
 
     def extend(self, other: BatchRecord) -> None:
@@ -337,7 +341,7 @@ class SyncLedgerStore(StateStore):
                 self._add_problems(conn, run, batch.problems, now)
         return recovered
 
-    def add_problems(self, run: SyncRun, problems: Sequence[tuple[bytes | None, str | None, str, str | None, str | None]]) -> None:
+    def add_problems(self, run: SyncRun, problems: Sequence[Problem]) -> None:
         """Record rows found invalid before sending (``status`` ``invalid``), in one transaction."""
         if problems:
             with write_transaction(self._engine) as conn:

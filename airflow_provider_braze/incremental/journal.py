@@ -1,0 +1,119 @@
+"""The journal: what an export writes to the sync ledger as it goes, from the threads that send.
+
+Before a batch leaves, the keys of its events, purchases and increments are committed as
+``sending``: a crash then leaves them of unknown outcome instead of sending them twice. When Braze
+answers, the batch's outcomes are committed (fingerprints and keys accepted, keys released or
+unknown, problems), then the overlay lets go of them. Concurrent sender threads share transactions
+(:class:`~airflow_provider_braze.incremental.group_commit.GroupCommit`). Rows found invalid before
+sending are written in batches from the main thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from airflow_provider_braze.braze.batching import Batch
+from airflow_provider_braze.braze.items import Rejection
+from airflow_provider_braze.braze.sender import BatchResult
+from airflow_provider_braze.incremental.group_commit import GroupCommit
+from airflow_provider_braze.incremental.keys import identity
+from airflow_provider_braze.incremental.overlay import Overlay
+from airflow_provider_braze.ledger import ExportLedger
+from airflow_provider_braze.state.sync_ledger import BatchRecord, Problem, SyncLedgerStore, SyncRun
+
+#: Invalid rows written to the ledger at once.
+_PROBLEM_BATCH = 500
+
+
+class LedgerJournal:
+    """A :class:`~airflow_provider_braze.braze.sender.SendJournal` writing to the sync ledger.
+
+    :param store: the ledger.
+    :param run: this run; ``None`` writes nothing (a dry run).
+    :param overlay: the planner's objects in flight, released once recorded.
+    :param report: the run's counts (``recovered`` is added there).
+    :param user_key: turns ``field:identifier`` text into the run's user hash (for invalid rows).
+    """
+
+    def __init__(
+        self,
+        store: SyncLedgerStore,
+        run: SyncRun | None,
+        overlay: Overlay,
+        report: ExportLedger,
+        user_key: Callable[[str], bytes] | None = None,
+    ) -> None:
+        self.store, self.run, self.overlay, self.report = store, run, overlay, report
+        self._user_key = user_key
+        self._resolve = run is not None and run.open_problems > 0
+        self._problems: list[Problem] = []
+        self._lock = threading.Lock()
+        self._commit: GroupCommit[BatchRecord] = GroupCommit(self._write)
+
+    @property
+    def writes(self) -> bool:
+        return self.run is not None
+
+    # --- sender threads -------------------------------------------------------------------------
+
+    def before_send(self, batch: Batch) -> None:
+        """Commit the keys of guarded objects before they leave: a crash then leaves them ``sending``."""
+        if not self.writes:
+            return
+        intents = [(i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard]
+        if intents:
+            self._commit(BatchRecord(intents=intents))
+
+    def after_send(self, result: BatchResult) -> None:
+        """Record a batch's outcomes in one transaction, then let the overlay forget them."""
+        record = BatchRecord()
+        for outcome in result.outcomes:
+            entry = outcome.item.sync
+            if entry is None:
+                continue
+            if outcome.status == "accepted":
+                if entry.prints is not None:
+                    record.users.append((entry.item_key, entry.whole, entry.prints))
+                if entry.guard is not None:
+                    record.accepted_keys.append(entry.guard)
+                record.resolved.append(entry.item_key)
+                continue
+            if entry.guard is not None:
+                (record.unknown_keys if outcome.status == "unknown" else record.released_keys).append(entry.guard)
+            record.problems.append((entry.item_key, str(outcome.item.ref), outcome.status, None, outcome.reason))
+        if self.writes:
+            self._commit(record)
+        self.overlay.forget(outcome.item.sync for outcome in result.outcomes)
+
+    def _write(self, records: Sequence[BatchRecord]) -> None:
+        """Write a group of batches' records in one transaction (one sender thread at a time)."""
+        merged = BatchRecord()
+        for record in records:
+            merged.extend(record)
+        resolve = self._resolve
+        if merged.problems:
+            self._resolve = True  # later groups of this run may resolve these problems
+        recovered = self.store.record(self.run, merged, resolve=resolve)
+        if recovered:
+            with self._lock:
+                self.report.recovered += recovered
+
+    # --- the main thread ------------------------------------------------------------------------
+
+    def invalid(self, rejection: Rejection) -> None:
+        """Keep a row found invalid before sending, for the run's problem list in the ledger."""
+        if not self.writes:
+            return
+        row = rejection.row
+        found = identity(row) if isinstance(row, Mapping) and self._user_key is not None else None
+        item = self._user_key(f"{found[0]}:{found[1]}") if found else None
+        self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
+        if len(self._problems) >= _PROBLEM_BATCH:
+            self.flush_problems()
+
+    def flush_problems(self) -> None:
+        """Write the invalid rows kept so far (one transaction)."""
+        if self._problems and self.writes:
+            problems, self._problems = self._problems, []
+            self.store.add_problems(self.run, problems)
