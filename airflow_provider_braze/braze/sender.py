@@ -26,7 +26,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-
 from airflow_provider_braze.braze.batching import Batch, Batcher
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
@@ -69,8 +68,8 @@ class BatchResult:
     :param responses: the 2xx bodies, without ``errors`` (counts such as ``deleted``).
     :param unmapped_errors: ``errors[]`` entries that named no object (kept for the report).
     :param fatal_error: set when the batch failed in a way that should stop the whole send.
-    :param possible_duplicates: objects sent again after an attempt Braze may have applied
-        (``retry_ambiguous``): each may now be stored twice.
+    :param possible_duplicates: copies Braze may hold beyond one per object: the batch's size for each
+        attempt that may have been applied before the one that succeeded (``retry_ambiguous``).
     """
 
     endpoint: str

@@ -19,6 +19,7 @@ from airflow_provider_braze.braze.errors import (
     BrazeConfigurationError,
     BrazeError,
     BrazePermissionError,
+    BrazeTransportError,
 )
 from airflow_provider_braze.braze.instances import resolve_base_url
 from airflow_provider_braze.braze.items import Item
@@ -200,6 +201,8 @@ class BrazeHook(BaseHook):
         except BrazeAPIError as exc:
             if exc.status_code != 400:  # a 400 is about the empty body: key and permission passed
                 return False, str(exc)
+        except BrazeTransportError as exc:
+            return False, f"Could not reach Braze at {base_url}: {exc}"
         except BrazeError as exc:
             return False, str(exc)
         except Exception as exc:  # a connection test reports every failure instead of raising

@@ -192,7 +192,9 @@ class BrazeExportBaseOperator(BaseOperator):
         rejected = LazyRejectedFile(self.rejected_records_path)
         with contextlib.closing(source), rejected:
             ledger = ExportLedger(endpoint.name, total=None if partition else source.total, rejected_file=rejected)
-            sync = self._open_sync(context, endpoint.name, record_type, ledger, partition)
+            # The connection's retry_ambiguous extra counts as much as the argument.
+            resend = hook.retry_policy.retry_ambiguous
+            sync = self._open_sync(context, endpoint.name, record_type, ledger, partition, resend)
             items: Iterator[Item] = self._items(source, builder, ledger, partition, sync)
             if sync is not None:
                 items = sync.plan(items)
@@ -275,6 +277,7 @@ class BrazeExportBaseOperator(BaseOperator):
         record_type: str | None,
         ledger: ExportLedger,
         partition: Partition | None,
+        retry_ambiguous: bool,
     ) -> IncrementalSync | None:
         self._check_sync_options(record_type)
         if record_type is None or not self.sync_ledger:
@@ -302,11 +305,11 @@ class BrazeExportBaseOperator(BaseOperator):
                 raise AirflowFailException(str(exc)) from None
             if run.attempt > 1:
                 self.log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
-        self._sync_key, self._sync_store, self._sync_run = key, store, run
+        self._sync_key = key
         return IncrementalSync(
             store, run,
             record_type=record_type, report=ledger, only_changed=self.only_changed, full_resync=self.full_resync,
-            retry_ambiguous=self.retry_ambiguous or False, key_column=self.event_key_column,
+            retry_ambiguous=retry_ambiguous, key_column=self.event_key_column,
             record=not self.dry_run, stop_on_invalid=not self.skip_on_invalid_records,
         )
 
@@ -318,10 +321,13 @@ class BrazeExportBaseOperator(BaseOperator):
 
     def _close_sync(self, sync: IncrementalSync, ledger: ExportLedger, status: str) -> None:
         try:
-            sync.journal.flush_problems()
+            try:
+                sync.journal.flush_problems()
+            finally:
+                if sync.journal.writes:
+                    sync.store.finish_run(sync.run, status, ledger.summary())
         finally:
-            if sync.journal.writes:
-                sync.store.finish_run(sync.run, status, ledger.summary())
+            sync.store.dispose()  # the pooled connections and the SQLite memory map
 
     def _sync_summary(self, sync: IncrementalSync | None, partition: Partition | None) -> dict[str, Any]:
         extra: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -116,6 +117,15 @@ def test_connection_test_reports_a_bad_host_without_raising(monkeypatch):
     set_connection(monkeypatch, host="http://rest.iad-01.braze.com")
     ok, message = BrazeHook().test_connection()
     assert not ok and "https" in message
+
+
+def test_connection_test_says_braze_could_not_be_reached_when_nothing_listens(monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    set_connection(monkeypatch, host="http://127.0.0.1", port=port, extra=json.dumps({"max_attempts": 1}))
+    ok, message = BrazeHook().test_connection()
+    assert not ok and message.startswith(f"Could not reach Braze at http://127.0.0.1:{port}")
 
 
 def test_connection_test_spends_no_data_points(monkeypatch, requests_mock):

@@ -79,3 +79,16 @@ def test_a_connection_dropped_before_braze_applied_anything_is_held_back_too(san
     stored = Counter(e["properties"]["row"] for e in sandbox.store.events())
     assert first is None and max(stored.values()) == 1
     assert set(range(ROWS)) - set(stored) == unknown
+
+
+def test_retry_ambiguous_on_the_connection_also_resends_what_an_earlier_attempt_left_unsettled(sandbox, braze_conn, tmp_path):
+    sandbox.faults.update(processed_then_drop_rate=0.1)
+    first, unknown = attempt(tmp_path, 1)
+    sandbox.faults.update(processed_then_drop_rate=0.0)
+    braze_conn(retry_ambiguous=True)  # the extra, not the operator argument
+    second, _ = attempt(tmp_path, 2)
+
+    assert first is None and unknown
+    assert second["unsettled"] == 0 and second["rows_sent"] == len(unknown)
+    assert second["possible_duplicates"] == len(unknown)
+    assert set(Counter(e["properties"]["row"] for e in sandbox.store.events())) == set(range(ROWS))
