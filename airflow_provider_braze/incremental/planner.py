@@ -1,6 +1,8 @@
 """The incremental stage: between the record builder and the sender, it asks the sync ledger what is done.
 
-Per chunk of objects it makes one bulk lookup, then decides each object in source order:
+Per chunk of objects it reads the ledger in bulk (with ``only_changed``, attributes in two reads: the
+whole-row fingerprints first, which settle every unchanged row, then the rest in full), then decides
+each object in source order:
 
 - **attributes**: the values whose fingerprint differs from the last accepted write for the user are
   sent; with ``only_changed`` the others are left out and a row with nothing left is not sent
@@ -147,6 +149,8 @@ class IncrementalSync:
         # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
         self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
         self._hash_user = user_hasher(self.salt)
+        # Attributes rows unchanged as a whole are settled by their row fingerprint alone.
+        self._settle_by_row = self.attributes and only_changed and not full_resync and run is not None
         self.overlay = Overlay()
         # What the sender tells as batches go and come back (writes nothing on a dry run).
         user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if self.attributes else None
@@ -157,49 +161,104 @@ class IncrementalSync:
     def plan(self, items: Iterable[Item]) -> Iterator[Item]:
         """The objects to send, trimmed to what changed, with their ledger entries attached.
 
-        The ledger is read on this thread, one bulk lookup per chunk. (A helper thread reading the next
-        chunk meanwhile was measured slower: the driver takes the GIL back for every row it returns,
-        and waits for the busy main thread each time.)
+        The ledger is read on this thread, in bulk per chunk. (A helper thread reading the next chunk
+        meanwhile was measured slower: the driver takes the GIL back for every row it returns, and
+        waits for the busy main thread each time.)
         """
         for chunk in _chunks(items, self.chunk_size):
-            prepared = self._prepare(chunk)
-            yield from self._decide(prepared, self._look_up(prepared))
+            if self.attributes:
+                yield from self._plan_attributes(chunk)
+            else:
+                prepared = self._prepare_events(chunk)
+                yield from self._decide(prepared, self._look_up(prepared))
             if self.stopped:
                 break
         self.journal.flush_problems()
 
-    def _prepare(self, chunk: list[Item]) -> list[_Prepared]:
-        """What each object will be looked up by: its user, its key, its whole-row fingerprint."""
-        salt, run, key_column, hash_user, prefix = self.salt, self.run, self.key_column, self._hash_user, self._sync_prefix
+    def _plan_attributes(self, chunk: list[Item]) -> Iterator[Item]:
+        """Attributes in two reads: with ``only_changed``, one narrow read settles every row whose whole
+        row is as Braze last accepted it (most rows of an incremental run); the rest are prepared and
+        read in full (fingerprints, run)."""
+        identified = self._identify(chunk)
+        fields, users, wholes = identified
+        settled = self._settled_rows(users, wholes) if self._settle_by_row else None
+        prepare = self._prepare_attributes
+        if settled is None:
+            prepared = [prepare(item, f, u, w) for item, f, u, w in zip(chunk, fields, users, wholes)]
+        else:
+            prepared = [
+                None if done else prepare(item, f, u, w)
+                for item, f, u, w, done in zip(chunk, fields, users, wholes, settled)
+            ]
+        yield from self._decide(prepared, self._look_up([p for p in prepared if p is not None]), (chunk, *identified))
+
+    def _identify(self, chunk: list[Item]) -> tuple[list[str | None], list[bytes | None], list[int | None]]:
+        """Per attributes object: its identity field, its user hash, its whole-row fingerprint (``None``
+        for an object without identifier; the builder guarantees one: never guess whose row it is)."""
+        hash_user, prefix = self._hash_user, self._sync_prefix
+        fields: list[str | None] = []
+        users: list[bytes | None] = []
+        wholes: list[int | None] = []
+        for item in chunk:
+            obj = item.value
+            found = identity(obj)
+            if found is None:
+                fields.append(None)
+                users.append(None)
+                wholes.append(None)
+                continue
+            name, text = found
+            fields.append(name)
+            users.append(hash_user(prefix + name + ":" + text))
+            wholes.append(row_fingerprint(obj))
+        return fields, users, wholes
+
+    def _settled_rows(self, users: list[bytes | None], wholes: list[int | None]) -> list[bool]:
+        """Which rows are, whole, the row Braze last accepted for their user, none of whose rows is in flight.
+
+        A row with operations never is: its user's stored fingerprint is 0 or another row's. The overlay
+        is read before the ledger (see :meth:`_look_up`).
+        """
+        known = [u for u in users if u is not None]
+        pending, _ = self.overlay.snapshot(known, [])
+        stored = iter(self.store.row_fingerprints(self.run.sync_id, known))
+        # Rows without a user take no part in the read: None, never equal to a fingerprint.
+        last = [next(stored) if u is not None else None for u in users] if len(known) != len(users) else list(stored)
+        if pending:
+            return [w is not None and w == s and u not in pending for u, w, s in zip(users, wholes, last)]
+        return [w is not None and w == s for w, s in zip(wholes, last)]
+
+    def _prepare_attributes(self, item: Item, field: str | None, user: bytes | None, whole: int | None) -> _Prepared:
+        """What an attributes object is decided by; operations lose the whole-row fingerprint (they
+        are always sent) and a non-repeatable one gets a key, guarded like an event within this run."""
+        if user is None:
+            return (item, None, None, None, None)
+        obj = item.value
+        guard = None
+        # Operations are dicts; most rows hold none, and this test runs at C speed.
+        if dict in map(type, obj.values()) and any(is_operation(v) for v in obj.values()):
+            whole = None
+            if any(is_operation(v) and not is_repeatable_operation(v) for v in obj.values()):
+                # An increment counts again when resent: guarded like an event, within this run only.
+                guard = object_key({**obj, "$run": None if self.run is None else self.run.run}, self.salt)
+        return (item, field, user, guard, whole)
+
+    def _prepare_events(self, chunk: list[Item]) -> list[_Prepared]:
+        """Events and purchases: the key each is known by (its key column's, or its content's)."""
+        salt, key_column = self.salt, self.key_column
         prepared: list[_Prepared] = []
         for item in chunk:
             obj = item.value
-            if not self.attributes:
-                if key_column is None:
-                    prepared.append((item, None, None, object_key(obj, salt), None))
-                    continue
-                value = (obj.get("properties") or {}).get(key_column)
-                if value is None or value == "":
-                    self._missing_key(item)
-                    if self.stopped:
-                        break
-                    continue
-                prepared.append((item, None, None, column_key(value, salt), None))
+            if key_column is None:
+                prepared.append((item, None, None, object_key(obj, salt), None))
                 continue
-            found = identity(obj)
-            if found is None:  # the builder guarantees one; never guess whose row this is
-                prepared.append((item, None, None, None, None))
+            value = (obj.get("properties") or {}).get(key_column)
+            if value is None or value == "":
+                self._missing_key(item)
+                if self.stopped:
+                    break
                 continue
-            name, text = found
-            guard = whole = None
-            # Operations are dicts; most rows hold none, and this test runs at C speed.
-            if dict in map(type, obj.values()) and any(is_operation(v) for v in obj.values()):
-                if any(is_operation(v) and not is_repeatable_operation(v) for v in obj.values()):
-                    # An increment counts again when resent: guarded like an event, within this run only.
-                    guard = object_key({**obj, "$run": None if run is None else run.run}, salt)
-            else:
-                whole = row_fingerprint(obj)
-            prepared.append((item, name, hash_user(prefix + name + ":" + text), guard, whole))
+            prepared.append((item, None, None, column_key(value, salt), None))
         return prepared
 
     def _look_up(self, prepared: list[_Prepared]) -> _Known:
@@ -213,37 +272,43 @@ class IncrementalSync:
         pending_users, pending_keys = self.overlay.snapshot(users, keys)
         stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
         stored_keys: Mapping[bytes, tuple[str, int]] = {}
-        if self.run is not None and users:
-            # Only a user whose whole row may match is read without its per-value fingerprints.
-            fast = self.only_changed and not self.full_resync
-            wholes = [p[4] for p in prepared if p[2] is not None] if fast else None
-            if pending_users:
-                kept = [i for i, u in enumerate(users) if u not in pending_users]
-                users = [users[i] for i in kept]
-                wholes = [wholes[i] for i in kept] if wholes is not None else None
-            if users:
-                stored_users = self.store.users(self.run.sync_id, users, wholes)
         if self.run is not None:
-            missing_keys = [k for k in keys if k not in pending_keys]
-            stored_keys = self.store.keys(self.run.sync_id, missing_keys) if missing_keys else {}
+            missing_users = [u for u in users if u not in pending_users] if pending_users else users
+            if missing_users:
+                stored_users = self.store.users(self.run.sync_id, missing_users)
+            missing_keys = [k for k in keys if k not in pending_keys] if pending_keys else keys
+            if missing_keys:
+                stored_keys = self.store.keys(self.run.sync_id, missing_keys)
         return pending_users, stored_users, pending_keys, stored_keys
 
-    def _decide(self, prepared: list[_Prepared], known: _Known) -> Iterator[Item]:
-        """Yield what to send of a chunk, in source order; a row sees what earlier rows decided."""
+    def _decide(
+        self,
+        prepared: list[_Prepared | None],
+        known: _Known,
+        identified: tuple[list[Item], list[str | None], list[bytes | None], list[int | None]] | None = None,
+    ) -> Iterator[Item]:
+        """Yield what to send of a chunk, in source order; a row sees what earlier rows decided.
+
+        :param prepared: per object; ``None`` for an attributes row settled unchanged by its whole row.
+        :param identified: attributes: the chunk's objects, identity fields, user hashes and row
+            fingerprints (what a settled row is decided by).
+        """
         pending_users, stored_users, pending_keys, stored_keys = known
         this_run = None if self.run is None else self.run.run
-        fast, report = self.only_changed and not self.full_resync, self.report
+        report = self.report
         unchanged = saved = 0
+        rows: Iterable[tuple[Any, ...]] = zip(prepared, *identified) if identified else ((p,) for p in prepared)
         try:
-            for p in prepared:
-                item, _, user, key, whole = p
-                if fast and whole is not None and user not in pending_users:
-                    # Inline, for most rows of an incremental run: the whole row as Braze last accepted it.
-                    stored = stored_users.get(user)
-                    if stored is not None and stored[0] == whole:
+            for p, *settled in rows:
+                if p is None:
+                    item, field, user, whole = settled
+                    if user not in pending_users:
                         unchanged += 1
                         saved += data_points(item.key, item.value)
                         continue
+                    # An earlier row of this chunk for the same user is in flight: decide against it.
+                    p = (item, field, user, None, whole)
+                item, _, user, key, whole = p
                 if key is not None and not self._guard_allows(item, key, pending_keys, stored_keys):
                     continue
                 if user is None:
@@ -289,10 +354,8 @@ class IncrementalSync:
                 return None
         if pending is not None:
             prints = pending[1]
-        elif stored is None:
+        elif stored is None or stored[1] is None:
             prints = {}
-        elif stored[1] is None:  # its whole row matched when looked up: read what the slow path needs now
-            prints = _decode_prints(self.store.users(self.run.sync_id, [uh])[uh][1])
         else:
             prints = _decode_prints(stored[1])
         obj = item.value

@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_braze.braze.batching import Batcher
 from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.gc_pacing import fewer_collections
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync
@@ -32,6 +33,7 @@ from airflow_provider_braze.sources import open_source
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_braze.braze.endpoints import Endpoint
     from airflow_provider_braze.records import RecordBuilder
     from airflow_provider_braze.sources.base import RowSource
 
@@ -201,19 +203,8 @@ class BrazeExportBaseOperator(BaseOperator):
             items = self._counted(items, ledger)
             status = "failed"
             try:
-                if self.dry_run:
-                    for batch in Batcher(endpoint, self.static_body()).batches(items):
-                        ledger.dry_run_batch(batch.all_items())
-                        if sync is not None:
-                            sync.release(batch.all_items())
-                else:
-                    # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
-                    heartbeat = ledger.maybe_log_progress
-                    for result in hook.send(
-                        endpoint, items, static_body=self.static_body(), heartbeat=heartbeat,
-                        journal=sync.journal if sync is not None else None,
-                    ):
-                        ledger.record(result)
+                with fewer_collections():
+                    self._stream(items, endpoint, hook, ledger, sync)
                 status = "success"
             finally:
                 ledger.maybe_log_progress(force=True)
@@ -229,6 +220,29 @@ class BrazeExportBaseOperator(BaseOperator):
         self._warn_unsettled(ledger, sync)
         self._fail_if_incomplete(ledger, sync)
         return summary
+
+    def _stream(
+        self,
+        items: Iterator[Item],
+        endpoint: Endpoint,
+        hook: BrazeHook,
+        ledger: ExportLedger,
+        sync: IncrementalSync | None,
+    ) -> None:
+        """Send the objects (or, for a dry run, batch and count them)."""
+        if self.dry_run:
+            for batch in Batcher(endpoint, self.static_body()).batches(items):
+                ledger.dry_run_batch(batch.all_items())
+                if sync is not None:
+                    sync.release(batch.all_items())
+            return
+        # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
+        heartbeat = ledger.maybe_log_progress
+        for result in hook.send(
+            endpoint, items, static_body=self.static_body(), heartbeat=heartbeat,
+            journal=sync.journal if sync is not None else None,
+        ):
+            ledger.record(result)
 
     def _items(
         self,

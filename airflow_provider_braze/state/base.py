@@ -21,8 +21,14 @@ class StateStore:
     :param clock: returns unix seconds; replaced in tests.
     """
 
+    #: Whether an engine made here from a SQLite file's URL has the process's threads share one
+    #: connection (see :func:`~airflow_provider_braze.state.engine.create_state_engine`).
+    one_connection = False
+
     def __init__(self, engine: Engine | str, *, clock: Callable[[], float] = time.time) -> None:
-        self._engine = engine if isinstance(engine, Engine) else create_state_engine(engine)
+        self._engine = (
+            engine if isinstance(engine, Engine) else create_state_engine(engine, one_connection=self.one_connection)
+        )
         self._clock = clock
         self._schema_ready = False
         self._schema_lock = threading.Lock()

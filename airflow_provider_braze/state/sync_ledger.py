@@ -124,6 +124,9 @@ class SyncLedgerStore(StateStore):
     """
 
     _salt: bytes | None = None
+    # The main thread looks users up while sender threads commit outcomes: on one connection the
+    # lookups keep their page cache (a million-user run's lookups read a warm B-tree).
+    one_connection = True
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -235,34 +238,41 @@ class SyncLedgerStore(StateStore):
 
     # -- lookups -------------------------------------------------------------------------------------
 
-    def users(
-        self, sync_id: int, hashes: Sequence[bytes], wholes: Sequence[int | None] | None = None
-    ) -> dict[bytes, tuple[int, bytes | None, int]]:
+    def row_fingerprints(self, sync_id: int, hashes: Sequence[bytes]) -> list[int | None]:
+        """The whole-row fingerprint last accepted for each of ``hashes`` (same order), ``None`` if never written.
+
+        The fast path of an incremental run: one narrow read per user, nothing else. A user whose
+        64-bit key another user shares gets that user's fingerprint here, and it never matches: a row
+        fingerprint covers the row's identifier. (:meth:`users` tells such users apart.)
+        """
+        found: dict[int, int] = {}
+        keys = [user_key(h) for h in hashes]
+        with read_transaction(self._engine) as conn:
+            for i in range(0, len(keys), LOOKUP_CHUNK):
+                found.update(sql.select_in(conn, sql.SELECT_ROW_HASHES, keys[i : i + LOOKUP_CHUNK]))
+        get = found.get
+        return [get(k) for k in keys]
+
+    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes | None, int]]:
         """``user_hash -> (row fingerprint, fingerprints, run)`` for the users among ``hashes`` the sync has written.
 
-        :param wholes: the row fingerprints the caller has for ``hashes`` (same order): a user whose
-            stored one matches needs no per-value comparison, so its fingerprints are not read
-            (``None`` in the result). Without it every user's fingerprints are read.
+        Fingerprints are ``None`` for a user whose values row is missing (none known: every value is sent).
         """
         found: dict[bytes, tuple[int, bytes | None, int]] = {}
         with read_transaction(self._engine) as conn:
             for i in range(0, len(hashes), LOOKUP_CHUNK):
                 part = hashes[i : i + LOOKUP_CHUNK]
                 rows = sql.select_in(conn, sql.SELECT_USERS, [user_key(h) for h in part])
-                # Comprehensions: this runs for every row of an incremental run. A row whose hash is
-                # not the one asked for is another user sharing the 64-bit key: as if never written.
+                # A row whose hash is not the one asked for is another user sharing the 64-bit key:
+                # as if never written.
                 asked = set(part)
                 got = {bytes(h): (w, None, r) for _, h, w, r in rows if bytes(h) in asked}
-                if wholes is None:
-                    differ = list(got)
-                else:
-                    differ = [u for u, w in zip(part, wholes[i : i + LOOKUP_CHUNK]) if u in got and got[u][0] != w]
-                if differ:
-                    by_key = {user_key(u): u for u in differ}
+                if got:
+                    by_key = {user_key(u): u for u in got}
                     for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
                         user = by_key[key]
                         whole, _, run = got[user]
-                        got[user] = (whole, prints, run)
+                        got[user] = (whole, bytes(prints), run)
                 found.update(got)
         return found
 
@@ -291,7 +301,7 @@ class SyncLedgerStore(StateStore):
 
     def _write_intents(self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float) -> None:
         rows = [(run.sync_id, k, KEY_SENDING, run.run, ref, now) for k, ref in keys]
-        sql.execute_many(conn, sql.UPSERT_KEY, rows)
+        sql.upsert(conn, sql.UPSERT_KEYS, rows, key_width=2)
 
     def record(self, run: SyncRun, batch: BatchRecord, *, resolve: bool = True) -> int:
         """Write one batch's outcomes in one transaction; return how many earlier problems it resolved.
@@ -306,15 +316,15 @@ class SyncLedgerStore(StateStore):
                 self._write_intents(conn, run, batch.intents, now)
             if batch.users:
                 sync_id = run.sync_id
-                sql.execute_many(
-                    conn, sql.UPSERT_USER, [(user_key(h), sync_id, h, w, run.run, now) for h, w, _ in batch.users]
-                )
-                sql.execute_many(conn, sql.UPSERT_USER_VALUES, [(user_key(h), sync_id, f) for h, _, f in batch.users])
+                users = [(user_key(h), sync_id, h, w, run.run, now) for h, w, _ in batch.users]
+                sql.upsert(conn, sql.UPSERT_USERS, users, key_width=1)
+                values = [(user_key(h), sync_id, f) for h, _, f in batch.users]
+                sql.upsert(conn, sql.UPSERT_USER_VALUES, values, key_width=1)
             for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
                 if keys:
-                    sql.execute_many(conn, sql.UPDATE_KEY, [(status, run.run, now, run.sync_id, key) for key in keys])
+                    sql.execute_in(conn, sql.UPDATE_KEYS, keys, status, run.run, now, run.sync_id)
             if batch.released_keys:
-                sql.execute_many(conn, sql.DELETE_KEY, [(run.sync_id, key) for key in batch.released_keys])
+                sql.execute_in(conn, sql.DELETE_KEYS, batch.released_keys, run.sync_id)
             if resolve and batch.resolved:
                 open_problems = conn.execute(
                     select(p.item_key, p.run).where(

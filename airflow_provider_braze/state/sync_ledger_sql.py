@@ -14,24 +14,30 @@ from typing import Any
 from sqlalchemy import Connection
 
 SELECT_USERS = "SELECT user_key, user_hash, row_hash, run FROM braze_sync_users WHERE user_key IN ({in})"
+SELECT_ROW_HASHES = "SELECT user_key, row_hash FROM braze_sync_users WHERE user_key IN ({in})"
 SELECT_USER_VALUES = "SELECT user_key, fingerprints FROM braze_sync_user_values WHERE user_key IN ({in})"
 SELECT_KEYS = "SELECT item_key, status, run FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
-UPSERT_USER = (
-    "INSERT INTO braze_sync_users (user_key, sync_id, user_hash, row_hash, run, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+# Upserts of many rows in one statement: ``{values}`` becomes ``(?, ...), (?, ...)``.
+UPSERT_USERS = (
+    "INSERT INTO braze_sync_users (user_key, sync_id, user_hash, row_hash, run, updated_at) VALUES {values} "
     "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, user_hash = excluded.user_hash, "
     "row_hash = excluded.row_hash, run = excluded.run, updated_at = excluded.updated_at"
 )
 UPSERT_USER_VALUES = (
-    "INSERT INTO braze_sync_user_values (user_key, sync_id, fingerprints) VALUES (?, ?, ?) "
+    "INSERT INTO braze_sync_user_values (user_key, sync_id, fingerprints) VALUES {values} "
     "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, fingerprints = excluded.fingerprints"
 )
-UPSERT_KEY = (
-    "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+UPSERT_KEYS = (
+    "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES {values} "
     "ON CONFLICT (sync_id, item_key) DO UPDATE SET status = excluded.status, run = excluded.run, "
     "row_ref = excluded.row_ref, updated_at = excluded.updated_at"
 )
-UPDATE_KEY = "UPDATE braze_sync_keys SET status = ?, run = ?, updated_at = ? WHERE sync_id = ? AND item_key = ?"
-DELETE_KEY = "DELETE FROM braze_sync_keys WHERE sync_id = ? AND item_key = ?"
+# Keys set to one status, or forgotten, a list at a time (after the leading parameters).
+UPDATE_KEYS = "UPDATE braze_sync_keys SET status = ?, run = ?, updated_at = ? WHERE sync_id = ? AND item_key IN ({in})"
+DELETE_KEYS = "DELETE FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
+
+#: Most parameters bound to one statement (SQLite allows 32,766; PostgreSQL 65,535).
+MAX_PARAMETERS = 30_000
 
 
 def _sql(conn: Connection, statement: str) -> str:
@@ -53,6 +59,41 @@ def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: A
         cursor.close()
 
 
-def execute_many(conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    """One statement for many rows (``executemany``)."""
-    conn.exec_driver_sql(_sql(conn, statement), rows)
+def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], key_width: int) -> None:
+    """Insert or update many rows with as few statements as the parameter limit allows.
+
+    One statement of many rows, not ``executemany``: the database works through them in one step,
+    where ``executemany`` takes one per row, and on SQLite the driver gives the GIL up and takes it
+    back around each, which behind a busy main thread stalls the writer (and the connection it holds).
+
+    :param statement: an upsert with ``{values}`` where the rows go.
+    :param rows: the rows, each a tuple of the statement's columns in order.
+    :param key_width: how many leading columns make the conflict key: a key given twice keeps its
+        last row (PostgreSQL refuses to update one row twice in a statement).
+    """
+    if not rows:
+        return
+    latest = list({row[:key_width]: row for row in rows}.values()) if len(rows) > 1 else list(rows)
+    width = len(latest[0])
+    per = max(1, MAX_PARAMETERS // width)
+    row = "(" + ", ".join("?" * width) + ")"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for i in range(0, len(latest), per):
+            part = latest[i : i + per]
+            values = ", ".join([row] * len(part))
+            cursor.execute(_sql(conn, statement.replace("{values}", values)), [v for r in part for v in r])
+    finally:
+        cursor.close()
+
+
+def execute_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> None:
+    """A statement over a list of keys (after the ``first`` parameters), as few times as the parameter limit allows."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    per = MAX_PARAMETERS - len(first)
+    try:
+        for i in range(0, len(values), per):
+            part = values[i : i + per]
+            cursor.execute(_sql(conn, statement.replace("{in}", ", ".join("?" * len(part)))), (*first, *part))
+    finally:
+        cursor.close()

@@ -57,6 +57,23 @@ def test_only_the_changed_attribute_of_a_changed_row_is_sent(sandbox, braze_conn
     assert held["u10"] == {"plan": "free", "score": 10, "city": "Lyon"} and held["u11"]["plan"] == "pro"
 
 
+@pytest.mark.parametrize("gap", [1, 2_100], ids=["same lookup chunk", "later lookup chunk"])
+def test_a_user_changed_then_changed_back_in_one_source_ends_as_its_last_row(sandbox, braze_conn, gap):
+    # The last row equals what the ledger holds, but the earlier row of the same run changes Braze
+    # first: the last row must still be sent, wherever the rows fall in the lookups.
+    others = [{"external_id": f"o{i}", "plan": "pro"} for i in range(gap - 1)]
+    export(records=[{"external_id": "u1", "plan": "pro"}, *others], only_changed=True)
+    summary = export(
+        "run-2", records=[{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}],
+        only_changed=True,
+    )
+
+    assert summary["rows_sent"] == 2 and summary["unchanged"] == gap - 1
+    assert profiles(sandbox)["u1"] == {"plan": "pro"}
+    third = export("run-3", records=[{"external_id": "u1", "plan": "pro"}, *others], only_changed=True)
+    assert third["rows_sent"] == 0
+
+
 def test_without_only_changed_every_row_is_rewritten(sandbox, braze_conn):
     export(records=USERS)
     points = sandbox.store.data_points

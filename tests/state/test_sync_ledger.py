@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from sqlalchemy import event
 
 from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStore
 from tests.concurrency import run_at_once
@@ -67,6 +68,16 @@ def test_user_fingerprints_are_upserted(ledger):
     assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
 
 
+def test_a_user_twice_in_one_group_of_batches_keeps_its_last_row(ledger):
+    # Batches merged into one transaction can hold a user (or a key) twice; PostgreSQL refuses to
+    # update a row twice in one statement, so the last row alone is written.
+    run = open_run(ledger, mode="attributes")
+    ledger.record(run, BatchRecord(users=[(key(1), 1, b"a"), (key(2), 2, b"b"), (key(1), 3, b"c")]))
+    ledger.write_intents(run, [(key(5), "1"), (key(5), "2")])
+    assert ledger.users(run.sync_id, [key(1), key(2)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
+    assert ledger.keys_with_status(run.sync_id, ["sending"]) == [(key(5), "sending", "2")]
+
+
 def test_two_users_whose_keys_collide_never_read_each_others_fingerprints(ledger):
     run = open_run(ledger, mode="attributes")
     first, second = b"\x01" * 8 + b"a" * 8, b"\x01" * 8 + b"b" * 8  # the same 64-bit user key
@@ -77,11 +88,45 @@ def test_two_users_whose_keys_collide_never_read_each_others_fingerprints(ledger
     assert ledger.users(run.sync_id, [first, second]) == {second: (8, b"second", run.run)}
 
 
-def test_lookups_cover_more_keys_than_one_statement_binds(ledger):
+def test_row_fingerprints_come_back_in_the_order_asked(ledger):
+    run = open_run(ledger, mode="attributes")
+    ledger.record(run, BatchRecord(users=[(key(1), 11, b"a"), (key(3), 33, b"c")]))
+    assert ledger.row_fingerprints(run.sync_id, [key(3), key(2), key(1), key(3)]) == [33, None, 11, 33]
+    assert ledger.row_fingerprints(run.sync_id, []) == []
+
+
+def test_a_colliding_user_reads_the_other_users_row_fingerprint_and_never_its_values(ledger):
+    # The narrow read does not check the full hash: a row fingerprint covers the row's identifier, so
+    # another user's never equals this user's row (the planner's fast path relies on it).
+    run = open_run(ledger, mode="attributes")
+    first, second = b"\x01" * 8 + b"a" * 8, b"\x01" * 8 + b"b" * 8
+    ledger.record(run, BatchRecord(users=[(first, 7, b"first")]))
+    assert ledger.row_fingerprints(run.sync_id, [second]) == [7]
+    assert ledger.users(run.sync_id, [second]) == {}
+
+
+def test_a_file_store_has_its_threads_share_one_connection(tmp_path):
+    # Lookups on the main thread keep their page cache while sender threads commit.
+    store = SyncLedgerStore(f"sqlite:///{tmp_path / 'state.db'}")
+    opened = []
+    event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    try:
+        run = open_run(store, mode="attributes")
+        run_at_once(lambda n: store.record(run, BatchRecord(users=[(key(n), n, b"v")])), 8)
+        assert len(store.users(run.sync_id, [key(n) for n in range(8)])) == 8
+        assert len(opened) == 1
+    finally:
+        store.dispose()
+
+
+def test_lookups_and_writes_cover_more_keys_than_one_statement_binds(ledger):
     run = open_run(ledger)
-    keys = [key(i) for i in range(5_000)]
+    keys = [key(i) for i in range(12_000)]  # 72,000 values to upsert: more than one statement takes
     ledger.write_intents(run, [(k, None) for k in keys])
-    assert len(ledger.keys(run.sync_id, keys)) == 5_000
+    assert len(ledger.keys(run.sync_id, keys)) == 12_000
+    ledger.record(run, BatchRecord(accepted_keys=keys[:31_000], released_keys=keys[-10:]))
+    statuses = ledger.keys(run.sync_id, keys)
+    assert len(statuses) == 11_990 and {status for status, _ in statuses.values()} == {"accepted"}
 
 
 def test_a_later_run_that_gets_a_refused_row_accepted_counts_it_recovered(ledger):
