@@ -297,11 +297,13 @@ class IncrementalSync:
         this_run = None if self.run is None else self.run.run
         report = self.report
         unchanged = saved = 0
-        rows: Iterable[tuple[Any, ...]] = zip(prepared, *identified) if identified else ((p,) for p in prepared)
+        # Plain tuples unpacked in the loop: this runs for every row of an incremental run.
+        rows: Iterable[tuple[Any, ...]] = (
+            zip(prepared, *identified) if identified else ((p, None, None, None, None) for p in prepared)
+        )
         try:
-            for p, *settled in rows:
+            for p, item, field, user, whole in rows:
                 if p is None:
-                    item, field, user, whole = settled
                     if user not in pending_users:
                         unchanged += 1
                         saved += data_points(item.key, item.value)
