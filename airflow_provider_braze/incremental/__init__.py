@@ -4,6 +4,7 @@ The Airflow-free stage between record builders and the sender that consults the 
 (:mod:`airflow_provider_braze.state.sync_ledger`):
 
 - :mod:`.keys`: whose object it is (hashed), fingerprints of attribute values, event keys, partitions;
+- :mod:`.source_digest`: digests of source rows, which settle unchanged attribute rows unbuilt;
 - :mod:`.planner`: :class:`~.planner.IncrementalSync`, which decides per object and records outcomes.
 """
 

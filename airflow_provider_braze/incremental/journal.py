@@ -48,6 +48,7 @@ class LedgerJournal:
         self._user_key = user_key
         self._resolve = run is not None and run.open_problems > 0
         self._problems: list[Problem] = []
+        self._rekeys: dict[bytes, tuple[bytes, bytes, bytes, int]] = {}
         self._lock = threading.Lock()
         self._commit: GroupCommit[BatchRecord] = GroupCommit(self._write)
 
@@ -74,7 +75,7 @@ class LedgerJournal:
                 continue
             if outcome.status == "accepted":
                 if entry.prints is not None:
-                    record.users.append((entry.item_key, entry.whole, entry.prints))
+                    record.users.append((entry.item_key, entry.whole, entry.prints, entry.points))
                 if entry.guard is not None:
                     record.accepted_keys.append(entry.guard)
                 record.resolved.append(entry.item_key)
@@ -111,6 +112,22 @@ class LedgerJournal:
         self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
         if len(self._problems) >= _PROBLEM_BATCH:
             self.flush_problems()
+
+    def rekey(self, user: bytes, digest: bytes, prints: bytes, points: int) -> None:
+        """Keep a new source digest for a user whose row is unchanged in value (written per chunk)."""
+        if self.writes:
+            self._rekeys[user] = (user, digest, prints, points)
+
+    def drop_rekey(self, user: bytes) -> None:
+        """Forget a kept digest: a later row of the user is being sent, and its record is the last word."""
+        if self._rekeys:
+            self._rekeys.pop(user, None)
+
+    def flush_rekeys(self) -> None:
+        """Write the digests kept so far (one transaction)."""
+        if self._rekeys:
+            users, self._rekeys = list(self._rekeys.values()), {}
+            self._commit(BatchRecord(users=users))
 
     def flush_problems(self) -> None:
         """Write the invalid rows kept so far (one transaction)."""

@@ -1,7 +1,9 @@
 """What the sync ledger keys on: whose object it is, what its values are, which event it is.
 
 All of it is derived from the Braze object a record builder made, never from source rows, so a CSV
-file, a JSON Lines file and a SQL query holding the same data give the same keys.
+file, a JSON Lines file and a SQL query holding the same data give the same keys. (The one key taken
+from source rows, the digest that settles an unchanged row before it is built, is in
+:mod:`.source_digest`.)
 
 - **Identity**: the identifier Braze finds the user by, in Braze's order of precedence
   (``external_id``, ``braze_id``, ``user_alias``, ``email``, ``phone``), as text such as
@@ -24,7 +26,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgspec
 
 #: Identifier fields of a /users/track object, in the order Braze looks users up.
 IDENTITY_FIELDS = ("external_id", "braze_id", "user_alias", "email", "phone")
@@ -37,7 +38,6 @@ NON_IDEMPOTENT_OPERATIONS = frozenset({"inc", "$add"})
 
 _DIGEST = 16
 _encoder = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
-_msgpack = msgspec.msgpack.Encoder().encode
 
 
 def identity(obj: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -107,22 +107,6 @@ def fingerprint(value: Any) -> int:
         data = b"n"
     else:
         data = b"j" + _encoder.encode(value).encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
-
-
-def row_fingerprint(obj: Mapping[str, Any]) -> int:
-    """64 bits standing for a whole attributes object (identifier and flags included), in its key order.
-
-    The fast path of an incremental run: when it equals the one stored for the user, no value
-    changed and no per-value fingerprint is computed. MessagePack is exact for the types a record
-    builder produces (text, integers, floats, booleans, ``None``, arrays and objects) and five times
-    cheaper than ``repr``. A new column order only sends rows down the slow path (per value); it
-    never sends more.
-    """
-    try:
-        data = _msgpack(obj)
-    except (TypeError, ValueError, UnicodeEncodeError):  # a type msgpack lacks, a lone surrogate
-        data = repr(obj).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 

@@ -12,18 +12,22 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_braze.state.sync_ledger import user_key
+
 if TYPE_CHECKING:
     from airflow_provider_braze.incremental.planner import Entry
 
 
 class Overlay:
-    """Planned, not yet recorded: user hash -> (row fingerprint, fingerprints, entry); key -> entry.
+    """Planned, not yet recorded: user hash -> (source row digest, fingerprints, entry); key -> entry.
 
     Thread-safe: the planner writes on the main thread, sender threads forget.
     """
 
     def __init__(self) -> None:
         self._users: dict[bytes, tuple[Any, dict[str, int], Entry]] = {}
+        # The ledger's 64-bit user key -> user hash: rows settled by their digest know only the key.
+        self._user_keys: dict[int, bytes] = {}
         self._keys: dict[bytes, Entry] = {}
         self._lock = threading.Lock()
 
@@ -35,11 +39,22 @@ class Overlay:
             pending_keys = {k: held_keys[k] for k in keys if k in held_keys} if held_keys else {}
         return pending_users, pending_keys
 
+    def held_by_user_key(self) -> dict[int, tuple[bytes, Any]]:
+        """Every user held now, by the ledger's user key: ``key -> (user hash, planned)``.
+
+        It only ever holds the batches in flight, so a copy per chunk of rows is cheap; read it before
+        the ledger, never after.
+        """
+        with self._lock:
+            users = self._users
+            return {k: (u, users[u]) for k, u in self._user_keys.items()}
+
     def hold(self, user: bytes | None, planned: Any, key: bytes | None, entry: Entry) -> None:
         """Hold an object about to leave (before it does: its batch may be answered at once)."""
         with self._lock:
             if user is not None:
                 self._users[user] = planned
+                self._user_keys[user_key(user)] = user
             if key is not None:
                 self._keys[key] = entry
 
@@ -54,5 +69,8 @@ class Overlay:
                     # A later row of the same user may have replaced it: that one is still pending.
                     if held is not None and held[2] is entry:
                         del self._users[entry.item_key]
+                        key = user_key(entry.item_key)
+                        if self._user_keys.get(key) == entry.item_key:
+                            del self._user_keys[key]
                 if entry.guard is not None and self._keys.get(entry.guard) is entry:
                     del self._keys[entry.guard]

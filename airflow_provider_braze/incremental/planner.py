@@ -1,8 +1,9 @@
 """The incremental stage: between the record builder and the sender, it asks the sync ledger what is done.
 
-Per chunk of objects it reads the ledger in bulk (with ``only_changed``, attributes in two reads: the
-whole-row fingerprints first, which settle every unchanged row, then the rest in full), then decides
-each object in source order:
+Per chunk it reads the ledger in bulk, then decides each object in source order. Attribute syncs take
+source rows, not objects: with ``only_changed`` a row whose digest (:mod:`.source_digest`) is its
+user's last accepted row is settled by one index probe, never built; the others are built, looked up
+in full and compared value by value.
 
 - **attributes**: the values whose fingerprint differs from the last accepted write for the user are
   sent; with ``only_changed`` the others are left out and a row with nothing left is not sent
@@ -21,9 +22,10 @@ after a crash at most the batches in flight are sent again, and guarded ones nev
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +42,14 @@ from airflow_provider_braze.incremental.keys import (
     is_operation,
     is_repeatable_operation,
     object_key,
-    row_fingerprint,
     user_hasher,
 )
 from airflow_provider_braze.incremental.overlay import Overlay
+from airflow_provider_braze.incremental.source_digest import source_digester
 from airflow_provider_braze.ledger import ExportLedger
+from airflow_provider_braze.sources.base import SourceRow
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
-from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun
+from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun, user_key
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,18 @@ _encode_prints = msgspec.msgpack.Encoder().encode
 _decode_prints = msgspec.msgpack.Decoder(dict[str, int]).decode
 
 
+class Stop(enum.Enum):
+    """What a :data:`Build` callback returns for a row that stops the export (an invalid row while
+    ``skip_on_invalid_records`` is off): rows before it are still sent."""
+
+    STOP = "stop"
+
+
+#: Builds one source row: its object, ``None`` for a row not to send (invalid and skipped, or of
+#: another partition; counted and reported by the callback), or :attr:`Stop.STOP`.
+Build = Callable[[int, Mapping[str, Any], str | None], Item | Stop | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What the ledger records for one object once Braze answers.
@@ -64,30 +79,33 @@ class Entry:
     :param item_key: the user hash (attributes) or the event key: problems are filed under it.
     :param prints: attributes: the user's fingerprints to store when accepted.
     :param guard: the key written before sending (events, purchases, increments), if any.
-    :param whole: attributes: the fingerprint of the whole row, the fast path of the next comparison.
+    :param whole: attributes: the digest of the source row (empty for a row with operations): the
+        next run settles this user's row by it.
+    :param points: attributes: data points of the whole row (what a later run saves by settling it).
     """
 
     item_key: bytes
     prints: bytes | None = None
     guard: bytes | None = None
-    whole: int | None = None
+    whole: bytes | None = None
+    points: int = 0
 
 
 #: An object with what it is looked up by, a plain tuple (built a million times a run):
-#: ``(item, identity field, user hash, guarded key, whole-row fingerprint)``; ``None`` where it does
-#: not apply. Attributes have an identity field and a user hash; events, purchases and increments a
-#: guarded key; attributes without operations a whole-row fingerprint.
-_Prepared = tuple[Item, "str | None", "bytes | None", "bytes | None", "int | None"]
+#: ``(item, identity field, user hash, guarded key, source row digest)``; ``None`` where it does not
+#: apply. Attributes have an identity field and a user hash; events, purchases and increments a
+#: guarded key; attributes without operations their source row's digest.
+_Prepared = tuple[Item, "str | None", "bytes | None", "bytes | None", "bytes | None"]
 
 
 #: A chunk's lookup: pending users, stored users, pending keys, stored keys.
 _Known = tuple[
-    dict[bytes, Any], Mapping[bytes, tuple[int, bytes | None, int]], dict[bytes, Entry], Mapping[bytes, tuple[str, int]]
+    dict[bytes, Any], Mapping[bytes, tuple[bytes, bytes | None, int]], dict[bytes, Entry], Mapping[bytes, tuple[str, int]]
 ]
 
 
-def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for item in items:
         chunk.append(item)
         if len(chunk) >= size:
@@ -115,6 +133,11 @@ class IncrementalSync:
     :param stop_on_invalid: stop at the first row found invalid here (a missing event key), as the
         export does when ``skip_on_invalid_records`` is off.
     :param chunk_size: objects per bulk lookup.
+    :param builder_settings: attributes: the record builder's
+        :meth:`~airflow_provider_braze.records.builder.RowBuilder.settings` (``None``: rows are never
+        settled by their source digest, only by their values).
+    :param partition: the partition this task exports (``"1/4"``), if any: a row is settled by its
+        digest only under the same split.
     """
 
     def __init__(
@@ -131,6 +154,8 @@ class IncrementalSync:
         record: bool = True,
         stop_on_invalid: bool = False,
         chunk_size: int = DEFAULT_CHUNK,
+        builder_settings: str | None = None,
+        partition: str | None = None,
     ) -> None:
         if record_type not in ("attributes", "events", "purchases"):
             raise ValueError(f"the sync ledger tracks attributes, events and purchases, not {record_type!r}")
@@ -149,7 +174,9 @@ class IncrementalSync:
         # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
         self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
         self._hash_user = user_hasher(self.salt)
-        # Attributes rows unchanged as a whole are settled by their row fingerprint alone.
+        context = None if builder_settings is None else f"{self._sync_prefix}{partition}\x00{builder_settings}"
+        self._digest = source_digester(self.salt, context)
+        # Attributes rows unchanged as a whole are settled by their source row's digest alone.
         self._settle_by_row = self.attributes and only_changed and not full_resync and run is not None
         self.overlay = Overlay()
         # What the sender tells as batches go and come back (writes nothing on a dry run).
@@ -159,81 +186,112 @@ class IncrementalSync:
     # --- the stage (main thread) ----------------------------------------------------------------
 
     def plan(self, items: Iterable[Item]) -> Iterator[Item]:
-        """The objects to send, trimmed to what changed, with their ledger entries attached.
+        """Events and purchases: the objects to send, without those done or in doubt, with their entries.
 
         The ledger is read on this thread, in bulk per chunk. (A helper thread reading the next chunk
         meanwhile was measured slower: the driver takes the GIL back for every row it returns, and
         waits for the busy main thread each time.)
         """
+        if self.attributes:
+            raise TypeError("attribute syncs plan source rows: use plan_rows()")
         for chunk in _chunks(items, self.chunk_size):
-            if self.attributes:
-                yield from self._plan_attributes(chunk)
-            else:
-                prepared = self._prepare_events(chunk)
-                yield from self._decide(prepared, self._look_up(prepared))
+            prepared = self._prepare_events(chunk)
+            yield from self._decide(prepared, self._look_up(prepared))
             if self.stopped:
                 break
         self.journal.flush_problems()
 
-    def _plan_attributes(self, chunk: list[Item]) -> Iterator[Item]:
-        """Attributes in two reads: with ``only_changed``, one narrow read settles every row whose whole
-        row is as Braze last accepted it (most rows of an incremental run); the rest are prepared and
-        read in full (fingerprints, run)."""
-        identified = self._identify(chunk)
-        fields, users, wholes = identified
-        settled = self._settled_rows(users, wholes) if self._settle_by_row else None
-        prepare = self._prepare_attributes
-        if settled is None:
-            prepared = [prepare(item, f, u, w) for item, f, u, w in zip(chunk, fields, users, wholes)]
-        else:
-            prepared = [
-                None if done else prepare(item, f, u, w)
-                for item, f, u, w, done in zip(chunk, fields, users, wholes, settled)
-            ]
-        yield from self._decide(prepared, self._look_up([p for p in prepared if p is not None]), (chunk, *identified))
+    def plan_rows(self, rows: Iterable[SourceRow], build: Build) -> Iterator[Item]:
+        """Attributes: source rows in, the objects to send out, trimmed to what changed, with their entries.
 
-    def _identify(self, chunk: list[Item]) -> tuple[list[str | None], list[bytes | None], list[int | None]]:
-        """Per attributes object: its identity field, its user hash, its whole-row fingerprint (``None``
-        for an object without identifier; the builder guarantees one: never guess whose row it is)."""
-        hash_user, prefix = self._hash_user, self._sync_prefix
-        fields: list[str | None] = []
-        users: list[bytes | None] = []
-        wholes: list[int | None] = []
-        for item in chunk:
-            obj = item.value
-            found = identity(obj)
-            if found is None:
-                fields.append(None)
-                users.append(None)
-                wholes.append(None)
-                continue
-            name, text = found
-            fields.append(name)
-            users.append(hash_user(prefix + name + ":" + text))
-            wholes.append(row_fingerprint(obj))
-        return fields, users, wholes
-
-    def _settled_rows(self, users: list[bytes | None], wholes: list[int | None]) -> list[bool]:
-        """Which rows are, whole, the row Braze last accepted for their user, none of whose rows is in flight.
-
-        A row with operations never is: its user's stored fingerprint is 0 or another row's. The overlay
-        is read before the ledger (see :meth:`_look_up`).
+        With ``only_changed`` a row whose digest is its user's last accepted row is settled without
+        being built; the others are built (by ``build``, which also counts and reports the rows it
+        drops), looked up in full and decided value by value.
         """
-        known = [u for u in users if u is not None]
-        pending, _ = self.overlay.snapshot(known, [])
-        stored = iter(self.store.row_fingerprints(self.run.sync_id, known))
-        # Rows without a user take no part in the read: None, never equal to a fingerprint.
-        last = [next(stored) if u is not None else None for u in users] if len(known) != len(users) else list(stored)
-        if pending:
-            return [w is not None and w == s and u not in pending for u, w, s in zip(users, wholes, last)]
-        return [w is not None and w == s for w, s in zip(wholes, last)]
+        if not self.attributes:
+            raise TypeError("event and purchase syncs plan built objects: use plan()")
+        for chunk in _chunks(rows, self.chunk_size):
+            yield from self._plan_attribute_rows(chunk, build)
+            if self.stopped:
+                break
+        self.journal.flush_problems()
 
-    def _prepare_attributes(self, item: Item, field: str | None, user: bytes | None, whole: int | None) -> _Prepared:
-        """What an attributes object is decided by; operations lose the whole-row fingerprint (they
-        are always sent) and a non-repeatable one gets a key, guarded like an event within this run."""
-        if user is None:
-            return (item, None, None, None, None)
+    def _plan_attribute_rows(self, chunk: list[SourceRow], build: Build) -> Iterator[Item]:
+        digest = self._digest
+        digests = [None if problem is not None else digest(data) for _, data, problem in chunk]
+        # What is in flight is read before the ledger (see _look_up): a user not held now has its
+        # latest accepted row visible to the read that follows.
+        held = self.overlay.held_by_user_key() if self._settle_by_row else {}
+        settled = self._settled(digests) if self._settle_by_row else {}
+        # Every row not settled by its digest is built now, in source order; one may stop the export.
+        made: list[Item | None] = []
+        for (ref, data, problem), row_digest in zip(chunk, digests):
+            if settled and row_digest in settled:
+                made.append(None)
+                continue
+            built = build(ref, data, problem)
+            if built is Stop.STOP:
+                self.stopped = True
+                break
+            made.append(built)
+        prepared = [self._prepare_attributes(m, d) if m is not None else None for m, d in zip(made, digests)]
+        known = self._look_up([p for p in prepared if p is not None])
+        pending_users = known[0]
+        report, this_run = self.report, None if self.run is None else self.run.run
+        unchanged = saved = 0
+        decided: set[int] = set()  # user keys of rows sent from this chunk
+        try:
+            for position, p in enumerate(prepared):
+                if p is None:
+                    found = settled.get(digests[position]) if settled else None
+                    if found is None:
+                        continue  # a row the builder dropped (reported there)
+                    key, points = found
+                    earlier = held.get(key)
+                    if earlier is None and key not in decided:
+                        report.read()
+                        unchanged += 1
+                        saved += points
+                        continue
+                    # An earlier row of this user is in flight: build this one and decide it against that one.
+                    ref, data, problem = chunk[position]
+                    built = build(ref, data, problem)
+                    if built is Stop.STOP:
+                        self.stopped = True
+                        return
+                    if built is None:
+                        continue
+                    p = self._prepare_attributes(built, digests[position])
+                    if earlier is not None and p[2] == earlier[0]:
+                        pending_users.setdefault(earlier[0], earlier[1])
+                send = self._decide_one(p, known, this_run)
+                if send is None:
+                    continue
+                if p[2] is not None:
+                    decided.add(user_key(p[2]))
+                yield send
+        finally:  # counted per chunk, not per row (cheaper), and even when the send stops early
+            report.unchanged += unchanged
+            report.data_points_saved += saved
+            # Before the next chunk: a later row of one of these users, once sent, must be recorded after.
+            self.journal.flush_rekeys()
+
+    def _settled(self, digests: list[bytes | None]) -> dict[bytes, tuple[int, int]]:
+        """``digest -> (user key, data points)`` for the chunk's rows that are their user's last accepted row."""
+        asked = [d for d in digests if d is not None]
+        return self.store.settled(self.run.sync_id, asked) if asked else {}
+
+    def _prepare_attributes(self, item: Item, whole: bytes | None) -> _Prepared:
+        """What an attributes object is decided by: its identity field and user hash (``None`` for an
+        object without identifier; the builder guarantees one: never guess whose row it is), its source
+        row's digest, which operations lose (they are always sent), and for a non-repeatable operation
+        a key, guarded like an event within this run."""
         obj = item.value
+        found = identity(obj)
+        if found is None:
+            return (item, None, None, None, None)
+        field, text = found
+        user = self._hash_user(self._sync_prefix + field + ":" + text)
         guard = None
         # Operations are dicts; most rows hold none, and this test runs at C speed.
         if dict in map(type, obj.values()) and any(is_operation(v) for v in obj.values()):
@@ -281,62 +339,45 @@ class IncrementalSync:
                 stored_keys = self.store.keys(self.run.sync_id, missing_keys)
         return pending_users, stored_users, pending_keys, stored_keys
 
-    def _decide(
-        self,
-        prepared: list[_Prepared | None],
-        known: _Known,
-        identified: tuple[list[Item], list[str | None], list[bytes | None], list[int | None]] | None = None,
-    ) -> Iterator[Item]:
-        """Yield what to send of a chunk, in source order; a row sees what earlier rows decided.
+    def _decide(self, prepared: list[_Prepared], known: _Known) -> Iterator[Item]:
+        """Yield what to send of a chunk of events or purchases, in source order."""
+        this_run = None if self.run is None else self.run.run
+        for p in prepared:
+            send = self._decide_one(p, known, this_run)
+            if send is not None:
+                yield send
 
-        :param prepared: per object; ``None`` for an attributes row settled unchanged by its whole row.
-        :param identified: attributes: the chunk's objects, identity fields, user hashes and row
-            fingerprints (what a settled row is decided by).
+    def _decide_one(self, p: _Prepared, known: _Known, this_run: int | None) -> Item | None:
+        """What to send of one object, with its entry, held in the overlay; ``None`` when nothing is sent.
+
+        A row sees what earlier rows decided: they are in ``known``'s pending maps.
         """
         pending_users, stored_users, pending_keys, stored_keys = known
-        this_run = None if self.run is None else self.run.run
-        report = self.report
-        unchanged = saved = 0
-        # Plain tuples unpacked in the loop: this runs for every row of an incremental run.
-        rows: Iterable[tuple[Any, ...]] = (
-            zip(prepared, *identified) if identified else ((p, None, None, None, None) for p in prepared)
-        )
-        try:
-            for p, item, field, user, whole in rows:
-                if p is None:
-                    if user not in pending_users:
-                        unchanged += 1
-                        saved += data_points(item.key, item.value)
-                        continue
-                    # An earlier row of this chunk for the same user is in flight: decide against it.
-                    p = (item, field, user, None, whole)
-                item, _, user, key, whole = p
-                if key is not None and not self._guard_allows(item, key, pending_keys, stored_keys):
-                    continue
-                if user is None:
-                    if key is None:  # an object the ledger cannot name
-                        yield item
-                        continue
-                    send = Item(item.key, item.value, item.ref, Entry(key, None, key))
-                else:
-                    send = self._decide_attributes(p, pending_users, stored_users, this_run)
-                    if send is None:
-                        continue
-                entry = send.sync
-                if key is not None:
-                    pending_keys[key] = entry
-                # In the overlay before it leaves: its batch may be answered before this generator resumes.
-                self.overlay.hold(user, pending_users[user] if user is not None else None, key, entry)
-                yield send
-        finally:  # counted per chunk, not per row (cheaper), and even when the send stops early
-            report.unchanged += unchanged
-            report.data_points_saved += saved
+        item, _, user, key, _ = p
+        if key is not None and not self._guard_allows(item, key, pending_keys, stored_keys):
+            return None
+        if user is None:
+            if key is None:  # an object the ledger cannot name
+                return item
+            send = Item(item.key, item.value, item.ref, Entry(key, None, key))
+        else:
+            send = self._decide_attributes(p, pending_users, stored_users, this_run)
+            if send is None:
+                return None
+        entry = send.sync
+        if user is not None:
+            self.journal.drop_rekey(user)
+        if key is not None:
+            pending_keys[key] = entry
+        # In the overlay before it leaves: its batch may be answered before this generator resumes.
+        self.overlay.hold(user, pending_users[user] if user is not None else None, key, entry)
+        return send
 
     def _decide_attributes(
         self,
         p: _Prepared,
         pending_users: dict[bytes, Any],
-        stored_users: Mapping[bytes, tuple[int, bytes | None, int]],
+        stored_users: Mapping[bytes, tuple[bytes, bytes | None, int]],
         this_run: int | None,
     ) -> Item | None:
         """The part of an attributes object to send, with its entry; ``None`` when nothing is sent."""
@@ -350,10 +391,9 @@ class IncrementalSync:
         else:
             last_whole = last_run = None
         same_run = last_run is not None and last_run == this_run
-        if whole is not None and whole == last_whole and not self.full_resync:
-            # The fast path for most rows of an incremental run: the whole row as last accepted.
-            if self._skip_unchanged(item, same_run):
-                return None
+        # The source row as last accepted (a retried attempt, or a row settled while one was in flight).
+        if whole is not None and whole == last_whole and not self.full_resync and self._skip_unchanged(item, same_run):
+            return None
         if pending is not None:
             prints = pending[1]
         elif stored is None or stored[1] is None:
@@ -363,11 +403,16 @@ class IncrementalSync:
         obj = item.value
         send, new_prints, changed, operations = self._diff(obj, id_field, prints)
         if not changed and not operations and not self.full_resync and self._skip_unchanged(item, same_run):
+            if self._settle_by_row and pending is None and stored is not None and whole is not None:
+                # Braze holds these values under another digest (a new release, a builder setting,
+                # a column's order): store this one, so later runs settle the row without building it.
+                self.journal.rekey(uh, whole, _encode_prints(new_prints), data_points(item.key, obj))
             return None
+        points = data_points(item.key, obj)
         if len(send) != len(obj):
-            self.report.data_points_saved += data_points(item.key, obj) - data_points(item.key, send)
-        # A row with operations keeps no whole-row fingerprint: its next run must send them again.
-        entry = Entry(uh, _encode_prints(new_prints), key, whole if whole is not None else 0)
+            self.report.data_points_saved += points - data_points(item.key, send)
+        # A row with operations keeps no digest: its next run must send them again.
+        entry = Entry(uh, _encode_prints(new_prints), key, whole if whole is not None else b"", points)
         pending_users[uh] = (whole, new_prints, entry)
         return Item(item.key, send if len(send) != len(obj) else obj, item.ref, entry)
 

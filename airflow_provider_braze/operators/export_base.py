@@ -26,6 +26,7 @@ from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync
 from airflow_provider_braze.incremental.partitions import Partition
+from airflow_provider_braze.incremental.planner import Build, Stop
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.sources import open_source
@@ -196,10 +197,15 @@ class BrazeExportBaseOperator(BaseOperator):
             ledger = ExportLedger(endpoint.name, total=None if partition else source.total, rejected_file=rejected)
             # The connection's retry_ambiguous extra counts as much as the argument.
             resend = hook.retry_policy.retry_ambiguous
-            sync = self._open_sync(context, endpoint.name, record_type, ledger, partition, resend)
-            items: Iterator[Item] = self._items(source, builder, ledger, partition, sync)
-            if sync is not None:
-                items = sync.plan(items)
+            sync = self._open_sync(context, endpoint.name, record_type, ledger, partition, resend, builder)
+            build = self._row_builder(builder, ledger, partition, sync)
+            items: Iterator[Item]
+            if sync is not None and sync.attributes:
+                items = sync.plan_rows(source, build)  # unchanged rows are settled before they are built
+            elif sync is not None:
+                items = sync.plan(self._items(source, build))
+            else:
+                items = self._items(source, build)
             items = self._counted(items, ledger)
             status = "failed"
             try:
@@ -244,32 +250,41 @@ class BrazeExportBaseOperator(BaseOperator):
         ):
             ledger.record(result)
 
-    def _items(
+    def _items(self, source: RowSource, build: Build) -> Iterator[Item]:
+        """The objects built from the source's rows (rows the builder drops are reported by ``build``)."""
+        for ref, data, problem in source:
+            built = build(ref, data, problem)
+            if built is Stop.STOP:
+                return
+            if built is not None:
+                yield built
+
+    def _row_builder(
         self,
-        source: RowSource,
         builder: RecordBuilder,
         ledger: ExportLedger,
         partition: Partition | None,
         sync: IncrementalSync | None,
-    ) -> Iterator[Item]:
+    ) -> Build:
+        """Builds one source row: its object; ``None`` for a row skipped as invalid or of another partition;
+        :attr:`Stop.STOP` for an invalid row while ``skip_on_invalid_records`` is off."""
         skip = self.skip_on_invalid_records
-        for ref, data, problem in source:
-            if problem is not None:
-                built: Item | Rejection = Rejection(ref, None, problem, data)
-            else:
-                built = builder.build(data, ref)
+        read, make = ledger.read, builder.build
+
+        def build(ref: int, data: Mapping[str, Any], problem: str | None) -> Item | Stop | None:
+            built = make(data, ref) if problem is None else Rejection(ref, None, problem, data)
             if partition is not None and not partition.holds(built):
-                continue
-            ledger.read()
-            if isinstance(built, Rejection):
-                ledger.skip(built)
-                if sync is not None:
-                    sync.journal.invalid(built)
-                if not skip:
-                    # Stop reading: what was built before this row is still sent, then the task fails.
-                    return
-                continue
-            yield built
+                return None
+            read()
+            if not isinstance(built, Rejection):
+                return built
+            ledger.skip(built)
+            if sync is not None:
+                sync.journal.invalid(built)
+            # Without skipping, reading stops: what was built before this row is still sent, then the task fails.
+            return None if skip else Stop.STOP
+
+        return build
 
     @staticmethod
     def _counted(items: Iterator[Item], ledger: ExportLedger) -> Iterator[Item]:
@@ -292,6 +307,7 @@ class BrazeExportBaseOperator(BaseOperator):
         ledger: ExportLedger,
         partition: Partition | None,
         retry_ambiguous: bool,
+        builder: RecordBuilder,
     ) -> IncrementalSync | None:
         self._check_sync_options(record_type)
         if record_type is None or not self.sync_ledger:
@@ -325,6 +341,7 @@ class BrazeExportBaseOperator(BaseOperator):
             record_type=record_type, report=ledger, only_changed=self.only_changed, full_resync=self.full_resync,
             retry_ambiguous=retry_ambiguous, key_column=self.event_key_column,
             record=not self.dry_run, stop_on_invalid=not self.skip_on_invalid_records,
+            builder_settings=_settings(builder), partition=str(partition) if partition else None,
         )
 
     def _check_sync_options(self, record_type: str | None) -> None:
@@ -393,3 +410,9 @@ class BrazeExportBaseOperator(BaseOperator):
         from airflow_provider_braze.operators.lineage import export_lineage
 
         return export_lineage(self)
+
+
+def _settings(builder: RecordBuilder) -> str | None:
+    """The builder's settings for the sync ledger's source digests; ``None`` for a builder that cannot tell them."""
+    settings = getattr(builder, "settings", None)
+    return settings() if callable(settings) else None

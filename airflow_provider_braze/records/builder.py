@@ -8,6 +8,7 @@ refuse) is done once per distinct column set and cached as a *plan*.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,6 +92,21 @@ class RowBuilder(abc.ABC):
             return Rejection(ref, exc.column, exc.reason, row)
         return Item(key, value, ref)
 
+    def settings(self) -> str | None:
+        """Everything besides the row that shapes what :meth:`build` makes, as stable text; ``None`` if
+        some of it cannot be told (a function, say).
+
+        The sync ledger keys source rows' digests with it (with the package version), so a row read
+        again under other settings is built and compared, never taken as unchanged. A subclass that
+        builds from anything but its public attributes and the row must override it.
+        """
+        public = {name: value for name, value in vars(self).items() if not name.startswith("_")}
+        try:
+            state = json.dumps(public, sort_keys=True, default=_stable_json)
+        except (TypeError, ValueError):
+            return None
+        return f"{type(self).__module__}.{type(self).__qualname__}:{state}"
+
     def _new_plan(self, columns: tuple[str, ...]) -> Any:
         if len(self._plans) >= MAX_PLANS:
             self._plans.clear()
@@ -136,6 +152,13 @@ class RowBuilder(abc.ABC):
             return convert(raw)
         except Invalid as exc:
             raise RowError(column, f"{column} {exc}") from None
+
+
+def _stable_json(value: Any) -> Any:
+    # Sets print in an order that changes from one process to the next (hash randomisation).
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    raise TypeError(f"{type(value).__name__} has no stable text")
 
 
 def _json_or_value(value: Any) -> Any:

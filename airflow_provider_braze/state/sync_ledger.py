@@ -81,7 +81,7 @@ class BatchRecord:
     """What one batch's outcomes change in the ledger (written in one transaction).
 
     :param intents: events, purchases and increments about to be sent: ``(item_key, row_ref)``.
-    :param users: accepted attribute rows: ``(user_hash, row fingerprint, fingerprints)``.
+    :param users: accepted attribute rows: ``(user_hash, source row digest, fingerprints, data points)``.
     :param accepted_keys: events, purchases and increments Braze accepted.
     :param unknown_keys: those whose outcome is unknown.
     :param released_keys: those Braze refused or that failed: forgotten, so a later run sends them.
@@ -90,7 +90,7 @@ class BatchRecord:
     """
 
     intents: list[tuple[bytes, str | None]] = field(default_factory=list)
-    users: list[tuple[bytes, int, bytes]] = field(default_factory=list)
+    users: list[tuple[bytes, bytes, bytes, int]] = field(default_factory=list)
     accepted_keys: list[bytes] = field(default_factory=list)
     unknown_keys: list[bytes] = field(default_factory=list)
     released_keys: list[bytes] = field(default_factory=list)
@@ -238,27 +238,26 @@ class SyncLedgerStore(StateStore):
 
     # -- lookups -------------------------------------------------------------------------------------
 
-    def row_fingerprints(self, sync_id: int, hashes: Sequence[bytes]) -> list[int | None]:
-        """The whole-row fingerprint last accepted for each of ``hashes`` (same order), ``None`` if never written.
+    def settled(self, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
+        """``row digest -> (user key, data points)`` for the ``digests`` that are some user's row as last accepted.
 
-        The fast path of an incremental run: one narrow read per user, nothing else. A user whose
-        64-bit key another user shares gets that user's fingerprint here, and it never matches: a row
-        fingerprint covers the row's identifier. (:meth:`users` tells such users apart.)
+        The fast path of an incremental run: one probe of a covering index per source row, nothing
+        built. Only current rows are found (a user's row is replaced when a new one is accepted), and a
+        digest covers the row's identifier, so a digest found is that user's last accepted row.
         """
-        found: dict[int, int] = {}
-        keys = [user_key(h) for h in hashes]
+        found: dict[bytes, tuple[int, int]] = {}
         with read_transaction(self._engine) as conn:
-            for i in range(0, len(keys), LOOKUP_CHUNK):
-                found.update(sql.select_in(conn, sql.SELECT_ROW_HASHES, keys[i : i + LOOKUP_CHUNK]))
-        get = found.get
-        return [get(k) for k in keys]
+            for i in range(0, len(digests), LOOKUP_CHUNK):
+                for digest, key, points in sql.select_in(conn, sql.SELECT_SETTLED, digests[i : i + LOOKUP_CHUNK], sync_id):
+                    found[bytes(digest)] = (key, points)
+        return found
 
-    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes | None, int]]:
-        """``user_hash -> (row fingerprint, fingerprints, run)`` for the users among ``hashes`` the sync has written.
+    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
+        """``user_hash -> (row digest, fingerprints, run)`` for the users among ``hashes`` the sync has written.
 
         Fingerprints are ``None`` for a user whose values row is missing (none known: every value is sent).
         """
-        found: dict[bytes, tuple[int, bytes | None, int]] = {}
+        found: dict[bytes, tuple[bytes, bytes | None, int]] = {}
         with read_transaction(self._engine) as conn:
             for i in range(0, len(hashes), LOOKUP_CHUNK):
                 part = hashes[i : i + LOOKUP_CHUNK]
@@ -266,7 +265,7 @@ class SyncLedgerStore(StateStore):
                 # A row whose hash is not the one asked for is another user sharing the 64-bit key:
                 # as if never written.
                 asked = set(part)
-                got = {bytes(h): (w, None, r) for _, h, w, r in rows if bytes(h) in asked}
+                got = {bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked}
                 if got:
                     by_key = {user_key(u): u for u in got}
                     for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
@@ -316,9 +315,9 @@ class SyncLedgerStore(StateStore):
                 self._write_intents(conn, run, batch.intents, now)
             if batch.users:
                 sync_id = run.sync_id
-                users = [(user_key(h), sync_id, h, w, run.run, now) for h, w, _ in batch.users]
+                users = [(user_key(h), sync_id, h, w, n, run.run, now) for h, w, _, n in batch.users]
                 sql.upsert(conn, sql.UPSERT_USERS, users, key_width=1)
-                values = [(user_key(h), sync_id, f) for h, _, f in batch.users]
+                values = [(user_key(h), sync_id, f) for h, _, f, _ in batch.users]
                 sql.upsert(conn, sql.UPSERT_USER_VALUES, values, key_width=1)
             for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
                 if keys:

@@ -14,14 +14,17 @@ from typing import Any
 from sqlalchemy import Connection
 
 SELECT_USERS = "SELECT user_key, user_hash, row_hash, run FROM braze_sync_users WHERE user_key IN ({in})"
-SELECT_ROW_HASHES = "SELECT user_key, row_hash FROM braze_sync_users WHERE user_key IN ({in})"
+# Answered from the covering index ix_braze_sync_users_row_hash alone.
+SELECT_SETTLED = (
+    "SELECT row_hash, user_key, points FROM braze_sync_users WHERE sync_id = ? AND row_hash IN ({in})"
+)
 SELECT_USER_VALUES = "SELECT user_key, fingerprints FROM braze_sync_user_values WHERE user_key IN ({in})"
 SELECT_KEYS = "SELECT item_key, status, run FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
 # Upserts of many rows in one statement: ``{values}`` becomes ``(?, ...), (?, ...)``.
 UPSERT_USERS = (
-    "INSERT INTO braze_sync_users (user_key, sync_id, user_hash, row_hash, run, updated_at) VALUES {values} "
+    "INSERT INTO braze_sync_users (user_key, sync_id, user_hash, row_hash, points, run, updated_at) VALUES {values} "
     "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, user_hash = excluded.user_hash, "
-    "row_hash = excluded.row_hash, run = excluded.run, updated_at = excluded.updated_at"
+    "row_hash = excluded.row_hash, points = excluded.points, run = excluded.run, updated_at = excluded.updated_at"
 )
 UPSERT_USER_VALUES = (
     "INSERT INTO braze_sync_user_values (user_key, sync_id, fingerprints) VALUES {values} "

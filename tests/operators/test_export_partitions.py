@@ -51,6 +51,15 @@ def test_partitions_of_one_user_agree_across_runs(sandbox, braze_conn):
     again = four_partitions_at_once(records=USERS, only_changed=True)
     # The same users fall in the same partitions: each finds all its users unchanged.
     assert [s["rows_read"] for s in first] == [s["unchanged"] for s in again]
+    assert sum(s["rows_read"] for s in again) == len(USERS)
+
+
+def test_a_new_split_sends_nothing_unchanged(sandbox, braze_conn):
+    four_partitions_at_once(records=USERS, only_changed=True)
+    two = run_at_once(lambda index: export((index, 2), index, records=USERS, only_changed=True), 2)
+    # Rows are settled by digest only under the split that wrote them; under another they are
+    # built and compared, and nothing has changed.
+    assert sum(s["unchanged"] for s in two) == len(USERS) and sum(s["rows_sent"] for s in two) == 0
 
 
 @pytest.mark.parametrize("partition", [(4, 4), (0, 0), (-1, 4), ("a", 4), (1, 2, 3)])

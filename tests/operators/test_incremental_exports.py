@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.incremental import IncrementalSync, source_digest
+from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersOperator
+from airflow_provider_braze.records.attributes import AttributesBuilder
+from airflow_provider_braze.state.sync_ledger import SyncLedgerStore
 
 USERS = [{"external_id": f"u{i}", "plan": "pro", "score": i, "city": "Lyon"} for i in range(300)]
 
@@ -72,6 +79,98 @@ def test_a_user_changed_then_changed_back_in_one_source_ends_as_its_last_row(san
     assert profiles(sandbox)["u1"] == {"plan": "pro"}
     third = export("run-3", records=[{"external_id": "u1", "plan": "pro"}, *others], only_changed=True)
     assert third["rows_sent"] == 0
+
+
+def test_an_unchanged_row_is_settled_without_being_built(sandbox, braze_conn, monkeypatch):
+    export(records=USERS, only_changed=True)
+    built = spy_on_builds(monkeypatch)
+    changed = [dict(u) for u in USERS]
+    changed[7]["plan"] = "free"
+    summary = export("run-2", records=changed, only_changed=True)
+
+    assert built == [8]  # refs are 1-based: only the changed row was built
+    assert summary["rows_read"] == 300 and summary["unchanged"] == 299 and summary["rows_sent"] == 1
+    assert summary["data_points_saved"] == 299 * 3 + 2
+
+
+def spy_on_builds(monkeypatch) -> list[int]:
+    """The refs of the rows the attributes builder builds from now on."""
+    built: list[int] = []
+    original = AttributesBuilder.build
+
+    def build(self, row, ref):
+        built.append(ref)
+        return original(self, row, ref)
+
+    monkeypatch.setattr(AttributesBuilder, "build", build)
+    return built
+
+
+def test_a_changed_builder_setting_rebuilds_every_row_and_sends_what_it_changes(sandbox, braze_conn, monkeypatch):
+    rows = [{"external_id": "u1", "tags": '["a", "b"]'}, {"external_id": "u2", "tags": None, "plan": "pro"}]
+    export(records=rows, only_changed=True)
+    assert profiles(sandbox)["u1"] == {"tags": '["a", "b"]'}  # text, as no column was pre-formatted
+    built = spy_on_builds(monkeypatch)
+    summary = export("run-2", records=rows, only_changed=True, pre_formatted_fields=["tags"])
+
+    # The same source rows build otherwise now: both are built and compared, the one that changed is sent.
+    assert built == [1, 2] and summary["rows_sent"] == 1 and summary["unchanged"] == 1
+    assert profiles(sandbox)["u1"] == {"tags": ["a", "b"]}
+
+
+def test_a_column_whose_type_changed_is_a_change_even_where_its_text_is_the_same(sandbox, braze_conn):
+    export(records=[{"external_id": "u1", "score": "1.5"}], only_changed=True)
+    summary = export("run-2", records=[{"external_id": "u1", "score": Decimal("1.5")}], only_changed=True)
+    assert summary["rows_sent"] == 1 and profiles(sandbox)["u1"] == {"score": 1.5}
+
+
+def test_after_an_upgrade_unchanged_rows_are_built_once_sent_never_then_settled_again(sandbox, braze_conn, monkeypatch):
+    export(records=USERS, only_changed=True)
+    monkeypatch.setattr(source_digest, "__version__", "99.0.0")  # a new release may build rows otherwise
+    built = spy_on_builds(monkeypatch)
+    upgraded = export("run-2", records=USERS, only_changed=True)
+    assert len(built) == 300 and upgraded["rows_sent"] == 0 and upgraded["unchanged"] == 300
+    built.clear()
+    later = export("run-3", records=USERS, only_changed=True)
+    # The first run under the new release stored the rows' new digests: nothing is built any more.
+    assert built == [] and later["unchanged"] == 300 and later["rows_sent"] == 0
+
+
+def test_a_row_settled_by_its_digest_waits_for_its_users_earlier_row_in_flight(tmp_path):
+    # The earlier row of the user is planned but not yet recorded (its batch is in flight): the later
+    # row, although it is the ledger's current row, is decided against the earlier one and sent.
+    store = SyncLedgerStore(f"sqlite:///{tmp_path / 'state.db'}")
+    builder = AttributesBuilder()
+
+    def plan(run_id, rows, chunk_size=3):
+        run = store.open_run("dag.t", endpoint="users/track", mode="attributes", run_id=run_id)
+        report = ExportLedger("users/track")
+        sync = IncrementalSync(
+            store, run, record_type="attributes", report=report, only_changed=True, chunk_size=chunk_size,
+            builder_settings=builder.settings(),
+        )
+
+        def build(ref, data, problem):  # as the export's: counts the row it builds
+            report.read()
+            return builder.build(data, ref)
+
+        items = list(sync.plan_rows([(i + 1, row, None) for i, row in enumerate(rows)], build))
+        return sync, items, report
+
+    others = [{"external_id": f"o{i}", "plan": "pro"} for i in range(5)]
+    sync, items, _ = plan("run-1", [{"external_id": "u1", "plan": "pro"}, *others])
+    sync.journal.after_send(accepted(items))
+    sync, items, report = plan("run-2", [{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}])
+    assert [(i.ref, i.value) for i in items] == [
+        (1, {"external_id": "u1", "plan": "free"}), (7, {"external_id": "u1", "plan": "pro"}),
+    ]
+    assert report.unchanged == 5 and report.rows_read == 7
+    store.dispose()
+
+
+def accepted(items):
+    """A batch result in which Braze accepted every item."""
+    return BatchResult("users/track", outcomes=[ItemOutcome(item, "accepted") for item in items])
 
 
 def test_without_only_changed_every_row_is_rewritten(sandbox, braze_conn):

@@ -7,7 +7,11 @@ import hashlib
 import pytest
 from sqlalchemy import event
 
-from airflow_provider_braze.state.sync_ledger import BatchRecord, SyncLedgerStore
+from airflow_provider_braze.state.sync_ledger import (
+    BatchRecord,
+    SyncLedgerStore,
+    user_key,
+)
 from tests.concurrency import run_at_once
 
 
@@ -61,48 +65,59 @@ def test_intents_then_outcomes(ledger):
     }
 
 
+def row(n: int) -> bytes:
+    """A source row's 16-byte digest."""
+    return hashlib.blake2b(n.to_bytes(8, "big"), digest_size=16, person=b"row").digest()
+
+
 def test_user_fingerprints_are_upserted(ledger):
     run = open_run(ledger, mode="attributes")
-    ledger.record(run, BatchRecord(users=[(key(1), 1, b"a"), (key(2), 2, b"b")]))
-    ledger.record(run, BatchRecord(users=[(key(1), 3, b"c")]))
-    assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
+    ledger.record(run, BatchRecord(users=[(key(1), row(1), b"a", 3), (key(2), row(2), b"b", 3)]))
+    ledger.record(run, BatchRecord(users=[(key(1), row(3), b"c", 4)]))
+    assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {
+        key(1): (row(3), b"c", run.run), key(2): (row(2), b"b", run.run),
+    }
 
 
 def test_a_user_twice_in_one_group_of_batches_keeps_its_last_row(ledger):
     # Batches merged into one transaction can hold a user (or a key) twice; PostgreSQL refuses to
     # update a row twice in one statement, so the last row alone is written.
     run = open_run(ledger, mode="attributes")
-    ledger.record(run, BatchRecord(users=[(key(1), 1, b"a"), (key(2), 2, b"b"), (key(1), 3, b"c")]))
+    ledger.record(run, BatchRecord(users=[(key(1), row(1), b"a", 1), (key(2), row(2), b"b", 1), (key(1), row(3), b"c", 1)]))
     ledger.write_intents(run, [(key(5), "1"), (key(5), "2")])
-    assert ledger.users(run.sync_id, [key(1), key(2)]) == {key(1): (3, b"c", run.run), key(2): (2, b"b", run.run)}
+    assert ledger.users(run.sync_id, [key(1), key(2)]) == {
+        key(1): (row(3), b"c", run.run), key(2): (row(2), b"b", run.run),
+    }
     assert ledger.keys_with_status(run.sync_id, ["sending"]) == [(key(5), "sending", "2")]
 
 
 def test_two_users_whose_keys_collide_never_read_each_others_fingerprints(ledger):
     run = open_run(ledger, mode="attributes")
     first, second = b"\x01" * 8 + b"a" * 8, b"\x01" * 8 + b"b" * 8  # the same 64-bit user key
-    ledger.record(run, BatchRecord(users=[(first, 7, b"first")]))
+    ledger.record(run, BatchRecord(users=[(first, row(7), b"first", 1)]))
     assert ledger.users(run.sync_id, [second]) == {}
-    ledger.record(run, BatchRecord(users=[(second, 8, b"second")]))
+    ledger.record(run, BatchRecord(users=[(second, row(8), b"second", 1)]))
     # The later write took the row: the first user now reads as never written, so it is sent again.
-    assert ledger.users(run.sync_id, [first, second]) == {second: (8, b"second", run.run)}
+    assert ledger.users(run.sync_id, [first, second]) == {second: (row(8), b"second", run.run)}
 
 
-def test_row_fingerprints_come_back_in_the_order_asked(ledger):
+def test_a_source_row_is_settled_only_while_it_is_its_users_last_accepted_row(ledger):
     run = open_run(ledger, mode="attributes")
-    ledger.record(run, BatchRecord(users=[(key(1), 11, b"a"), (key(3), 33, b"c")]))
-    assert ledger.row_fingerprints(run.sync_id, [key(3), key(2), key(1), key(3)]) == [33, None, 11, 33]
-    assert ledger.row_fingerprints(run.sync_id, []) == []
+    ledger.record(run, BatchRecord(users=[(key(1), row(11), b"a", 4), (key(3), row(33), b"c", 2)]))
+    assert ledger.settled(run.sync_id, [row(33), row(22), row(11), row(33)]) == {
+        row(11): (user_key(key(1)), 4), row(33): (user_key(key(3)), 2),
+    }
+    # User 1's row changed: its old row is nobody's last accepted row any more.
+    ledger.record(run, BatchRecord(users=[(key(1), row(12), b"a2", 5)]))
+    assert ledger.settled(run.sync_id, [row(11), row(12)]) == {row(12): (user_key(key(1)), 5)}
+    assert ledger.settled(run.sync_id, []) == {}
 
 
-def test_a_colliding_user_reads_the_other_users_row_fingerprint_and_never_its_values(ledger):
-    # The narrow read does not check the full hash: a row fingerprint covers the row's identifier, so
-    # another user's never equals this user's row (the planner's fast path relies on it).
-    run = open_run(ledger, mode="attributes")
-    first, second = b"\x01" * 8 + b"a" * 8, b"\x01" * 8 + b"b" * 8
-    ledger.record(run, BatchRecord(users=[(first, 7, b"first")]))
-    assert ledger.row_fingerprints(run.sync_id, [second]) == [7]
-    assert ledger.users(run.sync_id, [second]) == {}
+def test_another_syncs_rows_are_never_settled(ledger):
+    one, other = open_run(ledger, mode="attributes"), open_run(ledger, sync_key="dag.other", mode="attributes")
+    ledger.record(one, BatchRecord(users=[(key(1), row(1), b"a", 1)]))
+    assert ledger.settled(other.sync_id, [row(1)]) == {}
+    assert ledger.settled(one.sync_id, [row(1)]) == {row(1): (user_key(key(1)), 1)}
 
 
 def test_a_file_store_has_its_threads_share_one_connection(tmp_path):
@@ -112,7 +127,7 @@ def test_a_file_store_has_its_threads_share_one_connection(tmp_path):
     event.listen(store.engine, "connect", lambda *_: opened.append(1))
     try:
         run = open_run(store, mode="attributes")
-        run_at_once(lambda n: store.record(run, BatchRecord(users=[(key(n), n, b"v")])), 8)
+        run_at_once(lambda n: store.record(run, BatchRecord(users=[(key(n), row(n), b"v", 1)])), 8)
         assert len(store.users(run.sync_id, [key(n) for n in range(8)])) == 8
         assert len(opened) == 1
     finally:
