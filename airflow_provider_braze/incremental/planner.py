@@ -217,6 +217,9 @@ class IncrementalSync:
         self.journal.flush_problems()
 
     def _plan_attribute_rows(self, chunk: list[SourceRow], build: Build) -> Iterator[Item]:
+        """One chunk: digest every row, settle those the ledger holds as their user's last row, build
+        and look up the rest, then decide all in source order (a settled row whose user has an
+        earlier row in flight, or sent from this chunk, is built then and decided against it)."""
         digest = self._digest
         digests = [None if problem is not None else digest(data) for _, data, problem in chunk]
         # What is in flight is read before the ledger (see _look_up): a user not held now has its

@@ -245,12 +245,7 @@ class SyncLedgerStore(StateStore):
         built. Only current rows are found (a user's row is replaced when a new one is accepted), and a
         digest covers the row's identifier, so a digest found is that user's last accepted row.
         """
-        found: dict[bytes, tuple[int, int]] = {}
-        with read_transaction(self._engine) as conn:
-            for i in range(0, len(digests), LOOKUP_CHUNK):
-                for digest, key, points in sql.select_in(conn, sql.SELECT_SETTLED, digests[i : i + LOOKUP_CHUNK], sync_id):
-                    found[bytes(digest)] = (key, points)
-        return found
+        return self._by_digest(sql.SELECT_SETTLED, sync_id, digests)
 
     def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
         """``user_hash -> (row digest, fingerprints, run)`` for the users among ``hashes`` the sync has written.
@@ -277,11 +272,15 @@ class SyncLedgerStore(StateStore):
 
     def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
         """``item_key -> (status, run)`` for the events, purchases and increments among ``keys`` known to the sync."""
-        found: dict[bytes, tuple[str, int]] = {}
+        return self._by_digest(sql.SELECT_KEYS, sync_id, keys)
+
+    def _by_digest(self, statement: str, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[Any, Any]]:
+        """``digest -> (second column, third column)`` of a sync's lookup by digests, in one snapshot."""
+        found: dict[bytes, tuple[Any, Any]] = {}
         with read_transaction(self._engine) as conn:
-            for i in range(0, len(keys), LOOKUP_CHUNK):
-                for key, status, run in sql.select_in(conn, sql.SELECT_KEYS, keys[i : i + LOOKUP_CHUNK], sync_id):
-                    found[bytes(key)] = (status, run)
+            for i in range(0, len(digests), LOOKUP_CHUNK):
+                for digest, first, second in sql.select_in(conn, statement, digests[i : i + LOOKUP_CHUNK], sync_id):
+                    found[bytes(digest)] = (first, second)
         return found
 
     # -- writes as batches complete ------------------------------------------------------------------
