@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import export_memory, incremental
+from bench import export_memory, incremental, throughput
 
 WORK = Path(__file__).resolve().parent / "results"
 
@@ -14,6 +14,8 @@ def main() -> None:
     export_memory.run(WORK)
     print("\n== incremental syncs: 1,000,000 users, then 1 % changed, then nothing changed")
     incremental.run(WORK)
+    print("\n== throughput against Braze's rate limit: the provider, a sequential loop, a naive thread pool")
+    throughput.run(WORK)
 
 
 if __name__ == "__main__":

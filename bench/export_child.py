@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--braze-url", required=True)
     parser.add_argument("--key", required=True)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="0: not set (the provider's default)")
     parser.add_argument("--state-db", help="SQLite file of the sync ledger (reached as connection bench_state)")
     parser.add_argument("--run-id", default="bench-run")
     parser.add_argument("--no-sync-ledger", action="store_true", help="a one-shot export (sync_ledger=False)")
@@ -35,8 +35,9 @@ def main() -> None:
     if args.state_db:
         os.environ["AIRFLOW_CONN_BENCH_STATE"] = json.dumps({"conn_type": "sqlite", "host": os.path.abspath(args.state_db)})
     os.environ["AIRFLOW_CONN_BENCH_WAREHOUSE"] = json.dumps({"conn_type": "sqlite", "host": args.db})
+    extra = {"concurrency": args.concurrency} if args.concurrency else {}
     os.environ["AIRFLOW_CONN_BRAZE_DEFAULT"] = json.dumps(
-        {"conn_type": "braze", "host": args.braze_url, "password": args.key, "extra": {"concurrency": args.concurrency}}
+        {"conn_type": "braze", "host": args.braze_url, "password": args.key, "extra": extra}
     )
     from airflow_provider_braze.operators import BrazeTrackUsersOperator
 

@@ -107,11 +107,15 @@ def test_latency_delays_every_answer(braze_sandbox, braze):
     assert time.monotonic() - started >= 0.2
 
 
-def test_fast_mode_applies_but_keeps_no_request_log():
+def test_fast_mode_applies_and_counts_answers_but_keeps_no_request_log():
     from airflow_provider_braze.sandbox.braze import BrazeSandbox
 
-    with BrazeSandbox(api_keys={"k": None}, fast=True, latency=5.0) as sandbox:
+    with BrazeSandbox(api_keys={"k": None}, fast=True, latency=0.2) as sandbox:
+        sandbox.set_rate_limit("users_track", limit=1, period=60.0)
         started = time.monotonic()
-        requests.post(sandbox.url + "/users/track", json=_one(), headers={"Authorization": "Bearer k"}, timeout=5)
-        assert time.monotonic() - started < 2
+        for _ in range(2):
+            requests.post(sandbox.url + "/users/track", json=_one(), headers={"Authorization": "Bearer k"}, timeout=5)
+        assert time.monotonic() - started >= 0.4  # the latency asked for is kept: benchmarks need it
         assert sandbox.store.find_user(external_id="u0") is not None and len(sandbox.requests) == 0
+        counts = requests.get(sandbox.url + "/_sandbox/counts", timeout=5).json()
+        assert counts["responses"] == {"201": 1, "429": 1}

@@ -37,7 +37,7 @@ from airflow_provider_braze.sandbox.braze.faults import Draw, FaultDice, Faults
 from airflow_provider_braze.sandbox.braze.handlers import handler_for
 from airflow_provider_braze.sandbox.braze.messages import BodyTooLarge, Request, Response, error
 from airflow_provider_braze.sandbox.braze.ratelimits import RateLimiter, storm_headers
-from airflow_provider_braze.sandbox.braze.requestlog import RequestLog, RequestRecord, mask_key
+from airflow_provider_braze.sandbox.braze.requestlog import RequestLog, RequestRecord, StatusCounts, mask_key
 from airflow_provider_braze.sandbox.braze.routing import route
 from airflow_provider_braze.sandbox.braze.store import UserStore
 
@@ -80,6 +80,7 @@ class BrazeApp:
         self.request_log, self.settings, self.cdi = request_log, settings, cdi
         self.latency = latency
         self.endpoints = dict(endpoints or {})
+        self.statuses = StatusCounts()
 
     def handle(self, request: Request) -> Response:
         """Answer one request to a Braze path (inspection paths are served elsewhere)."""
@@ -193,6 +194,7 @@ class BrazeApp:
     # --- request log ------------------------------------------------------------------------------
 
     def _record(self, request, endpoint, response: Response, body, key, draw: Draw) -> None:
+        self.statuses.add(None if response.drop else response.status)
         if self.request_log is None:
             return
         self.request_log.append(

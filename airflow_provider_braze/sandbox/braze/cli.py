@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated permissions of the keys (default: all), e.g. users.track,users.delete",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
-    parser.add_argument("--fast", action="store_true", help="benchmark mode: no latency, no request log")
+    parser.add_argument("--fast", action="store_true", help="benchmark mode: no request log (latency only with --latency-ms)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault generator")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered with a 5xx")
     parser.add_argument("--rate-limit-storm", type=float, default=0.0, help="fraction answered with a 429")

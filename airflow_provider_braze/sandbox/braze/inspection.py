@@ -4,7 +4,8 @@ No authentication, no rate limit, never logged or counted as Braze traffic; the 
 127.0.0.1 only.
 
 * ``GET /_sandbox/state``: profiles, events, purchases, email lists, data points, counters, CDI.
-* ``GET /_sandbox/counts``: how many profiles, events and purchases, data points, counters (cheap).
+* ``GET /_sandbox/counts``: how many profiles, events and purchases, data points, counters, and
+  answers by HTTP status (cheap, kept in fast mode too).
 * ``GET /_sandbox/requests``: the request log (``?limit=N`` for the last N).
 * ``GET /_sandbox/faults``; ``POST /_sandbox/faults`` with any of the fault knobs (and
   ``rate_limit_storm_for``): returns the settings now in force.
@@ -51,7 +52,7 @@ def handle(sandbox: BrazeSandbox, request: Request) -> Response:
         if method == "GET" and name == "state":
             return Response(200, sandbox.state())
         if method == "GET" and name == "counts":
-            return Response(200, sandbox.store.counts())
+            return Response(200, {**sandbox.store.counts(), "responses": sandbox.app.statuses.to_dict()})
         if method == "GET" and name == "requests":
             records = [r.to_dict() for r in sandbox.requests.records()]
             limit = request.query.get("limit")

@@ -76,3 +76,25 @@ class RequestLog:
                 for r in self._records
                 if (endpoint is None or r.endpoint == endpoint.lstrip("/")) and (status is None or r.status == status)
             ]
+
+
+class StatusCounts:
+    """How many answers of each HTTP status the sandbox gave (``"dropped"`` for connections closed
+    unanswered); kept in fast mode too, where there is no request log, so a benchmark can count 429s."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, status: int | None) -> None:
+        name = "dropped" if status is None else str(status)
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + 1
+
+    def to_dict(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()

@@ -37,7 +37,7 @@ class BrazeSandbox:
         Braze permission names (``users.track`` ...). Default: ``{"braze-sandbox-key": None}``.
     :param port: TCP port; 0 picks a free one (read :attr:`url`).
     :param latency: seconds added to every answer.
-    :param fast: benchmark mode: no latency and no request log; the store is still applied.
+    :param fast: benchmark mode: no request log (the store is still applied; latency only as given).
     :param rate_limits: ``{group: (limit, period_seconds)}`` replacing catalogue figures.
     :param require_fields_to_export: ``/users/export/ids`` needs ``fields_to_export`` (new workspaces).
     :param seed: seed of the fault generator (same seed and request order, same faults).
@@ -84,7 +84,7 @@ class BrazeSandbox:
             request_log=None if fast else self.requests,
             settings=self.settings,
             cdi=self.cdi,
-            latency=0.0 if fast else latency,
+            latency=latency,
             endpoints=endpoints,
         )
         self._server: SandboxHTTPServer | None = None
@@ -147,7 +147,7 @@ class BrazeSandbox:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        self.app.latency = 0.0 if self.fast else float(seconds)
+        self.app.latency = float(seconds)
 
     def set_rate_limit(self, group: str, limit: int, period: float) -> None:
         """Override one rate-limit group's window, e.g. ``set_rate_limit("users_track", limit=5, period=1.0)``."""
@@ -178,6 +178,7 @@ class BrazeSandbox:
         """Forget data, request log, rate-limit windows, CDI jobs and faults; keep the configuration."""
         self.store.clear()
         self.requests.clear()
+        self.app.statuses.clear()
         self.rate_limits.reset()
         self.cdi.clear_jobs()
         defaults = Faults()
