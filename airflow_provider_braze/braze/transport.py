@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import logging
+import os
 import platform
 import threading
 import time
@@ -136,8 +137,14 @@ class BrazeClient:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update(self._headers)
+        # requests reads the environment (proxy variables, NO_PROXY, ~/.netrc, CA bundle variables) on
+        # every request, which costs more than the request itself at Braze's rate; it is read once here.
+        # (A ~/.netrc entry is never wanted: it would replace the Bearer header.)
+        session.trust_env = False
+        session.proxies.update({**requests.utils.get_environ_proxies(self.base_url), **self._proxies})
         session.verify = self._verify
-        session.proxies.update(self._proxies)
+        if self._verify is True:
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         return session
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from airflow_provider_braze.braze.batching import Batcher
+import pytest
+
+from airflow_provider_braze.braze.batching import Batcher, encode
 from airflow_provider_braze.braze.endpoints import get_endpoint
 from airflow_provider_braze.braze.items import Item
 
@@ -98,3 +100,15 @@ def test_v1_subscription_requests_never_carry_emails_and_phones_together():
     batches = list(Batcher(ep, {"subscription_group_id": "g", "subscription_state": "subscribed"}).batches(items))
     assert not any({"email", "phone"} <= set(b.items) for b in batches)
     assert sorted(len(b) for b in batches) == [1, 1, 2]
+
+
+def test_objects_are_sent_as_compact_utf8_json():
+    assert encode({"external_id": "u1", "city": "Zürich", "tags": ["a", None], "n": 1.5}) == (
+        '{"external_id":"u1","city":"Zürich","tags":["a",null],"n":1.5}'.encode()
+    )
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_json_cannot_hold_is_refused_not_sent_as_null(number):
+    with pytest.raises(ValueError, match="JSON compliant"):
+        encode({"external_id": "u1", "score": number})

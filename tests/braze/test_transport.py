@@ -243,3 +243,26 @@ def test_429_pauses_the_rate_limit_group_for_every_thread(requests_mock):
     # The retry had to pass the group's pause: the limiter held it until the reset.
     assert 4.0 <= sum(clock.slept) <= 5.0
     assert clock.wall >= reset
+
+
+def test_the_environment_is_read_once_for_proxies_and_ca_bundle_and_netrc_never_replaces_the_key(
+    monkeypatch, tmp_path, requests_mock
+):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine rest.iad-03.braze.com login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
+    session = BrazeClient(BASE, "k-123").session
+    assert session.proxies["https"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/ssl/company.pem"
+    assert session.trust_env is False  # no lookups per request
+
+    monkeypatch.setenv("NO_PROXY", "rest.iad-03.braze.com")
+    assert "https" not in BrazeClient(BASE, "k-123").session.proxies
+    assert BrazeClient(BASE, "k-123", verify=False).session.verify is False
+
+    requests_mock.post(f"{BASE}/users/track", status_code=201, json={"message": "success"})
+    BrazeClient(BASE, "k-123").request("users/track", json_body={"attributes": []})
+    assert requests_mock.last_request.headers["Authorization"] == "Bearer k-123"
