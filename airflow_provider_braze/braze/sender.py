@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from airflow_provider_braze.braze.batching import Batch, Batcher
+from airflow_provider_braze.braze.concurrency import DEFAULT_CAP, InFlightWindow
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
@@ -99,8 +100,9 @@ class BatchSender:
     """Sends items to one endpoint in batches over a bounded thread pool.
 
     :param client: the Braze client (thread-safe).
-    :param concurrency: requests in flight at once.
-    :param max_pending: batches built ahead of the pool; bounds memory.
+    :param concurrency: the most requests in flight; below it the number follows the rate limit and
+        the latency observed (:class:`~airflow_provider_braze.braze.concurrency.InFlightWindow`).
+    :param max_pending: a fixed number of batches in flight instead (tests); bounds memory.
     :param journal: told about every batch before it is sent and when its outcome is known.
     """
 
@@ -108,7 +110,7 @@ class BatchSender:
         self,
         client: BrazeClient,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CAP,
         max_pending: int | None = None,
         journal: SendJournal | None = None,
     ) -> None:
@@ -116,8 +118,10 @@ class BatchSender:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}.")
         self.client = client
         self.concurrency = concurrency
-        self.max_pending = max_pending or concurrency * 2
+        self.max_pending = max_pending
         self.journal = journal
+        #: The last send's window (its limit and latency tell how it adapted).
+        self.window: InFlightWindow | None = None
 
     def send(
         self,
@@ -145,13 +149,25 @@ class BatchSender:
         batches = Batcher(ep, static_body).batches(items)
         fatal: BaseException | None = None
         in_flight: deque[Future[BatchResult]] = deque()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool:
+        group = ep.rate_limit_group
+        window = self.window = InFlightWindow(
+            self.client.rate_limiter.bucket(group).rate, cap=self.concurrency, start=min(8, self.concurrency)
+        )
+
+        def observe(answered: Endpoint, seconds: float, status: int | None) -> None:
+            if answered.rate_limit_group == group:
+                window.observe(seconds, status)
+
+        with (
+            self.client.watch(observe),
+            ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool,
+        ):
             for batch in batches:
                 if batch.oversized:
                     yield self._journaled(_oversized(batch))
                     continue
                 in_flight.append(pool.submit(self._send_batch, batch))
-                while len(in_flight) >= self.max_pending:
+                while len(in_flight) >= (self.max_pending or window.limit):
                     for result in _next_done(in_flight, heartbeat, heartbeat_interval):
                         fatal = fatal or result.fatal_error
                         yield result

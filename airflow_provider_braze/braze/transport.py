@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import logging
@@ -9,7 +10,7 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,7 @@ class BrazeClient:
             "Accept": "application/json",
         }
         self._key = key
+        self._observers: tuple[Callable[[Endpoint, float, int | None], None], ...] = ()
         self._verify = verify
         self._proxies = dict(proxies or {})
         self._sleep = sleep
@@ -146,6 +148,18 @@ class BrazeClient:
         if self._verify is True:
             session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         return session
+
+    @contextlib.contextmanager
+    def watch(self, observer: Callable[[Endpoint, float, int | None], None]) -> Iterator[None]:
+        """Tell ``observer`` of every answer while the block runs: ``(endpoint, seconds, status)``,
+        status ``None`` when no answer came (the sender's in-flight window listens)."""
+        with self._session_lock:
+            self._observers = (*self._observers, observer)
+        try:
+            yield
+        finally:
+            with self._session_lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -217,10 +231,12 @@ class BrazeClient:
                 ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
+            self._tell(ep, time.monotonic() - started, None)
             mapped = from_requests(exc)
             if mapped is None:
                 raise
             raise mapped from exc
+        self._tell(ep, time.monotonic() - started, resp.status_code)
         body = response_body(resp)
         rate = RateLimitHeaders.parse(resp.headers)
         self.rate_limiter.observe(ep.rate_limit_group, rate)
@@ -231,6 +247,11 @@ class BrazeClient:
         if isinstance(error, BrazeRateLimitError) and error.reset_at is not None:
             self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
         raise error
+
+
+    def _tell(self, ep: Endpoint, seconds: float, status: int | None) -> None:
+        for observer in self._observers:
+            observer(ep, seconds, status)
 
 
 def ambiguous_outcome(ep: Endpoint, error: BaseException, resent: bool) -> BrazeAmbiguousOutcomeError:

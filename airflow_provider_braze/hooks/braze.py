@@ -96,7 +96,7 @@ class BrazeHook(BaseHook):
             timeout=(s.connect_timeout, s.timeout),
             retry_policy=self.retry_policy,
             rate_limiter=RateLimiter(s.rate_limits, share=s.rate_limit_share, enabled=s.client_rate_limiting),
-            pool_size=max(self.concurrency, 4),
+            pool_size=max(self.concurrency, 4),  # a socket for each request the window may hold
             user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
             verify=s.verify,
         )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_braze.braze.concurrency import DEFAULT_CAP
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
 from airflow_provider_braze.braze.retry import RetryPolicy
 
@@ -23,7 +24,8 @@ class BrazeConnectionSettings:
     :param max_attempts: attempts per request (extra ``max_attempts``).
     :param max_retry_seconds: total waiting allowed per request (extra ``max_retry_seconds``).
     :param retry_ambiguous: resend non-idempotent requests after a timeout (extra ``retry_ambiguous``).
-    :param concurrency: requests in flight when sending batches (extra ``concurrency``).
+    :param concurrency: the most requests in flight when sending batches (extra ``concurrency``); the
+        sender keeps as many as the rate limit and the observed latency call for, up to it.
     :param rate_limits: per-group overrides, ``{"users_track": {"limit": 1000, "period": 3}}``.
     :param rate_limit_share: fraction of each workspace limit this connection may use.
     :param client_rate_limiting: ``False`` turns client-side limiting off.
@@ -41,7 +43,7 @@ class BrazeConnectionSettings:
     max_attempts: int = 8
     max_retry_seconds: float = 900.0
     retry_ambiguous: bool = False
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CAP
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
     rate_limit_share: float = 1.0
     client_rate_limiting: bool = True
@@ -62,7 +64,7 @@ class BrazeConnectionSettings:
             max_attempts=int(get.number("max_attempts", 8, minimum=1)),
             max_retry_seconds=get.number("max_retry_seconds", 900.0, minimum=0),
             retry_ambiguous=get.boolean("retry_ambiguous", False),
-            concurrency=int(get.number("concurrency", 8, minimum=1)),
+            concurrency=int(get.number("concurrency", DEFAULT_CAP, minimum=1)),
             rate_limits=get.mapping("rate_limits"),
             rate_limit_share=get.number("rate_limit_share", 1.0, minimum=0.001),
             client_rate_limiting=get.boolean("client_rate_limiting", True),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
 from airflow_provider_braze.braze.errors import BrazeAuthenticationError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.sender import BatchSender
+from airflow_provider_braze.braze.transport import BrazeClient
 from tests.braze.conftest import BASE
+from tests.conftest import TEST_API_KEY
 
 TRACK = f"{BASE}/users/track"
 
@@ -144,3 +147,37 @@ def test_heartbeat_is_called_while_braze_keeps_us_waiting(client, requests_mock)
     beats = []
     results = list(BatchSender(client).send("users/track", attrs(3), heartbeat=lambda: beats.append(1), heartbeat_interval=0.05))
     assert results[0].count("accepted") == 3 and len(beats) >= 3
+
+
+class CountingClient(BrazeClient):
+    """A real client that counts its requests in flight."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy = self.most = 0
+        self._count = threading.Lock()
+
+    def _send_once(self, *args, **kwargs):
+        with self._count:
+            self.busy += 1
+            self.most = max(self.most, self.busy)
+        try:
+            return super()._send_once(*args, **kwargs)
+        finally:
+            with self._count:
+                self.busy -= 1
+
+
+def test_in_flight_follows_rate_times_latency_up_to_the_cap(sandbox):
+    # 50 ms answers and Braze's 1,000 /users/track requests a second: about 63 in flight spend the
+    # whole budget (the default used to be a fixed 8).
+    sandbox.latency = 0.05
+    client = CountingClient(sandbox.url, TEST_API_KEY, pool_size=64)
+    sender = BatchSender(client)
+    results = list(sender.send("users/track", attrs(75 * 300)))
+    assert sum(o.status == "accepted" for r in results for o in r.outcomes) == 75 * 300
+    assert 40 <= client.most <= 64 and sender.window.limit >= 50
+
+    capped = CountingClient(sandbox.url, TEST_API_KEY, pool_size=64)
+    list(BatchSender(capped, concurrency=5).send("users/track", attrs(75 * 40)))
+    assert capped.most == 5
