@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--no-sync-ledger", action="store_true", help="a one-shot export (sync_ledger=False)")
     parser.add_argument("--only-changed", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--partition", help="index/count: export one partition of the table")
     args = parser.parse_args()
     if args.state_db:
         os.environ["AIRFLOW_CONN_BENCH_STATE"] = json.dumps({"conn_type": "sqlite", "host": os.path.abspath(args.state_db)})
@@ -44,7 +45,7 @@ def main() -> None:
     operator = BrazeTrackUsersOperator(
         task_id="bench", sql="select * from customers", sql_conn_id="bench_warehouse", count_rows=True,
         sync_ledger=not args.no_sync_ledger, only_changed=args.only_changed, dry_run=args.dry_run,
-        state_conn_id="bench_state" if args.state_db else None,
+        state_conn_id="bench_state" if args.state_db else None, partition=args.partition,
     )
     baseline = peak_rss_mb()  # Airflow, the provider and the operator loaded; nothing exported yet
     cpu_before = cpu_seconds()

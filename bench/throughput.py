@@ -12,7 +12,9 @@ objects each: a ceiling of 75,000 rows per second):
   first :data:`LOOP_ROWS` rows.
 
 Then a run where the sandbox's limit is below what the client can send (:data:`LOW_LIMIT`): the share
-of the limit used over the middle of the run, and the 429s.
+of the limit used over the middle of the run, and the 429s; and four workers (partitions of one
+table, four processes at once) sharing one limit (:data:`SHARED_LIMIT`): together, the share of it
+they use, their 429s, and whether the sandbox holds every row exactly once.
 
 Columns: rows/s, ratio to the loop, share of the rate-limit ceiling, 429s, client CPU µs per row
 (``getrusage`` of the client's process), peak RSS.
@@ -39,6 +41,9 @@ LIMIT, PERIOD, BATCH = 3_000, 3.0, 75
 LOOP_ROWS = 7_500
 #: The limit of the run where the limit binds: requests per 3 seconds.
 LOW_LIMIT = 300
+#: The limit four workers share (below what they could send together, so that it binds).
+SHARED_LIMIT = 150
+WORKERS = 4
 LATENCIES_MS = (10, 50, 200)
 
 
@@ -87,20 +92,33 @@ class Sampler:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
 
-def run_client(kind: str, db: Path, url: str, rows: int) -> dict:
-    """One client run in its own process; its JSON summary."""
+def client_command(kind: str, db: Path, url: str, rows: int) -> list[str]:
     if kind.startswith("provider"):
         command = [sys.executable, "-m", "bench.export_child", "--db", str(db), "--concurrency", "0"]
         if kind == "provider, one-shot":
             command.append("--no-sync-ledger")
     else:
         command = [sys.executable, "-m", "bench.throughput_clients", kind, "--db", str(db), "--rows", str(rows)]
-    command += ["--braze-url", url, "--key", KEY]
-    with tempfile.TemporaryDirectory() as home:  # a first run: an empty Airflow home and state store
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "AIRFLOW_HOME": home}, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return [*command, "--braze-url", url, "--key", KEY]
+
+
+def run_client(kind: str, db: Path, url: str, rows: int) -> dict:
+    """One client run in its own process; its JSON summary."""
+    return run_processes([client_command(kind, db, url, rows)])[0]
+
+
+def run_processes(commands: list[list[str]]) -> list[dict]:
+    """Processes started together, each with an empty Airflow home and state store (a first run); their summaries."""
+    with tempfile.TemporaryDirectory() as homes:
+        running = []
+        for n, command in enumerate(commands):
+            env = {**os.environ, "AIRFLOW_HOME": str(Path(homes) / str(n))}
+            running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        outputs = [process.communicate() for process in running]
+    for process, (out, err) in zip(running, outputs):
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(process.args)} failed:\n{err[-4000:]}")
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
 
 
 def measure(kind: str, db: Path, url: str, rows: int, ceiling_rows_s: float) -> dict:
@@ -157,8 +175,37 @@ def run(
         _print_row(results[-1], results)
     finally:
         braze.stop()
-    _print_verdicts(results)
+    shared = four_workers(tables[small], small)
+    _print_verdicts(results, shared)
     return results
+
+
+def four_workers(db: Path, rows: int) -> dict:
+    """:data:`WORKERS` processes, one partition each, at once against one shared limit."""
+    braze = sandbox(50, SHARED_LIMIT)
+    try:
+        base = client_command("provider", db, braze.url, rows)
+        commands = [[*base, "--partition", f"{i}/{WORKERS}"] for i in range(WORKERS)]
+        started = time.monotonic()
+        with Sampler(braze.url) as sampler:
+            summaries = run_processes(commands)
+        seconds = time.monotonic() - started
+        answers = counts(braze.url)
+    finally:
+        braze.stop()
+    requests_made = sum(answers["responses"].values())
+    result = {
+        "rows": sum(s["rows_read"] for s in summaries), "accepted": sum(s["accepted"] for s in summaries),
+        "seconds": seconds, "users_held": answers["users"], "throttled": answers["responses"].get("429", 0),
+        "requests": requests_made, "share": sampler.middle_rate() / (SHARED_LIMIT / PERIOD),
+    }
+    print(
+        f"{WORKERS} workers, one limit of {SHARED_LIMIT}/3 s, 50 ms: {result['rows']:,} rows in {seconds:.1f} s, "
+        f"{result['share']:.0%} of the limit over the middle of the run, {result['throttled']} answers 429 of "
+        f"{requests_made:,} requests, the sandbox holds {result['users_held']:,} users",
+        flush=True,
+    )
+    return result
 
 
 _HEADER = (
@@ -181,7 +228,7 @@ def _print_row(row: dict, results: list[dict]) -> None:
     )
 
 
-def _print_verdicts(results: list[dict]) -> None:
+def _print_verdicts(results: list[dict], shared: dict) -> None:
     def find(client: str, rows: int, latency: int = 50, limit: int = LIMIT) -> dict:
         return next(r for r in results if (r["client"], r["rows"], r["latency_ms"], r["limit"]) == (client, rows, latency, limit))
 
@@ -205,5 +252,12 @@ def _print_verdicts(results: list[dict]) -> None:
             provider["peak_rss_mb"] <= 1.1 * find("provider", small)["peak_rss_mb"],
         ),
     ]
+    checks.append((
+        f"{WORKERS} workers sharing a limit: {shared['share']:.0%} of it (>= 85 %), "
+        f"{shared['throttled'] / max(shared['requests'], 1):.1%} answers 429 (<= 1 %), "
+        f"{shared['users_held']:,} of {shared['rows']:,} users held",
+        shared["share"] >= 0.85 and shared["throttled"] <= 0.01 * shared["requests"]
+        and shared["users_held"] == shared["rows"] == shared["accepted"],
+    ))
     for text, ok in checks:
         print(f"{text}: {'PASS' if ok else 'FAIL'}")

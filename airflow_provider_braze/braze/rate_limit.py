@@ -56,6 +56,8 @@ class TokenBucket:
         self._paced_rate: float | None = None
         self._paced_until = 0.0
         self._paused_until = 0.0
+        # Requests taken and not yet answered: Braze may not have counted them in a Remaining it sends.
+        self._in_flight = 0
 
     def _refill(self, now: float) -> float:
         rate = self.rate
@@ -79,6 +81,7 @@ class TokenBucket:
                     delay = self._paused_until - now
                 elif self._tokens >= tokens - _EPSILON:
                     self._tokens = max(0.0, self._tokens - tokens)
+                    self._in_flight += 1
                     return waited
                 else:
                     # A floor on the sleep: a float-rounding shortfall must not spin the loop.
@@ -86,8 +89,18 @@ class TokenBucket:
             self._sleep(delay)
             waited += delay
 
+    def release(self) -> None:
+        """A request taken with :meth:`acquire` was answered (or failed)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
     def observe(self, headers: RateLimitHeaders) -> None:
-        """Align the bucket with what Braze says is left of the workspace's window."""
+        """Align the bucket with what Braze says is left of the workspace's window.
+
+        Call it before :meth:`release` of the answered request. The other requests this client has in
+        flight may have left after Braze counted ``Remaining``: they are spent from it now, or near a
+        window's end each worker would overshoot by its requests in flight and collect 429s.
+        """
         if headers.remaining is None:
             return
         with self._lock:
@@ -96,13 +109,14 @@ class TokenBucket:
             seconds_to_reset = None
             if headers.reset is not None:
                 seconds_to_reset = headers.reset - self._wall_clock()
-            self._tokens = min(self._tokens, float(max(headers.remaining, 0)))
+            left = max(headers.remaining - max(self._in_flight - 1, 0), 0)
+            self._tokens = min(self._tokens, float(left))
             if seconds_to_reset is None or seconds_to_reset <= 0:
                 return
-            if headers.remaining <= 0:
+            if left <= 0:
                 self._paused_until = max(self._paused_until, now + seconds_to_reset)
             else:
-                self._paced_rate = headers.remaining / seconds_to_reset
+                self._paced_rate = left / seconds_to_reset
                 self._paced_until = now + seconds_to_reset
 
     def pause_until_epoch(self, reset_epoch: float) -> None:
@@ -146,6 +160,11 @@ class RateLimiter:
     def acquire(self, group: str) -> float:
         """Wait for a request slot in ``group``; returns the seconds waited."""
         return self.bucket(group).acquire() if self.enabled else 0.0
+
+    def release(self, group: str) -> None:
+        """A request of ``group`` taken with :meth:`acquire` was answered (or failed)."""
+        if self.enabled:
+            self.bucket(group).release()
 
     def observe(self, group: str, headers: RateLimitHeaders) -> None:
         if self.enabled:

@@ -209,6 +209,8 @@ class BrazeClient:
             except BrazeError as exc:
                 maybe_applied += is_ambiguous(exc)
                 raise
+            finally:
+                self.rate_limiter.release(ep.rate_limit_group)
 
         retrying = self.retry_policy.retrying(
             idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}", sleep=self._sleep

@@ -113,3 +113,23 @@ def test_bucket_is_thread_safe_and_never_over_issues():
     assert len(taken) == 400
     # 400 tokens at 100/s with a burst of 10 need at least 3.9 s of (fake) time.
     assert max(taken) >= 3.9 - 1e-6
+
+
+def test_requests_still_in_flight_are_spent_from_what_braze_says_is_left():
+    # 40 requests out; the first answer says 30 are left of the window. The 39 others may not be
+    # counted in it yet: the bucket must stop until the reset instead of sending 30 more (and
+    # collecting 429s for them).
+    clock = Clock()
+    b = bucket(1000, 1000, clock)
+    for _ in range(40):
+        b.acquire()
+    b.observe(RateLimitHeaders(limit=3000, remaining=30, reset=clock.wall + 1.5))
+    b.release()
+    assert b.acquire() == pytest.approx(1.5)
+
+    # Once they are answered, what is left is spread over the rest of the window as before.
+    for _ in range(40):
+        b.release()
+    b.observe(RateLimitHeaders(limit=3000, remaining=100, reset=clock.wall + 2))
+    b.release()
+    assert b.acquire() == 0.0
