@@ -26,7 +26,8 @@ _ALPHA = 0.2
 class InFlightWindow:
     """The number of requests to keep in flight, from the latency observed and Braze's answers.
 
-    Thread-safe: the sender's threads report answers, its main loop reads :attr:`limit`.
+    Thread-safe: the sender's threads pass through it around each request (``with window:`` waits
+    for a free slot) and report answers; batches may queue behind it, built ahead.
 
     :param rate: requests per second the rate limiter allows this client (its budget).
     :param cap: the most in flight (the ``concurrency`` setting, or :data:`DEFAULT_CAP`).
@@ -53,7 +54,8 @@ class InFlightWindow:
         self._latency: float | None = None
         self._clock = clock
         self._calm_after = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._active = 0
 
     @property
     def limit(self) -> int:
@@ -71,6 +73,19 @@ class InFlightWindow:
             return self._limit
         return max(self.floor, min(self.cap, math.ceil(self.rate * self._latency * HEADROOM)))
 
+    def __enter__(self) -> InFlightWindow:
+        """Wait for a slot: fewer than :attr:`limit` requests in flight."""
+        with self._lock:
+            while self._active >= self._limit:
+                self._lock.wait()
+            self._active += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._active -= 1
+            self._lock.notify()
+
     def observe(self, seconds: float, status: int | None) -> None:
         """One answer (``status``; ``None`` for none at all) that took ``seconds``."""
         with self._lock:
@@ -83,4 +98,7 @@ class InFlightWindow:
                 return
             self._latency = seconds if self._latency is None else self._latency + _ALPHA * (seconds - self._latency)
             target = self.target()
+            grown = self._limit < target
             self._limit = target if self._limit > target else min(target, self._limit + 1)
+            if grown:
+                self._lock.notify()

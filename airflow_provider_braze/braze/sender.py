@@ -102,7 +102,9 @@ class BatchSender:
     :param client: the Braze client (thread-safe).
     :param concurrency: the most requests in flight; below it the number follows the rate limit and
         the latency observed (:class:`~airflow_provider_braze.braze.concurrency.InFlightWindow`).
-    :param max_pending: a fixed number of batches in flight instead (tests); bounds memory.
+    :param max_pending: batches submitted and not finished, at most (default: the window plus the
+        cap, so batches are built ahead while requests are out and outcomes are being recorded: a
+        batch's journal commit is not a request and takes no slot); bounds memory.
     :param journal: told about every batch before it is sent and when its outcome is known.
     """
 
@@ -166,8 +168,8 @@ class BatchSender:
                 if batch.oversized:
                     yield self._journaled(_oversized(batch))
                     continue
-                in_flight.append(pool.submit(self._send_batch, batch))
-                while len(in_flight) >= (self.max_pending or window.limit):
+                in_flight.append(pool.submit(self._send_batch, batch, window))
+                while len(in_flight) >= (self.max_pending or window.limit + self.concurrency):
                     for result in _next_done(in_flight, heartbeat, heartbeat_interval):
                         fatal = fatal or result.fatal_error
                         yield result
@@ -180,12 +182,12 @@ class BatchSender:
         if fatal is not None:
             raise fatal
 
-    def _send_batch(self, batch: Batch) -> BatchResult:
+    def _send_batch(self, batch: Batch, window: InFlightWindow) -> BatchResult:
         result = BatchResult(batch.endpoint.name)
         try:
             if self.journal is not None:
                 self.journal.before_send(batch)
-            self._send_or_split(batch, result)
+            self._send_or_split(batch, result, window)
         except BrazeAmbiguousOutcomeError as exc:
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items() if id(i) not in done)
@@ -203,16 +205,17 @@ class BatchSender:
                 result.fatal_error = result.fatal_error or exc
         return result
 
-    def _send_or_split(self, batch: Batch, result: BatchResult) -> None:
+    def _send_or_split(self, batch: Batch, result: BatchResult, window: InFlightWindow) -> None:
         result.requests += 1
         try:
-            response = self.client.request(
-                batch.endpoint,
-                data=batch.body(),
-                idempotent=batch.endpoint.is_idempotent(
-                    {key: [item.value for item in items] for key, items in batch.items.items()}
-                ),
-            )
+            with window:  # a slot among the requests in flight; recording the outcome needs none
+                response = self.client.request(
+                    batch.endpoint,
+                    data=batch.body(),
+                    idempotent=batch.endpoint.is_idempotent(
+                        {key: [item.value for item in items] for key, items in batch.items.items()}
+                    ),
+                )
         except (BrazeBadRequestError, BrazePayloadTooLargeError) as exc:
             if len(batch) == 1:
                 (item,) = batch.all_items()
@@ -223,7 +226,7 @@ class BatchSender:
                 batch.endpoint.path, len(batch), exc.status_code, exc.message,
             )
             for half in batch.split():
-                self._send_or_split(half, result)
+                self._send_or_split(half, result, window)
             return
         result.attempts += response.attempts
         # Each earlier attempt that Braze may have applied may have stored the whole batch once more.

@@ -4,7 +4,8 @@ Any SQLAlchemy URL works; two are tuned:
 
 - SQLite (``sqlite:////abs/path/state.db``), the embedded default: WAL journal (readers never block
   the writer), a busy timeout (writers queue instead of failing), ``synchronous=FULL`` (a commit
-  survives power loss, since the receiver tells Ketch "stored" right after it), foreign keys on.
+  survives power loss, since the receiver tells Ketch "stored" right after it; only writes marked
+  losable, see :func:`write_transaction`, skip the flush), foreign keys on.
   SQLAlchemy emits ``BEGIN`` itself so that :func:`write_transaction` can take the write lock up front
   with ``BEGIN IMMEDIATE``: a transaction that reads and then writes can otherwise fail with
   ``SQLITE_BUSY`` instead of waiting.
@@ -27,6 +28,7 @@ from sqlalchemy.pool import StaticPool
 DEFAULT_SQLITE_BUSY_TIMEOUT = 30.0
 
 _WRITE_OPTION = "braze_provider_write"
+_LOSABLE_OPTION = "braze_provider_losable"
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -101,21 +103,36 @@ def create_state_engine(
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # The level cannot change inside a transaction: it is set for each one before BEGIN. In WAL
+        # mode NORMAL skips the fsync at commit; a later FULL commit makes it durable too.
+        conn.exec_driver_sql("PRAGMA synchronous = NORMAL" if options.get(_LOSABLE_OPTION) else "PRAGMA synchronous = FULL")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
     """A transaction that will write: committed on exit, rolled back on error.
 
     On SQLite it takes the write lock at ``BEGIN`` (waiting up to the busy timeout), so reads inside it
     see the latest data and the writes cannot fail for lock upgrade.
+
+    :param durable: ``False`` for writes whose loss only makes a later run redo safe work (attribute
+        outcomes: resent, and attributes are safe to resend): they survive a crash or kill of the
+        process, but a power loss or an operating-system crash may take the last of them back, and
+        their commit waits for no disk flush (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL
+        ``synchronous_commit=off``). The database stays consistent either way.
     """
     with engine.connect() as conn:
-        conn.execution_options(**{_WRITE_OPTION: True})
+        conn.execution_options(**{_WRITE_OPTION: True, _LOSABLE_OPTION: not durable})
         with conn.begin():
+            if not durable and conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield conn
 
 

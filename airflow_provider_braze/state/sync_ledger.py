@@ -309,7 +309,11 @@ class SyncLedgerStore(StateStore):
         now = self._clock()
         p = braze_sync_problems.c
         recovered = 0
-        with write_transaction(self._engine) as conn:
+        # Keys guard events, purchases and increments against being sent twice: their records must
+        # survive a power loss. A batch of attribute outcomes alone may be lost to one (its rows are
+        # only sent again, which is safe), so its commit does not wait for the disk.
+        durable = bool(batch.intents or batch.accepted_keys or batch.unknown_keys or batch.released_keys)
+        with write_transaction(self._engine, durable=durable) as conn:
             if batch.intents:
                 self._write_intents(conn, run, batch.intents, now)
             if batch.users:
