@@ -12,12 +12,16 @@ Side by side in one run, each export in its own process against the sandbox (``-
 - ``1 % changed``: one attribute changed for 1 % of the users: exactly that many values must be sent,
   in at most 1.5 times the (ledger-free) dry run's time (issue 7);
 - ``nothing changed``: nothing is sent.
+
+Single runs on a shared 2-core machine vary by a fifth, so the 1 % bound is judged on the median of
+:data:`ROUNDS` alternating rounds (a dry run, then 1 % changed again), not on one pair.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +31,8 @@ from demo import services
 
 #: Issue 7's bound on the 1 % run against the dry run.
 MAX_RATIO = 1.5
+#: Alternating rounds of a dry run and a 1 % run whose medians are compared.
+ROUNDS = 3
 
 
 def change_one_attribute(db_path: Path, every: int) -> int:
@@ -73,13 +79,18 @@ def run(work: Path, rows: int = 1_000_000) -> dict:
         measure("dry run, ledger", *ledger, "--only-changed", "--dry-run")
         measure("1 % changed", *ledger, "--only-changed", "--run-id", "run-2")
         measure("nothing changed", *ledger, "--only-changed", "--run-id", "run-3")
+        rounds = [(results["dry run"], results["1 % changed"])]
+        for n in range(2, ROUNDS + 1):
+            dry = measure(f"dry run {n}", "--dry-run", "--no-sync-ledger")
+            change_one_attribute(db, 100)
+            rounds.append((dry, measure(f"1 % changed {n}", *ledger, "--only-changed", "--run-id", f"round-{n}")))
     finally:
         braze.stop()
-    _print(results, rows, changed)
+    _print(results, rows, changed, rounds)
     return results
 
 
-def _print(results: dict[str, dict], rows: int, changed: int) -> None:
+def _print(results: dict[str, dict], rows: int, changed: int, rounds: list[tuple[dict, dict]]) -> None:
     dry = results["dry run"]["seconds"]
     print(f"{rows:,} users; {changed:,} of them with one attribute changed before the '1 % changed' run")
     header = f"{'run':<18}{'rows read':>11}{'rows sent':>11}{'values':>11}{'unchanged':>11}{'seconds':>9}{'rows/s':>10}{'CPU µs/row':>12}{'vs dry':>8}{'peak RSS':>10}"
@@ -98,11 +109,21 @@ def _print(results: dict[str, dict], rows: int, changed: int) -> None:
         f"{first['cpu_us_per_row'] - one_shot['cpu_us_per_row']:+.1f} µs "
         f"({one_shot['cpu_us_per_row']:.1f} -> {first['cpu_us_per_row']:.1f})"
     )
-    ratio = second["seconds"] / dry
     print(f"1 % changed vs the dry run with the ledger: {second['seconds'] / results['dry run, ledger']['seconds']:.2f}x")
+    dry_median = statistics.median(d["seconds"] for d, _ in rounds)
+    pct_median = statistics.median(p["seconds"] for _, p in rounds)
+    ratio = pct_median / dry_median
+    each = ", ".join(f"{p['seconds'] / d['seconds']:.2f}x" for d, p in rounds)
     checks = [
-        (f"1 % changed sends exactly {changed:,} values", second["values_written"] == changed == second["data_points"]),
-        (f"1 % changed takes {ratio:.2f}x the dry run (<= {MAX_RATIO})", ratio <= MAX_RATIO),
+        (
+            f"1 % changed sends exactly {changed:,} values, in every round",
+            all(p["values_written"] == changed == p["data_points"] for _, p in rounds),
+        ),
+        (
+            f"1 % changed takes {ratio:.2f}x the dry run, medians of {len(rounds)} rounds ({pct_median:.1f} s "
+            f"against {dry_median:.1f} s; round by round {each}) (<= {MAX_RATIO})",
+            ratio <= MAX_RATIO,
+        ),
         ("nothing changed sends nothing", third["rows_sent"] == third["values_written"] == 0),
     ]
     for label, ok in checks:
