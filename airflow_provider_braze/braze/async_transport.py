@@ -6,9 +6,12 @@ same decisions as the synchronous client: one :class:`~airflow_provider_braze.br
 (run by tenacity's ``AsyncRetrying``), the same typed errors, Bearer auth and ``User-Agent``, and the
 key never reaches ``repr``, logs or exception text.
 
-Transport failures are classified by :func:`~airflow_provider_braze.braze.transport_errors.from_httpx`
-into the project's own exceptions, exactly as the synchronous client classifies requests' failures,
-so callers catch the same exception types from both clients and the retry rules cannot drift apart.
+Everything it decides about a call, the body, whether it is safe to resend, what an answer means and
+how a call that gave up is reported, is :class:`~airflow_provider_braze.braze.exchange.Exchange`,
+shared with the synchronous client. Transport failures are classified by
+:func:`~airflow_provider_braze.braze.transport_errors.from_httpx` into the project's own exceptions,
+as :func:`~airflow_provider_braze.braze.transport_errors.from_requests` classifies requests' failures,
+so callers catch the same exception types from both clients and the rules cannot drift apart.
 
 It carries no client-side token bucket: the synchronous
 :class:`~airflow_provider_braze.braze.rate_limit.RateLimiter` sleeps in threads, and triggers poll
@@ -19,7 +22,6 @@ far below any Braze limit (a CDI status poll every few seconds against 100 reque
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -31,9 +33,10 @@ import tenacity
 
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import BrazeError
-from airflow_provider_braze.braze.responses import error_from_response, response_body
-from airflow_provider_braze.braze.retry import RetryPolicy, is_ambiguous
-from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, BrazeResponse, ambiguous_outcome, clean_api_key
+from airflow_provider_braze.braze.exchange import BrazeResponse, Exchange
+from airflow_provider_braze.braze.responses import response_body
+from airflow_provider_braze.braze.retry import RetryPolicy
+from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, clean_api_key
 from airflow_provider_braze.braze.transport_errors import from_httpx
 
 log = logging.getLogger(__name__)
@@ -132,34 +135,21 @@ class AsyncBrazeClient:
         :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
             attempt Braze may have applied.
         """
-        ep = get_endpoint(endpoint)
-        data = None
-        if json_body is not None:
-            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
-        if idempotent is None:
-            idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
-        url = self.base_url + ep.format_path(**(path_params or {}))
-        attempts = 0
-        maybe_applied = 0  # earlier attempts Braze may have applied
+        call = Exchange.prepare(self.base_url, endpoint, json_body=json_body, path_params=path_params, idempotent=idempotent)
 
         async def attempt() -> BrazeResponse:
-            nonlocal attempts, maybe_applied
-            attempts += 1
+            call.attempt_started()
             try:
-                return await self._send_once(ep, url, data, params)
+                return await self._send_once(call, params)
             except BrazeError as exc:
-                maybe_applied += is_ambiguous(exc)
+                call.attempt_failed(exc)
                 raise
 
         try:
-            response = await self._retrying(ep, idempotent)(attempt)
+            response = await self._retrying(call)(attempt)
         except BrazeError as exc:
-            if maybe_applied and not idempotent:
-                raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
-            raise
-        response.attempts = attempts
-        response.ambiguous_attempts = 0 if idempotent else maybe_applied
-        return response
+            call.gave_up(exc, self.retry_policy.retry_ambiguous)
+        return call.succeeded(response)
 
     async def get(self, endpoint: str | Endpoint, **kwargs: Any) -> BrazeResponse:
         """:meth:`request` for a GET endpoint."""
@@ -169,10 +159,10 @@ class AsyncBrazeClient:
         """:meth:`request` for a POST endpoint."""
         return await self.request(_expect(endpoint, "POST"), **kwargs)
 
-    def _retrying(self, ep: Endpoint, idempotent: bool) -> tenacity.AsyncRetrying:
+    def _retrying(self, call: Exchange) -> tenacity.AsyncRetrying:
         # The synchronous Retrying carries the policy's predicate, waits, stop rule and log line;
         # only the sleep differs, so the async loop is built from its parts instead of anew.
-        sync = self.retry_policy.retrying(idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}")
+        sync = self.retry_policy.retrying(idempotent=call.idempotent, describe=call.describe)
         return tenacity.AsyncRetrying(
             sleep=self._sleep,
             stop=sync.stop,
@@ -182,23 +172,19 @@ class AsyncBrazeClient:
             reraise=True,
         )
 
-    async def _send_once(
-        self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None
-    ) -> BrazeResponse:
-        headers = {"Content-Type": "application/json"} if data is not None else None
+    async def _send_once(self, call: Exchange, params: Mapping[str, Any] | None) -> BrazeResponse:
         started = time.monotonic()
         try:
-            resp = await self.client.request(ep.method, url, content=data, params=_query(params), headers=headers)
+            resp = await self.client.request(
+                call.endpoint.method, call.url, content=call.data, params=_query(params), headers=call.headers
+            )
         except httpx.TransportError as exc:
             mapped = from_httpx(exc)
             if mapped is None:
                 raise
             raise mapped from exc
-        body = response_body(resp)
-        log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
-        if 200 <= resp.status_code < 300:
-            return BrazeResponse(resp.status_code, body, resp.headers)
-        raise error_from_response(resp.status_code, body, resp.reason_phrase, ep.name, resp.headers, self._key)
+        log.debug("%s -> %s in %.3f s", call.describe(), resp.status_code, time.monotonic() - started)
+        return call.answer(resp.status_code, response_body(resp), resp.reason_phrase, resp.headers, self._key)
 
 
 def _expect(endpoint: str | Endpoint, method: str) -> Endpoint:

@@ -1,69 +1,42 @@
-"""HTTP transport to Braze: one pooled session, Bearer auth, rate limiting and retries per request."""
+"""HTTP transport to Braze: one pooled session, Bearer auth, rate limiting and retries per request.
+
+What a call means (its body, whether it is safe to resend, the verdict on each answer, the report
+when it gives up) is :class:`~airflow_provider_braze.braze.exchange.Exchange`, shared with the async
+client; this module moves the bytes with requests and keeps the rate limiter informed.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import http.cookiejar
-import json
 import logging
 import os
 import platform
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_braze import __version__
-from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
+from airflow_provider_braze.braze.endpoints import Endpoint
 from airflow_provider_braze.braze.errors import (
-    BrazeAmbiguousOutcomeError,
     BrazeConfigurationError,
     BrazeError,
     BrazeRateLimitError,
 )
+from airflow_provider_braze.braze.exchange import BrazeResponse, Exchange
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
-from airflow_provider_braze.braze.responses import error_from_response, response_body
-from airflow_provider_braze.braze.retry import RetryPolicy, is_ambiguous
+from airflow_provider_braze.braze.responses import response_body
+from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport_errors import from_requests
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = f"airflow-provider-braze/{__version__} python/{platform.python_version()}"
-
-
-@dataclass
-class BrazeResponse:
-    """A successful (2xx) Braze response.
-
-    :param status_code: the HTTP status.
-    :param body: the parsed JSON body (an empty dict when there was none).
-    :param headers: response headers.
-    :param attempts: how many attempts the request took.
-    :param ambiguous_attempts: for a request that is not safe to resend, the earlier attempts Braze
-        may also have applied (only with ``retry_ambiguous``): its events may be stored that many
-        extra times.
-    """
-
-    status_code: int
-    body: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    attempts: int = 1
-    ambiguous_attempts: int = 0
-
-    @property
-    def errors(self) -> list[Any]:
-        """The non-fatal ``errors`` Braze listed (objects it did not process)."""
-        errors = self.body.get("errors")
-        return errors if isinstance(errors, list) else []
-
-    @property
-    def rate_limit(self) -> RateLimitHeaders:
-        return RateLimitHeaders.parse(self.headers)
 
 
 class BrazeClient:
@@ -191,46 +164,35 @@ class BrazeClient:
         :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
             attempt Braze may have applied (answer lost after sending, 502, 504).
         """
-        ep = get_endpoint(endpoint)
-        if data is None and json_body is not None:
-            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
-        if idempotent is None:
-            idempotent = ep.is_idempotent(json_body if isinstance(json_body, Mapping) else None)
-        url = self.base_url + ep.format_path(**(path_params or {}))
-        attempts = 0
-        maybe_applied = 0  # earlier attempts Braze may have applied
+        call = Exchange.prepare(
+            self.base_url, endpoint, json_body=json_body, data=data, path_params=path_params, idempotent=idempotent
+        )
+        group = call.endpoint.rate_limit_group
 
         def attempt() -> BrazeResponse:
-            nonlocal attempts, maybe_applied
-            attempts += 1
-            self.rate_limiter.acquire(ep.rate_limit_group)
+            call.attempt_started()
+            self.rate_limiter.acquire(group)
             try:
-                return self._send_once(ep, url, data, params)
+                return self._send_once(call, params)
             except BrazeError as exc:
-                maybe_applied += is_ambiguous(exc)
+                call.attempt_failed(exc)
                 raise
             finally:
-                self.rate_limiter.release(ep.rate_limit_group)
+                self.rate_limiter.release(group)
 
-        retrying = self.retry_policy.retrying(
-            idempotent=idempotent, describe=lambda: f"{ep.method} {ep.path}", sleep=self._sleep
-        )
+        retrying = self.retry_policy.retrying(idempotent=call.idempotent, describe=call.describe, sleep=self._sleep)
         try:
             response = retrying(attempt)
         except BrazeError as exc:
-            if maybe_applied and not idempotent:
-                raise ambiguous_outcome(ep, exc, self.retry_policy.retry_ambiguous) from exc
-            raise
-        response.attempts = attempts
-        response.ambiguous_attempts = 0 if idempotent else maybe_applied
-        return response
+            call.gave_up(exc, self.retry_policy.retry_ambiguous)
+        return call.succeeded(response)
 
-    def _send_once(self, ep: Endpoint, url: str, data: bytes | None, params: Mapping[str, Any] | None):
-        headers = {"Content-Type": "application/json"} if data is not None else None
+    def _send_once(self, call: Exchange, params: Mapping[str, Any] | None) -> BrazeResponse:
+        ep = call.endpoint
         started = time.monotonic()
         try:
             resp = self.session.request(
-                ep.method, url, data=data, params=params, headers=headers, timeout=self.timeout
+                ep.method, call.url, data=call.data, params=params, headers=call.headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
             self._tell(ep, time.monotonic() - started, None)
@@ -239,37 +201,18 @@ class BrazeClient:
                 raise
             raise mapped from exc
         self._tell(ep, time.monotonic() - started, resp.status_code)
-        body = response_body(resp)
-        rate = RateLimitHeaders.parse(resp.headers)
-        self.rate_limiter.observe(ep.rate_limit_group, rate)
-        log.debug("%s %s -> %s in %.3f s", ep.method, ep.path, resp.status_code, time.monotonic() - started)
-        if 200 <= resp.status_code < 300:
-            return BrazeResponse(resp.status_code, body, resp.headers)
-        error = error_from_response(resp.status_code, body, resp.reason, ep.name, resp.headers, self._key)
-        if isinstance(error, BrazeRateLimitError) and error.reset_at is not None:
-            self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
-        raise error
-
+        self.rate_limiter.observe(ep.rate_limit_group, RateLimitHeaders.parse(resp.headers))
+        log.debug("%s -> %s in %.3f s", call.describe(), resp.status_code, time.monotonic() - started)
+        try:
+            return call.answer(resp.status_code, response_body(resp), resp.reason, resp.headers, self._key)
+        except BrazeRateLimitError as error:
+            if error.reset_at is not None:
+                self.rate_limiter.pause(ep.rate_limit_group, error.reset_at)
+            raise
 
     def _tell(self, ep: Endpoint, seconds: float, status: int | None) -> None:
         for observer in self._observers:
             observer(ep, seconds, status)
-
-
-def ambiguous_outcome(ep: Endpoint, error: BaseException, resent: bool) -> BrazeAmbiguousOutcomeError:
-    """The error for a request that is not safe to resend and may have been applied.
-
-    :param error: the last attempt's error.
-    :param resent: whether ambiguous attempts were sent again (``retry_ambiguous``).
-    """
-    why = "was sent again (retry_ambiguous) and still failed" if resent else (
-        "was not resent because it carries events, purchases or increments that would count twice "
-        "(set retry_ambiguous to resend anyway)"
-    )
-    return BrazeAmbiguousOutcomeError(
-        f"{ep.method} {ep.path} may have been applied by Braze although no success answer came back "
-        f"(last: {error}); it {why}."
-    )
 
 
 def clean_api_key(api_key: str | None) -> str:

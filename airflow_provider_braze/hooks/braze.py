@@ -21,12 +21,13 @@ from airflow_provider_braze.braze.errors import (
     BrazePermissionError,
     BrazeTransportError,
 )
+from airflow_provider_braze.braze.exchange import BrazeResponse
 from airflow_provider_braze.braze.instances import resolve_base_url
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.sender import BatchResult, BatchSender, SendJournal
-from airflow_provider_braze.braze.transport import BrazeClient, BrazeResponse
+from airflow_provider_braze.braze.transport import BrazeClient
 from airflow_provider_braze.hooks import cdi
 from airflow_provider_braze.hooks.cdi import CDIJob
 from airflow_provider_braze.hooks.extras import BrazeConnectionSettings

@@ -25,7 +25,7 @@ from requests.utils import parse_header_links
 
 if TYPE_CHECKING:
     from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
-    from airflow_provider_braze.braze.transport import BrazeResponse
+    from airflow_provider_braze.braze.exchange import BrazeResponse
 
 LIST_ENDPOINT = "cdi/integrations"
 SYNC_ENDPOINT = "cdi/integrations/{integration_id}/sync"
