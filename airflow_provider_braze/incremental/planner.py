@@ -26,6 +26,7 @@ import enum
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ from airflow_provider_braze.incremental.source_digest import source_digester
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.sources.base import SourceRow
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
-from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun, user_key
+from airflow_provider_braze.state.sync_ledger import LedgerReader, SyncLedgerStore, SyncRun, user_key
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,20 @@ _Prepared = tuple[Item, "str | None", "bytes | None", "bytes | None", "bytes | N
 _Known = tuple[
     dict[bytes, Any], Mapping[bytes, tuple[bytes, bytes | None, int]], dict[bytes, Entry], Mapping[bytes, tuple[str, int]]
 ]
+
+
+#: Marks a row settled by its digest, never built.
+_SETTLED = object()
+
+
+@dataclass
+class _Staged:
+    """A chunk of source rows ready to be decided: its digests, what was in flight, its probe."""
+
+    chunk: list[SourceRow]
+    digests: list[bytes | None]
+    held: dict[int, tuple[bytes, Any]]
+    settled: Future[dict[bytes, tuple[int, int]]] | None
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -179,6 +194,10 @@ class IncrementalSync:
         # Attributes rows unchanged as a whole are settled by their source row's digest alone.
         self._settle_by_row = self.attributes and only_changed and not full_resync and run is not None
         self.overlay = Overlay()
+        # User keys of rows sent from the chunk decided last (see _plan_attribute_rows).
+        self._decided_before: set[int] = set()
+        # The ledger's reads while plan_rows runs (off the connection the senders write through).
+        self._reader: LedgerReader | None = None
         # What the sender tells as batches go and come back (writes nothing on a dry run).
         user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if self.attributes else None
         self.journal = LedgerJournal(store, run if record else None, self.overlay, report, user_key)
@@ -190,7 +209,8 @@ class IncrementalSync:
 
         The ledger is read on this thread, in bulk per chunk. (A helper thread reading the next chunk
         meanwhile was measured slower: the driver takes the GIL back for every row it returns, and
-        waits for the busy main thread each time.)
+        waits for the busy main thread each time. The attribute rows' probe answers in one row, so it
+        can run ahead: see :meth:`plan_rows`.)
         """
         if self.attributes:
             raise TypeError("attribute syncs plan source rows: use plan_rows()")
@@ -206,38 +226,74 @@ class IncrementalSync:
 
         With ``only_changed`` a row whose digest is its user's last accepted row is settled without
         being built; the others are built (by ``build``, which also counts and reports the rows it
-        drops), looked up in full and decided value by value.
+        drops), looked up in full and decided value by value. The ledger is probed for the next chunk
+        of rows on a helper thread while this one is decided.
         """
         if not self.attributes:
             raise TypeError("event and purchase syncs plan built objects: use plan()")
-        for chunk in _chunks(rows, self.chunk_size):
-            yield from self._plan_attribute_rows(chunk, build)
-            if self.stopped:
-                break
+        if not self._settle_by_row:
+            for chunk in _chunks(rows, self.chunk_size):
+                yield from self._plan_attribute_rows(self._stage(chunk, None), build)
+                if self.stopped:
+                    break
+            self.journal.flush_problems()
+            return
+        with self.store.reader() as reader:
+            self._reader = reader
+            try:
+                ahead: _Staged | None = None
+                for chunk in _chunks(rows, self.chunk_size):
+                    staged = self._stage(chunk, reader)
+                    if ahead is not None:
+                        yield from self._plan_attribute_rows(ahead, build)
+                        if self.stopped:
+                            break
+                    ahead = staged
+                else:
+                    if ahead is not None:
+                        yield from self._plan_attribute_rows(ahead, build)
+            finally:
+                self._reader = None
         self.journal.flush_problems()
 
-    def _plan_attribute_rows(self, chunk: list[SourceRow], build: Build) -> Iterator[Item]:
-        """One chunk: digest every row, settle those the ledger holds as their user's last row, build
-        and look up the rest, then decide all in source order (a settled row whose user has an
-        earlier row in flight, or sent from this chunk, is built then and decided against it)."""
+    def _stage(self, chunk: list[SourceRow], reader: LedgerReader | None) -> _Staged:
+        """Digest a chunk's rows and start its ledger probe (``reader``: ``None`` when rows are not settled by digest)."""
         digest = self._digest
         digests = [None if problem is not None else digest(data) for _, data, problem in chunk]
+        if reader is None:
+            return _Staged(chunk, digests, {}, None)
         # What is in flight is read before the ledger (see _look_up): a user not held now has its
-        # latest accepted row visible to the read that follows.
-        held = self.overlay.held_by_user_key() if self._settle_by_row else {}
-        settled = self._settled(digests) if self._settle_by_row else {}
+        # latest accepted row visible to the probe, which starts after this.
+        held = self.overlay.held_by_user_key()
+        asked = [d for d in digests if d is not None]
+        assert self.run is not None  # _settle_by_row implies a run
+        return _Staged(chunk, digests, held, reader.settled_soon(self.run.sync_id, asked) if asked else None)
+
+    def _plan_attribute_rows(self, staged: _Staged, build: Build) -> Iterator[Item]:
+        """One chunk: settle the rows the ledger holds as their user's last row, build and look up the
+        rest, then decide all in source order (a settled row whose user has an earlier row in flight,
+        or sent from this chunk, is built then and decided against it)."""
+        chunk, digests, held = staged.chunk, staged.digests, staged.held
+        settled = staged.settled.result() if staged.settled is not None else {}
+        # The probe started before the previous chunk was decided: rows of users sent from it are
+        # built and looked up now, as if not settled.
+        recent = self._decided_before
         # Every row not settled by its digest is built now, in source order; one may stop the export.
-        made: list[Item | None] = []
+        made: list[Any] = []
         for (ref, data, problem), row_digest in zip(chunk, digests):
-            if settled and row_digest in settled:
-                made.append(None)
-                continue
+            if settled:
+                found = settled.get(row_digest)  # type: ignore[arg-type]
+                if found is not None and found[0] not in recent:
+                    made.append(_SETTLED)
+                    continue
             built = build(ref, data, problem)
             if built is Stop.STOP:
                 self.stopped = True
                 break
             made.append(built)
-        prepared = [self._prepare_attributes(m, d) if m is not None else None for m, d in zip(made, digests)]
+        prepared = [
+            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests)
+        ]
         known = self._look_up([p for p in prepared if p is not None])
         pending_users = known[0]
         report, this_run = self.report, None if self.run is None else self.run.run
@@ -246,10 +302,9 @@ class IncrementalSync:
         try:
             for position, p in enumerate(prepared):
                 if p is None:
-                    found = settled.get(digests[position]) if settled else None
-                    if found is None:
+                    if made[position] is not _SETTLED:
                         continue  # a row the builder dropped (reported there)
-                    key, points = found
+                    key, points = settled[digests[position]]  # type: ignore[index]
                     earlier = held.get(key)
                     if earlier is None and key not in decided:
                         report.read()
@@ -276,13 +331,9 @@ class IncrementalSync:
         finally:  # counted per chunk, not per row (cheaper), and even when the send stops early
             report.unchanged += unchanged
             report.data_points_saved += saved
+            self._decided_before = decided
             # Before the next chunk: a later row of one of these users, once sent, must be recorded after.
             self.journal.flush_rekeys()
-
-    def _settled(self, digests: list[bytes | None]) -> dict[bytes, tuple[int, int]]:
-        """``digest -> (user key, data points)`` for the chunk's rows that are their user's last accepted row."""
-        asked = [d for d in digests if d is not None]
-        return self.store.settled(self.run.sync_id, asked) if asked else {}
 
     def _prepare_attributes(self, item: Item, whole: bytes | None) -> _Prepared:
         """What an attributes object is decided by: its identity field and user hash (``None`` for an
@@ -336,7 +387,7 @@ class IncrementalSync:
         if self.run is not None:
             missing_users = [u for u in users if u not in pending_users] if pending_users else users
             if missing_users:
-                stored_users = self.store.users(self.run.sync_id, missing_users)
+                stored_users = (self._reader or self.store).users(self.run.sync_id, missing_users)
             missing_keys = [k for k in keys if k not in pending_keys] if pending_keys else keys
             if missing_keys:
                 stored_keys = self.store.keys(self.run.sync_id, missing_keys)

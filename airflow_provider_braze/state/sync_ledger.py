@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.state import sync_ledger_sql as sql
 from airflow_provider_braze.state.base import StateStore
-from airflow_provider_braze.state.engine import read_transaction, write_transaction
+from airflow_provider_braze.state.engine import create_state_engine, is_sqlite_memory, read_transaction, write_transaction
 from airflow_provider_braze.state.schema import (
     KEY_ACCEPTED,
     KEY_SENDING,
@@ -245,30 +246,42 @@ class SyncLedgerStore(StateStore):
         built. Only current rows are found (a user's row is replaced when a new one is accepted), and a
         digest covers the row's identifier, so a digest found is that user's last accepted row.
         """
-        return self._by_digest(sql.SELECT_SETTLED, sync_id, digests)
+        return _settled_on(self._engine, sync_id, digests)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[LedgerReader]:
+        """The reads of one planning pass, off the connection the senders write through.
+
+        On a SQLite file the store's threads share one connection (see :attr:`one_connection`), so a
+        lookup waits while a sender commits. A planning pass reads through connections of its own
+        instead (WAL: readers never wait for the writer), and probes the next chunk's digests on a
+        helper thread. An in-memory database has only one connection: there every read runs at once,
+        on the calling thread.
+        """
+        if is_sqlite_memory(self._engine.url):
+            yield LedgerReader(self._engine, None)
+            return
+        # Two connections: one for the helper's probes, one for the main thread's lookups; without a
+        # memory map, as they read beside the senders' commits.
+        own = (
+            create_state_engine(self._engine.url, pool_size=2, memory_map=False)
+            if self._engine.dialect.name == "sqlite"
+            else None
+        )
+        helper = ThreadPoolExecutor(1, thread_name_prefix="braze-ledger-probe")
+        try:
+            yield LedgerReader(own or self._engine, helper)
+        finally:
+            helper.shutdown(wait=True, cancel_futures=True)
+            if own is not None:
+                own.dispose()
 
     def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
         """``user_hash -> (row digest, fingerprints, run)`` for the users among ``hashes`` the sync has written.
 
         Fingerprints are ``None`` for a user whose values row is missing (none known: every value is sent).
         """
-        found: dict[bytes, tuple[bytes, bytes | None, int]] = {}
-        with read_transaction(self._engine) as conn:
-            for i in range(0, len(hashes), LOOKUP_CHUNK):
-                part = hashes[i : i + LOOKUP_CHUNK]
-                rows = sql.select_in(conn, sql.SELECT_USERS, [user_key(h) for h in part])
-                # A row whose hash is not the one asked for is another user sharing the 64-bit key:
-                # as if never written.
-                asked = set(part)
-                got = {bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked}
-                if got:
-                    by_key = {user_key(u): u for u in got}
-                    for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
-                        user = by_key[key]
-                        whole, _, run = got[user]
-                        got[user] = (whole, bytes(prints), run)
-                found.update(got)
-        return found
+        return _users_on(self._engine, hashes)
 
     def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
         """``item_key -> (status, run)`` for the events, purchases and increments among ``keys`` known to the sync."""
@@ -461,4 +474,57 @@ class SyncLedgerStore(StateStore):
             ).all()
         return [(bytes(key), status, ref) for key, status, ref in rows]
 
+
+class LedgerReader:
+    """Reads of the sync ledger for one planning pass (see :meth:`SyncLedgerStore.reader`).
+
+    :param engine: what to read through.
+    :param helper: the thread that probes ahead; ``None``: probes run at once on the calling thread.
+    """
+
+    def __init__(self, engine: Engine, helper: ThreadPoolExecutor | None) -> None:
+        self._engine = engine
+        self._helper = helper
+
+    def settled_soon(self, sync_id: int, digests: Sequence[bytes]) -> Future[dict[bytes, tuple[int, int]]]:
+        """:meth:`SyncLedgerStore.settled`, started on the helper thread: its future."""
+        if self._helper is not None:
+            return self._helper.submit(_settled_on, self._engine, sync_id, digests)
+        done: Future[dict[bytes, tuple[int, int]]] = Future()
+        done.set_result(_settled_on(self._engine, sync_id, digests))
+        return done
+
+    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
+        """:meth:`SyncLedgerStore.users`, read through this pass's own connection."""
+        return _users_on(self._engine, hashes)
+
+
+def _settled_on(engine: Engine, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
+    # Only 16-byte digests can be some row's: anything else is left out of the packed probe.
+    asked = [d for d in digests if len(d) == 16]
+    found: dict[bytes, tuple[int, int]] = {}
+    with read_transaction(engine) as conn:
+        for i in range(0, len(asked), LOOKUP_CHUNK):
+            found.update(sql.select_settled(conn, sync_id, asked[i : i + LOOKUP_CHUNK]))
+    return found
+
+
+def _users_on(engine: Engine, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
+    found: dict[bytes, tuple[bytes, bytes | None, int]] = {}
+    with read_transaction(engine) as conn:
+        for i in range(0, len(hashes), LOOKUP_CHUNK):
+            part = hashes[i : i + LOOKUP_CHUNK]
+            rows = sql.select_in(conn, sql.SELECT_USERS, [user_key(h) for h in part])
+            # A row whose hash is not the one asked for is another user sharing the 64-bit key:
+            # as if never written.
+            asked = set(part)
+            got = {bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked}
+            if got:
+                by_key = {user_key(u): u for u in got}
+                for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
+                    user = by_key[key]
+                    whole, _, run = got[user]
+                    got[user] = (whole, bytes(prints), run)
+            found.update(got)
+    return found
 

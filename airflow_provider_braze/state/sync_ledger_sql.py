@@ -13,11 +13,24 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-SELECT_USERS = "SELECT user_key, user_hash, row_hash, run FROM braze_sync_users WHERE user_key IN ({in})"
-# Answered from the covering index ix_braze_sync_users_row_hash alone.
-SELECT_SETTLED = (
-    "SELECT row_hash, user_key, points FROM braze_sync_users WHERE sync_id = ? AND row_hash IN ({in})"
+# The settled probe answers in one row: each digest found with its user key and data points, as hex,
+# 28 bytes apiece (digest 16, key 8 signed big-endian, points 4). One row because the database then
+# does all its work inside one call of the driver, which gives the GIL up meanwhile: the next chunk's
+# probe runs on a helper thread while the main thread reads and digests rows. (A probe answering a row
+# per digest takes the GIL back for every row, waiting each time for the busy main thread.)
+# Both are answered from the covering index ix_braze_sync_users_row_hash alone. SQLite: the digests
+# come as one blob, cut into 16-byte keys by a recursive count.
+SETTLED_SQLITE = (
+    "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?) "
+    "SELECT group_concat(hex(u.row_hash) || printf('%016x%08x', u.user_key, u.points), '') "
+    "FROM i JOIN braze_sync_users u ON u.row_hash = substr(?, n * 16 + 1, 16) AND u.sync_id = ?"
 )
+SETTLED_POSTGRESQL = (
+    "SELECT string_agg(encode(row_hash || int8send(user_key) || int4send(points), 'hex'), '') "
+    "FROM braze_sync_users WHERE sync_id = %s AND row_hash = ANY(%s)"
+)
+_SETTLED_WIDTH = 28
+SELECT_USERS = "SELECT user_key, user_hash, row_hash, run FROM braze_sync_users WHERE user_key IN ({in})"
 SELECT_USER_VALUES = "SELECT user_key, fingerprints FROM braze_sync_user_values WHERE user_key IN ({in})"
 SELECT_KEYS = "SELECT item_key, status, run FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
 # Upserts of many rows in one statement: ``{values}`` becomes ``(?, ...), (?, ...)``.
@@ -60,6 +73,29 @@ def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: A
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def select_settled(conn: Connection, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
+    """``digest -> (user key, data points)`` for the 16-byte ``digests`` that are a user's current row."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        if conn.dialect.name == "sqlite":
+            cursor.execute(SETTLED_SQLITE, (len(digests), b"".join(digests), sync_id))
+        elif conn.dialect.name == "postgresql":
+            cursor.execute(SETTLED_POSTGRESQL, (sync_id, list(digests)))
+        else:
+            raise ValueError(f"the sync ledger needs SQLite or PostgreSQL as its state store, not {conn.dialect.name}")
+        (packed,) = cursor.fetchone()
+    finally:
+        cursor.close()
+    if not packed:
+        return {}
+    data = bytes.fromhex(packed)
+    w = _SETTLED_WIDTH
+    return {
+        data[i : i + 16]: (int.from_bytes(data[i + 16 : i + 24], "big", signed=True), int.from_bytes(data[i + 24 : i + w], "big"))
+        for i in range(0, len(data), w)
+    }
 
 
 def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], key_width: int) -> None:

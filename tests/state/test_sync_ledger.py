@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
 from sqlalchemy import event
 
+from airflow_provider_braze.state import sync_ledger
+from airflow_provider_braze.state.engine import write_transaction
 from airflow_provider_braze.state.sync_ledger import (
     BatchRecord,
     SyncLedgerStore,
@@ -118,6 +121,50 @@ def test_another_syncs_rows_are_never_settled(ledger):
     ledger.record(one, BatchRecord(users=[(key(1), row(1), b"a", 1)]))
     assert ledger.settled(other.sync_id, [row(1)]) == {}
     assert ledger.settled(one.sync_id, [row(1)]) == {row(1): (user_key(key(1)), 1)}
+
+
+def test_the_settled_probe_packs_negative_keys_the_largest_points_and_ignores_digests_of_another_width(ledger):
+    run = open_run(ledger, mode="attributes")
+    negative = next(key(n) for n in range(100) if user_key(key(n)) < 0)
+    ledger.record(run, BatchRecord(users=[(negative, row(1), b"a", 2**31 - 1), (key(1000), row(2), b"b", 0)]))
+    assert ledger.settled(run.sync_id, [row(1), row(2), b"short", row(1) + b"x"]) == {
+        row(1): (user_key(negative), 2**31 - 1), row(2): (user_key(key(1000)), 0),
+    }
+
+
+def test_a_planning_pass_probes_ahead_on_a_helper_thread_and_reads_off_the_writers_connection(ledger, monkeypatch):
+    run = open_run(ledger, mode="attributes")
+    ledger.record(run, BatchRecord(users=[(key(n), row(n), b"f", 1) for n in range(3_000)]))
+    probes: list[tuple[str, object]] = []
+    probe_on = sync_ledger._settled_on
+
+    def spy(engine, sync_id, digests):
+        probes.append((threading.current_thread().name, engine))
+        return probe_on(engine, sync_id, digests)
+
+    monkeypatch.setattr(sync_ledger, "_settled_on", spy)
+    with ledger.reader() as reader:
+        # More digests than one statement takes: the probe asks in parts and answers once.
+        future = reader.settled_soon(run.sync_id, [row(n) for n in range(3_005)])
+        assert future.result(timeout=30) == {row(n): (user_key(key(n)), 1) for n in range(3_000)}
+        assert reader.users(run.sync_id, [key(1), key(5_000)]) == {key(1): (row(1), b"f", run.run)}
+        if ledger.engine.dialect.name == "sqlite":
+            # The store's one connection is held by a writer: the pass's reads do not wait for it.
+            with write_transaction(ledger.engine):
+                assert reader.users(run.sync_id, [key(2)]) == {key(2): (row(2), b"f", run.run)}
+                assert reader.settled_soon(run.sync_id, [row(2)]).result(timeout=5) == {row(2): (user_key(key(2)), 1)}
+    assert [name for name, _ in probes] == ["braze-ledger-probe_0"] * len(probes)
+    assert all((engine is ledger.engine) == (ledger.engine.dialect.name != "sqlite") for _, engine in probes)
+
+
+def test_an_in_memory_store_reads_at_once_on_the_calling_thread():
+    store = SyncLedgerStore("sqlite://")
+    run = open_run(store, mode="attributes")
+    store.record(run, BatchRecord(users=[(key(1), row(1), b"a", 3)]))
+    with store.reader() as reader:
+        future = reader.settled_soon(run.sync_id, [row(1), row(2)])
+        assert future.done() and future.result() == {row(1): (user_key(key(1)), 3)}
+    store.dispose()
 
 
 def test_a_file_store_has_its_threads_share_one_connection(tmp_path):
