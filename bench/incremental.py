@@ -32,7 +32,7 @@ from demo import services
 #: Issue 7's bound on the 1 % run against the dry run.
 MAX_RATIO = 1.5
 #: Alternating rounds of a dry run and a 1 % run whose medians are compared.
-ROUNDS = 3
+ROUNDS = 5
 
 
 def change_one_attribute(db_path: Path, every: int) -> int:
