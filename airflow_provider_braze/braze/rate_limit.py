@@ -4,7 +4,15 @@ Braze counts requests per workspace, so several tasks (or workers) sharing one k
 budget. Each bucket refills at the group's documented rate; every response then tells us what the
 workspace really has left (``X-RateLimit-Remaining`` until ``X-RateLimit-Reset``), and the bucket
 slows down to spread that remainder over the rest of the window, or pauses until the reset when it
-is zero. Workers that share a workspace therefore slow down together instead of collecting 429s.
+is zero.
+
+Workers that share a workspace see the same ``Remaining``: each spending all of it would overshoot
+by as many times as there are workers, near every window's end, and again at each window's start
+after a pause. So each bucket learns its *share* of the workspace's use, what it sent against how
+far ``Remaining`` fell over a window, spends that share of what is left, and starts each new window
+at its share of the window's limit instead of at full speed. Four workers on one limit then take a
+quarter each; a worker alone keeps the whole budget.
+https://www.braze.com/docs/api/api_limits/
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
 
 _EPSILON = 1e-9
 _MIN_SLEEP = 0.001
+#: Fall of ``Remaining`` within a window needed before the window's own share estimate is trusted.
+_SHARE_EVIDENCE = 8
+#: The smallest share a bucket assumes (it never starves itself below 1/64 of the workspace).
+_MIN_SHARE = 1 / 64
 
 
 class TokenBucket:
@@ -58,17 +70,38 @@ class TokenBucket:
         self._paused_until = 0.0
         # Requests taken and not yet answered: Braze may not have counted them in a Remaining it sends.
         self._in_flight = 0
+        # What this client sends of the workspace's use (1: alone), learnt window by window.
+        self._share = 1.0
+        self._window_reset: float | None = None  # X-RateLimit-Reset of the window being observed
+        self._window_top = 0  # Remaining before this client's first answered request of the window
+        self._window_own = 0  # this client's answered requests in the window
+        # The rate to start a window at, until its first answer: this client's share of the window's
+        # limit (None until a limit was seen: the documented rate).
+        self._window_rate: float | None = None
 
     def _refill(self, now: float) -> float:
-        rate = self.rate
+        rate = self.rate if self._window_rate is None else min(self.rate, self._window_rate)
         if self._paced_rate is not None:
             if now < self._paced_until:
-                rate = min(rate, self._paced_rate)
+                rate = min(self.rate, self._paced_rate)
             else:
                 self._paced_rate = None
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * rate)
-        self._updated = now
+        # A pause moves _updated to its end: nothing accrues before that.
+        self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._updated) * rate)
+        self._updated = max(self._updated, now)
         return rate
+
+    def _pause(self, now: float, until: float) -> None:
+        """Hold every caller until ``until`` (monotonic).
+
+        Nothing accrues meanwhile: the next window starts with one request (its answer tells what the
+        window holds), then goes at this client's pace, not in a burst of everything a pause saved up.
+        """
+        if until <= now:
+            return
+        self._paused_until = max(self._paused_until, until)
+        self._tokens = min(1.0, self.capacity)
+        self._updated = max(self._updated, self._paused_until)
 
     def acquire(self, tokens: float = 1.0) -> float:
         """Take ``tokens``, sleeping until they are available; returns the seconds waited."""
@@ -106,25 +139,52 @@ class TokenBucket:
         with self._lock:
             now = self._clock()
             self._refill(now)
+            self._learn_share(headers)
             seconds_to_reset = None
             if headers.reset is not None:
                 seconds_to_reset = headers.reset - self._wall_clock()
-            left = max(headers.remaining - max(self._in_flight - 1, 0), 0)
-            self._tokens = min(self._tokens, float(left))
+            # Our other requests in flight may not be counted in Remaining yet, nor the other workers'
+            # (assumed as many as ours for their share): what is left is after all of them, and of
+            # that, the other workers' shares are theirs to spend.
+            share = self._share
+            ours = max(self._in_flight - 1, 0)
+            left = max(headers.remaining - ours - ours * (1 - share) / share, 0)
+            mine = left * share
+            self._tokens = min(self._tokens, mine)
             if seconds_to_reset is None or seconds_to_reset <= 0:
                 return
-            if left <= 0:
-                self._paused_until = max(self._paused_until, now + seconds_to_reset)
+            if mine < 1:
+                self._pause(now, now + seconds_to_reset)
             else:
-                self._paced_rate = left / seconds_to_reset
+                self._paced_rate = mine / seconds_to_reset
                 self._paced_until = now + seconds_to_reset
+
+    def _learn_share(self, headers: RateLimitHeaders) -> None:
+        """Update the share of the workspace's use this client makes, from one answer's headers.
+
+        Within a window, each request of ours is one that ``Remaining`` fell by; the rest of its fall is
+        other clients' requests. A window's estimate replaces the running share once enough of the
+        window was seen, and is kept for the next window (the workers sharing a key change slowly).
+        """
+        remaining, reset = headers.remaining, headers.reset
+        if remaining is None or reset is None:
+            return
+        if reset != self._window_reset:
+            self._window_reset, self._window_top, self._window_own = reset, remaining + 1, 0
+        self._window_own += 1
+        fallen = self._window_top - remaining
+        if fallen >= _SHARE_EVIDENCE:
+            self._share = min(1.0, max(_MIN_SHARE, self._window_own / fallen))
+        limit = headers.limit if headers.limit is not None else self._window_top
+        period = self.capacity / self.rate  # the group's window: capacity is its limit, rate its limit per period
+        self._window_rate = max(limit * self._share / period, _EPSILON)
 
     def pause_until_epoch(self, reset_epoch: float) -> None:
         """Hold every caller until the given wall-clock time (after a 429)."""
         with self._lock:
-            delay = reset_epoch - self._wall_clock()
-            if delay > 0:
-                self._paused_until = max(self._paused_until, self._clock() + delay)
+            now = self._clock()
+            self._refill(now)
+            self._pause(now, now + reset_epoch - self._wall_clock())
 
 
 class RateLimiter:

@@ -132,4 +132,64 @@ def test_requests_still_in_flight_are_spent_from_what_braze_says_is_left():
         b.release()
     b.observe(RateLimitHeaders(limit=3000, remaining=100, reset=clock.wall + 2))
     b.release()
-    assert b.acquire() == 0.0
+    # 100 over 2 s: one every 0.02 s (the pause saved nothing up for a burst).
+    assert [b.acquire() for _ in range(3)] == [pytest.approx(0.02)] * 3
+
+
+def answered(b: TokenBucket, clock: Clock, remaining: int, reset: float, limit: int = 150) -> None:
+    """One request of this client sent and answered with these headers."""
+    b.acquire()
+    b.observe(RateLimitHeaders(limit=limit, remaining=remaining, reset=reset))
+    b.release()
+
+
+def free_requests(b: TokenBucket) -> int:
+    """How many requests the bucket lets go now without waiting."""
+    n = 0
+    while b.acquire() == 0.0 and n < 10_000:
+        n += 1
+        b.release()
+    return n
+
+
+def test_a_worker_alone_keeps_the_whole_budget():
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    reset = clock.wall + 3
+    for remaining in range(149, 129, -1):  # Remaining falls by one per request of ours: nobody else
+        answered(b, clock, remaining, reset)
+    assert free_requests(b) == 130
+
+
+def test_a_worker_sharing_the_workspace_spends_only_its_share_of_what_is_left():
+    # Four workers on one key: Remaining falls by four per request of ours.
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    reset = clock.wall + 3
+    for remaining in range(146, 66, -4):
+        answered(b, clock, remaining, reset)
+    # 70 are left of the workspace's window: about a quarter of them are this worker's, not all 70.
+    assert 16 <= free_requests(b) <= 19
+
+
+def test_a_new_window_starts_at_the_workers_share_of_the_limit_not_in_a_burst():
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    reset = clock.wall + 3
+    for remaining in range(146, 2, -4):
+        answered(b, clock, remaining, reset)
+    b.observe(RateLimitHeaders(limit=150, remaining=0, reset=reset))  # the window is spent
+    # The pause ends at the reset; then a quarter of 150 per 3 s: 12.5 requests a second, no burst
+    # of the documented 1,000 a second that four workers at once would turn into 429s.
+    for _ in range(26):
+        b.acquire()
+    assert clock.wall - reset == pytest.approx(26 / 12.5, abs=0.15)
+
+
+def test_a_429_pause_accrues_nothing_for_the_window_after_it():
+    clock = Clock()
+    b = bucket(10, 10, clock)
+    b.pause_until_epoch(clock.wall + 5)
+    waited = sum(b.acquire() for _ in range(3))
+    # 5 s of pause, one request at its end, then one every 0.1 s: the pause did not fill the bucket.
+    assert waited == pytest.approx(5.0 + 0.2, abs=0.01)
