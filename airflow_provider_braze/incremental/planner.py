@@ -260,13 +260,12 @@ class IncrementalSync:
         """Digest a chunk's rows and start its ledger probe (``reader``: ``None`` when rows are not settled by digest)."""
         digest = self._digest
         digests = [None if problem is not None else digest(data) for _, data, problem in chunk]
-        if reader is None:
+        if reader is None or self.run is None:
             return _Staged(chunk, digests, {}, None)
         # What is in flight is read before the ledger (see _look_up): a user not held now has its
         # latest accepted row visible to the probe, which starts after this.
         held = self.overlay.held_by_user_key()
         asked = [d for d in digests if d is not None]
-        assert self.run is not None  # _settle_by_row implies a run
         return _Staged(chunk, digests, held, reader.settled_soon(self.run.sync_id, asked) if asked else None)
 
     def _plan_attribute_rows(self, staged: _Staged, build: Build) -> Iterator[Item]:

@@ -527,4 +527,3 @@ def _users_on(engine: Engine, hashes: Sequence[bytes]) -> dict[bytes, tuple[byte
                     got[user] = (whole, bytes(prints), run)
             found.update(got)
     return found
-
