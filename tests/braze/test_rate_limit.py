@@ -136,11 +136,21 @@ def test_requests_still_in_flight_are_spent_from_what_braze_says_is_left():
     assert [b.acquire() for _ in range(3)] == [pytest.approx(0.02)] * 3
 
 
-def answered(b: TokenBucket, clock: Clock, remaining: int, reset: float, limit: int = 150) -> None:
+def answered(b: TokenBucket, remaining: int, reset: float, limit: int = 150) -> None:
     """One request of this client sent and answered with these headers."""
     b.acquire()
     b.observe(RateLimitHeaders(limit=limit, remaining=remaining, reset=reset))
     b.release()
+
+
+def window_seen(remainings: range) -> tuple[TokenBucket, Clock, float]:
+    """A bucket after answers of one 3 s window whose Remaining ran through ``remainings``."""
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    reset = clock.wall + 3
+    for remaining in remainings:
+        answered(b, remaining, reset)
+    return b, clock, reset
 
 
 def free_requests(b: TokenBucket) -> int:
@@ -153,31 +163,18 @@ def free_requests(b: TokenBucket) -> int:
 
 
 def test_a_worker_alone_keeps_the_whole_budget():
-    clock = Clock()
-    b = bucket(1000, 3000, clock)
-    reset = clock.wall + 3
-    for remaining in range(149, 129, -1):  # Remaining falls by one per request of ours: nobody else
-        answered(b, clock, remaining, reset)
+    b, _, _ = window_seen(range(149, 129, -1))  # Remaining falls by one per request of ours: nobody else
     assert free_requests(b) == 130
 
 
 def test_a_worker_sharing_the_workspace_spends_only_its_share_of_what_is_left():
-    # Four workers on one key: Remaining falls by four per request of ours.
-    clock = Clock()
-    b = bucket(1000, 3000, clock)
-    reset = clock.wall + 3
-    for remaining in range(146, 66, -4):
-        answered(b, clock, remaining, reset)
+    b, _, _ = window_seen(range(146, 66, -4))  # four workers on one key: four per request of ours
     # 70 are left of the workspace's window: about a quarter of them are this worker's, not all 70.
     assert 16 <= free_requests(b) <= 19
 
 
 def test_a_new_window_starts_at_the_workers_share_of_the_limit_not_in_a_burst():
-    clock = Clock()
-    b = bucket(1000, 3000, clock)
-    reset = clock.wall + 3
-    for remaining in range(146, 2, -4):
-        answered(b, clock, remaining, reset)
+    b, clock, reset = window_seen(range(146, 2, -4))
     b.observe(RateLimitHeaders(limit=150, remaining=0, reset=reset))  # the window is spent
     # The pause ends at the reset; then a quarter of 150 per 3 s: 12.5 requests a second, no burst
     # of the documented 1,000 a second that four workers at once would turn into 429s.
