@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError, BrazeError
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
-from airflow_provider_braze.braze.responses import error_from_response
+from airflow_provider_braze.braze.responses import error_from_response, redact_body
 from airflow_provider_braze.braze.retry import is_ambiguous
 
 _JSON = {"Content-Type": "application/json"}
@@ -128,9 +128,11 @@ class Exchange:
     ) -> BrazeResponse:
         """A 2xx answer as a response; anything else raised as the project's typed error.
 
-        :param api_key: redacted from any text of Braze's that would reach an exception.
+        :param api_key: redacted from every string of the body (it may reach exception text, logs and
+            rejected-row files), whatever the server echoes.
         :raises BrazeAPIError: the typed error for the status.
         """
+        body = redact_body(body, api_key)
         if 200 <= status < 300:
             return BrazeResponse(status, body, headers)
         raise error_from_response(status, body, reason, self.endpoint.name, headers, api_key)

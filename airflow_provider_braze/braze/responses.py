@@ -40,3 +40,20 @@ def error_from_response(
 def redact(text: str, key: str) -> str:
     """``text`` with the API key replaced, should Braze ever echo it back."""
     return text.replace(key, "***") if key else text
+
+
+def redact_body(value: Any, key: str) -> Any:
+    """A parsed JSON body with the API key replaced in every string, keys included.
+
+    Whatever Braze echoes (a ``message``, an ``errors`` entry's ``type`` or ``input_array``) goes on
+    to exception text, task logs and rejected-row files: it is cleaned once, as it is read.
+    """
+    if not key:
+        return value
+    if isinstance(value, str):
+        return value.replace(key, "***") if key in value else value
+    if isinstance(value, list):
+        return [redact_body(v, key) for v in value]
+    if isinstance(value, dict):
+        return {redact_body(k, key): redact_body(v, key) for k, v in value.items()}
+    return value

@@ -46,7 +46,11 @@ class _Scripted(BaseHTTPRequestHandler):
         if action == HANG_UP:
             self.close_connection = True
             return
-        body = json.dumps({"message": "success" if action < 300 else "scripted failure"}).encode()
+        if isinstance(action, tuple):  # (status, body)
+            action, answer = action
+        else:
+            answer = {"message": "success" if action < 300 else "scripted failure"}
+        body = json.dumps(answer).encode()
         self.send_response(action)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -142,6 +146,51 @@ def test_a_refused_connection_is_resent_and_never_ambiguous_on_both_clients(clie
     server.shutdown()
     server.server_close()  # nothing listens there any more: every attempt is refused before sending
     assert client(url, EVENTS, False) == (BrazeConnectError.__name__, -1, -1)
+
+
+ECHO = {
+    "message": f"invalid request for key {TEST_API_KEY}",
+    "errors": [{"type": f"'{TEST_API_KEY}' is not allowed", "input_array": [TEST_API_KEY], TEST_API_KEY: 1}],
+}
+
+
+def _sync_answer(url: str):
+    client = BrazeClient(url, TEST_API_KEY, rate_limiter=RateLimiter(enabled=False), sleep=lambda _s: None)
+    try:
+        return client.request("users/track", json_body=ATTRIBUTES)
+    except Exception as error:  # noqa: BLE001 (the error is the answer under test)
+        return error
+    finally:
+        client.close()
+
+
+def _async_answer(url: str):
+    async def send():
+        async with AsyncBrazeClient(url, TEST_API_KEY) as client:
+            try:
+                return await client.request("users/track", json_body=ATTRIBUTES)
+            except Exception as error:  # noqa: BLE001 (the error is the answer under test)
+                return error
+
+    return asyncio.run(send())
+
+
+@pytest.mark.parametrize("answer", [_sync_answer, _async_answer], ids=["requests", "httpx"])
+@pytest.mark.parametrize("status", [201, 400])
+def test_a_key_echoed_anywhere_in_brazes_answer_never_leaves_the_client(answer, status):
+    server = _serve([(status, ECHO)])
+    try:
+        got = answer(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    if status == 400:
+        assert isinstance(got, BrazeBadRequestError)
+        seen = f"{got} {got.message} {got.errors!r}"
+    else:
+        seen = f"{got.body!r} {got.errors!r}"
+    assert TEST_API_KEY not in seen and "***" in seen
+    assert "'***' is not allowed" in seen  # the rest of what Braze said is kept
 
 
 def test_the_exchange_prepares_one_body_and_one_verdict_on_resending():
