@@ -1,4 +1,6 @@
-"""User deletion: one row names one user for ``/users/delete`` (``braze_api.md`` 5).
+"""User deletion: one row names one user for ``/users/delete``.
+
+https://www.braze.com/docs/api/endpoints/user_data/post_user_delete/
 
 Braze takes one identifier type per request, so each row names its user by exactly one type and
 the item's key tells the batcher which array it belongs to; keeping a request to one key is the
@@ -36,11 +38,11 @@ class DeleteBuilder(PrioritizedBuilder):
 
     Columns: exactly one of ``external_id`` (``external_ids``), ``braze_id`` (``braze_ids``),
     ``email`` (``email_addresses``, as ``{"email", "prioritization"}``), ``phone``
-    (``phone_numbers``) or ``alias_name`` with ``alias_label`` (``user_aliases``) per row; a row
+    (``phone_numbers``, as ``{"phone", "prioritization"}``) or ``alias_name`` with ``alias_label`` (``user_aliases``) per row; a row
     naming several is rejected rather than guessed at. ``prioritization`` (a JSON array or
-    comma-separated text) overrides the option for email rows. Other columns are ignored.
+    comma-separated text) overrides the option for email and phone rows. Other columns are ignored.
 
-    :param prioritization: which profile to delete when several share an email: values from
+    :param prioritization: which profile to delete when several share an email or a phone number: values from
         ``identified``, ``unidentified``, ``most_recently_updated``; not both ``identified`` and
         ``unidentified``. Braze deletes no one while more than one profile still matches. The
         default, ``["unidentified", "most_recently_updated"]``, is Braze's own example; pass
@@ -80,9 +82,11 @@ class DeleteBuilder(PrioritizedBuilder):
                 "Braze deletes by one identifier type per request, so keep one per row",
             )
         column, key, value = found[0]
-        if column == "email":
+        if column in ("email", "phone"):
+            # Braze's newest /users/delete page: "If an email address or phone number is specified as an
+            # identifier, an additional prioritization value is required in the identifier."
             order = self.value(row, "prioritization", order_reader) if order_reader else None
-            value = {"email": value, "prioritization": order or list(self.prioritization)}
+            value = {column: value, "prioritization": order or list(self.prioritization)}
         return key, value
 
 

@@ -20,8 +20,11 @@ def test_braze_id_row_becomes_braze_ids_string():
     assert build({"braze_id": "5f1b2c"}) == Item("braze_ids", "5f1b2c", 1)
 
 
-def test_phone_row_becomes_phone_numbers_string():
-    assert build({"phone": "+14155550100"}) == Item("phone_numbers", "+14155550100", 1)
+def test_phone_row_becomes_phone_numbers_object_with_prioritization():
+    # Braze's newest /users/delete page: a phone identifier, like an email, carries a prioritization.
+    assert build({"phone": "+14155550100"}) == Item(
+        "phone_numbers", {"phone": "+14155550100", "prioritization": ["unidentified", "most_recently_updated"]}, 1
+    )
 
 
 def test_email_row_becomes_email_addresses_object_with_prioritization():
