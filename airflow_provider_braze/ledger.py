@@ -161,7 +161,13 @@ class ExportLedger:
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.rejected_file is not None:
-            self.rejected_file.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+            text = json.dumps(record, default=str, ensure_ascii=False)
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate, often the very reason the row is here
+                    text = json.dumps(record, default=str)  # escaped as \\udxxx: still valid JSON
+            self.rejected_file.write(text + "\n")
 
     @property
     def seconds(self) -> float:

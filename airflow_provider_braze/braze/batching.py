@@ -42,14 +42,15 @@ class Batch:
     :param items: body key -> items, in arrival order (Braze's error ``index`` counts in this order).
     :param encoded: body key -> the encoded JSON of each item, parallel to ``items``.
     :param static_body: fields sent with every request of this run (``subscription_group_id`` ...).
-    :param oversized: a single object too large for any request; it is reported, never sent.
+    :param refusal: set on a batch of one object that no request can carry (too large, or not
+        encodable as JSON): why. It is reported as rejected, never sent.
     """
 
     endpoint: Endpoint
     items: dict[str, list[Item]] = field(default_factory=dict)
     encoded: dict[str, list[bytes]] = field(default_factory=dict)
     static_body: Mapping[str, Any] | None = None
-    oversized: bool = False
+    refusal: str | None = None
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.items.values())
@@ -108,7 +109,13 @@ class Batcher:
         for item in items:
             if item.key not in ep.body_keys:
                 raise ValueError(f"{ep.name} has no body array {item.key!r}; expected one of {ep.body_keys}.")
-            chunk = encode(item.value)
+            try:
+                chunk = encode(item.value)
+            except ValueError as exc:  # UnicodeEncodeError is one: a lone surrogate in a string
+                # The builders refuse such values with the column named; this keeps one that slipped
+                # through from taking the open batch (and every later row) down with it.
+                yield self._lone(item, b"", f"object cannot be encoded as JSON: {_unencodable(exc)}")
+                continue
             group = "" if ep.mix_body_keys and item.key not in ep.exclusive_keys else item.key
             current = open_batches.get(group)
             if current is None:
@@ -118,11 +125,7 @@ class Batcher:
                     yield current.batch
                 current = open_batches[group] = _Open(self._new_batch(), self._base_bytes)
                 if not current.fits(item.key, chunk, ep.weight(item.value), ep):
-                    lone = self._new_batch()
-                    lone.oversized = True
-                    lone.items[item.key] = [item]
-                    lone.encoded[item.key] = [chunk]
-                    yield lone
+                    yield self._lone(item, chunk, _too_large(ep, item, chunk))
                     continue
             current.add(item, chunk, ep.weight(item.value))
         for current in open_batches.values():
@@ -131,6 +134,26 @@ class Batcher:
 
     def _new_batch(self) -> Batch:
         return Batch(self.endpoint, static_body=self.static_body)
+
+    def _lone(self, item: Item, chunk: bytes, refusal: str) -> Batch:
+        """A batch of one object that is reported, never sent."""
+        lone = self._new_batch()
+        lone.refusal = refusal
+        lone.items[item.key] = [item]
+        lone.encoded[item.key] = [chunk]
+        return lone
+
+
+def _too_large(ep: Endpoint, item: Item, chunk: bytes) -> str:
+    if len(chunk) + 20 > ep.max_body_bytes:
+        return f"object is {len(chunk):,} bytes encoded, above Braze's {ep.max_body_bytes:,}-byte request limit"
+    return f"object lists {ep.weight(item.value)} identifiers, above Braze's {ep.max_total_items} per request"
+
+
+def _unencodable(exc: ValueError) -> str:
+    if isinstance(exc, UnicodeEncodeError):
+        return "a string holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text"
+    return str(exc)
 
 
 class _Open:

@@ -165,8 +165,8 @@ class BatchSender:
             ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool,
         ):
             for batch in batches:
-                if batch.oversized:
-                    yield self._journaled(_oversized(batch))
+                if batch.refusal is not None:
+                    yield self._journaled(_refused(batch))
                     continue
                 in_flight.append(pool.submit(self._send_batch, batch, window))
                 while len(in_flight) >= (self.max_pending or window.limit + self.concurrency):
@@ -278,12 +278,7 @@ def _next_done(
     return [f.result() for f in finished]
 
 
-def _oversized(batch: Batch) -> BatchResult:
+def _refused(batch: Batch) -> BatchResult:
+    """The outcome of a lone object no request can carry: rejected, with the batcher's reason."""
     (item,) = batch.all_items()
-    (chunk,) = next(iter(batch.encoded.values()))
-    ep = batch.endpoint
-    if len(chunk) + 20 > ep.max_body_bytes:
-        reason = f"object is {len(chunk):,} bytes encoded, above Braze's {ep.max_body_bytes:,}-byte request limit"
-    else:
-        reason = f"object lists {ep.weight(item.value)} identifiers, above Braze's {ep.max_total_items} per request"
-    return BatchResult(ep.name, [ItemOutcome(item, "rejected", reason)])
+    return BatchResult(batch.endpoint.name, [ItemOutcome(item, "rejected", batch.refusal)])

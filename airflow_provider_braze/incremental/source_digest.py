@@ -58,8 +58,9 @@ def source_digester(salt: bytes, context: str | None) -> Callable[[Mapping[str, 
             tag = kinds[types] = ",".join(f"{t.__module__}.{t.__qualname__}" for t in types).encode() + b"\x00"
         try:
             data = encode(row)
-        except (TypeError, ValueError, UnicodeEncodeError):
-            # A type MessagePack lacks (a driver's own), a lone surrogate: no faithful bytes, so a
+        except (TypeError, ValueError, OverflowError):
+            # A type MessagePack lacks (a driver's own), a lone surrogate (a UnicodeEncodeError, so a
+            # ValueError), an integer beyond 64 bits (which the builder refuses): no faithful bytes, so a
             # digest that matches nothing: the row is built and compared by its values.
             return os.urandom(_DIGEST)
         h = keyed.copy()

@@ -10,6 +10,7 @@ plan, source FROM ...`` needs no JSON building in SQL.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from airflow_provider_braze.records.rules import (
     json_size,
     property_key_problem,
 )
-from airflow_provider_braze.records.values import Invalid, plain, show, to_bool, to_int, to_number, to_text, type_name
+from airflow_provider_braze.records.values import Invalid, checked_int, checked_text, plain, show, to_bool, to_int, to_number, to_text, type_name
 
 UPDATE_EXISTING_ONLY = "_update_existing_only"
 _FRAME = TRACK_IDENTITY_COLUMNS | {"time", "app_id", "properties", UPDATE_EXISTING_ONLY}
@@ -39,8 +40,10 @@ def property_value(value: Any) -> Any:
     if kind is str:
         if len(value) > MAX_TEXT:
             raise Invalid(f"is {len(value)} characters long, above Braze's limit of {MAX_TEXT}")
-        return value
-    if kind is int or kind is bool:
+        return checked_text(value)
+    if kind is int:
+        return checked_int(value)
+    if kind is bool:
         return value
     return plain(value)
 
@@ -57,6 +60,11 @@ def properties_object(value: Any) -> dict[str, Any]:
         problem = property_key_problem(key)
         if problem:
             raise Invalid(f"is not accepted: {problem}")
+        if type(key) is str:
+            try:
+                checked_text(key)
+            except Invalid as exc:
+                raise Invalid(f"has a property name that {exc}") from None
         if item is None:
             continue
         try:
@@ -198,7 +206,10 @@ class EventsBuilder(_TrackObjectBuilder):
 
 
 def _price(value: Any) -> float:
-    return float(to_number(value))
+    price = float(to_number(value))
+    if not math.isfinite(price):  # an integer past a float's range ("1" and 400 zeros)
+        raise Invalid(f"{show(value)} is beyond the range of a price")
+    return price
 
 
 def _quantity(value: Any) -> int:

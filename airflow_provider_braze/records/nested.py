@@ -21,7 +21,7 @@ from airflow_provider_braze.records.rules import (
     json_size,
     nested_key_problem,
 )
-from airflow_provider_braze.records.values import Invalid, decimal_number, iso_datetime, plain, show, type_name
+from airflow_provider_braze.records.values import Invalid, checked_int, checked_text, decimal_number, iso_datetime, plain, show, type_name
 
 #: Operators on simple arrays (no ``$``) and on arrays of objects (with ``$``) (2.3).
 ARRAY_OPERATORS = frozenset({"add", "remove"})
@@ -42,8 +42,10 @@ def custom_value(value: Any) -> Any:
     if kind is str:
         if len(value) > MAX_TEXT:
             raise Invalid(f"is {len(value)} characters long, above Braze's limit of {MAX_TEXT}")
-        return value
-    if kind is int or kind is bool:
+        return checked_text(value)
+    if kind is int:
+        return checked_int(value)
+    if kind is bool:
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -90,7 +92,10 @@ def _increment(amount: Any) -> int:
         if not isinstance(number, int):
             raise Invalid(f"has inc {amount}; Braze increments only by a whole number")
         return number
-    return amount
+    try:
+        return checked_int(amount)
+    except Invalid as exc:
+        raise Invalid(f"has inc {str(exc).replace(' is beyond', ', beyond')}") from None
 
 
 def _array(value: list[Any] | tuple[Any, ...]) -> list[Any]:
@@ -113,6 +118,10 @@ def _simple_array(items: Any, operator: str | None) -> list[Any]:
                 raise Invalid(
                     f"{where}has an element of {len(item)} characters at [{index}], above Braze's limit of {MAX_TEXT}"
                 )
+            try:
+                checked_text(item)
+            except Invalid as exc:
+                raise Invalid(f"{where}has an element at [{index}] that {exc}") from None
             continue
         if item is None:
             raise Invalid(f"{where}has a null at [{index}]; Braze arrays hold text, numbers, booleans and dates")
@@ -173,11 +182,14 @@ def _sized(value: Any) -> Any:
 def _nested(value: Any, path: str) -> Any:
     """Check one value inside a nested attribute; a container is copied only if a child changes."""
     kind = type(value)
-    if kind is str:
-        if len(value) > MAX_TEXT:
-            raise Invalid(f"has text of {len(value)} characters at {_at(path)}, above Braze's limit of {MAX_TEXT}")
-        return value
-    if kind is int or kind is bool:
+    if kind is str and len(value) > MAX_TEXT:
+        raise Invalid(f"has text of {len(value)} characters at {_at(path)}, above Braze's limit of {MAX_TEXT}")
+    if kind is str or kind is int:
+        try:
+            return checked_text(value) if kind is str else checked_int(value)
+        except Invalid as exc:
+            raise Invalid(f"has a value at {_at(path)} that {exc}") from None
+    if kind is bool:
         return value
     if kind is float:
         if not math.isfinite(value):

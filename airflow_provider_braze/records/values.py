@@ -24,6 +24,43 @@ class Invalid(ValueError):
     """A value Braze would refuse or mangle; the message continues a sentence that starts with the column."""
 
 
+#: The integers a JSON number can carry to Braze unchanged: signed 64-bit. Braze's pages give no
+#: range, and JSON parsers store larger integers as floats (losing digits) or refuse them.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def checked_int(value: int) -> int:
+    """An integer within the signed 64-bit range.
+
+    :raises Invalid: beyond it.
+    """
+    if INT_MIN <= value <= INT_MAX:
+        return value
+    digits = str(value)
+    shown = digits if len(digits) <= 24 else f"{digits[:8]}...({len(digits)} digits)"
+    raise Invalid(f"{shown} is beyond the 64-bit integer range (±9,223,372,036,854,775,807)")
+
+
+def checked_text(value: str) -> str:
+    """Text Braze can store: no NUL character and valid Unicode (no lone surrogate).
+
+    Both checks run at C speed (``isascii`` is a flag read for most strings).
+
+    :raises Invalid: naming which.
+    """
+    if "\x00" in value:
+        raise Invalid("holds a NUL character (\\x00), which Braze does not store; remove it in the source or query")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid(
+                "holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text; "
+                "the source was decoded or escaped wrongly"
+            ) from None
+    return value
+
+
 def show(value: Any, limit: int = 40) -> str:
     """A short ``repr`` of ``value`` for a rejection reason, so a reason never carries a whole blob."""
     text = repr(value)
@@ -106,7 +143,7 @@ def to_number(value: Any) -> int | float:
     if isinstance(value, bool):
         raise Invalid(f"is {show(value)}, a boolean, not a number")
     if isinstance(value, int):
-        return value
+        return checked_int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise Invalid(f"{value} is not a finite number")
@@ -142,14 +179,19 @@ def decimal_number(value: Decimal) -> int | float:
     if not value.is_finite():
         raise Invalid(f"{value} is not a finite number")
     if value.as_tuple().exponent >= 0:  # type: ignore[operator]
-        return int(value)
-    return float(value)
+        if value.adjusted() > 19:  # "1e400": do not build a 400-digit integer to refuse it
+            raise Invalid(f"{value} is beyond the 64-bit integer range (±9,223,372,036,854,775,807)")
+        return checked_int(int(value))
+    number = float(value)
+    if not math.isfinite(number):
+        raise Invalid(f"{show(value)} is beyond the range of a JSON number")
+    return number
 
 
 def to_text(value: Any) -> str:
     """An identifier-like string: text as is, whole numbers (SQL integer ids) as digits."""
     if isinstance(value, str):
-        return value
+        return checked_text(value)
     if isinstance(value, bool):
         raise Invalid(f"is {show(value)}, a boolean; it must be text")
     if isinstance(value, int):
@@ -178,7 +220,11 @@ def plain(value: Any) -> Any:
     :raises Invalid: for binary data, non-finite numbers and types JSON cannot carry.
     """
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind is str:
+        return checked_text(value)
+    if kind is int:
+        return checked_int(value)
+    if kind is bool or value is None:
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -200,11 +246,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
-        return int(value)
+        return checked_int(int(value))
     if isinstance(value, float):
         return plain(float(value))
     if isinstance(value, str):
-        return str(value)
+        return checked_text(str(value))
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, time):
@@ -213,6 +259,12 @@ def plain(value: Any) -> Any:
 
 
 def _plain_mapping(value: Mapping[str, Any]) -> Any:
+    for key in value:
+        if type(key) is str:
+            try:
+                checked_text(key)
+            except Invalid as exc:
+                raise Invalid(f"has a key that {exc}") from None
     converted = {key: plain(item) for key, item in value.items()}
     if isinstance(value, dict) and all(converted[key] is item for key, item in value.items()):
         return value

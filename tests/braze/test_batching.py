@@ -51,9 +51,9 @@ def test_an_object_larger_than_any_request_is_set_apart_unsent():
     ep = get_endpoint("users/track")
     items = attrs(2) + [Item("attributes", {"external_id": "huge", "blob": "x" * 4_100_000}, ref="huge")] + attrs(1)
     batches = list(Batcher(ep).batches(items))
-    oversized = [b for b in batches if b.oversized]
+    oversized = [b for b in batches if b.refusal is not None]
     assert [i.ref for b in oversized for i in b.all_items()] == ["huge"]
-    assert sum(len(b) for b in batches if not b.oversized) == 3
+    assert sum(len(b) for b in batches if b.refusal is None) == 3
 
 
 def test_one_identifier_type_per_delete_request():

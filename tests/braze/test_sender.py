@@ -91,6 +91,17 @@ def test_an_oversized_object_is_rejected_without_a_request(client, requests_mock
     assert got[0] == ("accepted", None) and requests_mock.call_count == 1
 
 
+def test_an_object_with_a_lone_surrogate_is_rejected_and_its_batch_still_goes(client, requests_mock):
+    # A lone surrogate cannot be UTF-8: JSON Lines text "\\ud800" decodes to one. The builders refuse it
+    # with the column named; this is the batcher's backstop for a value that slipped through.
+    requests_mock.post(TRACK, status_code=201, json={"message": "success"})
+    items = attrs(3) + [Item("attributes", {"external_id": "bad", "plan": "pro\ud800"}, ref="bad")] + attrs(2)
+    got = outcomes(BatchSender(client).send("users/track", items))
+    assert got["bad"] == ("rejected", "object cannot be encoded as JSON: a string holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text")
+    assert [got[i] for i in range(3)] == [("accepted", None)] * 3 and requests_mock.call_count == 1
+    assert len(requests_mock.last_request.json()["attributes"]) == 5
+
+
 def test_auth_failure_reports_the_batch_failed_then_raises(client, requests_mock):
     requests_mock.post(TRACK, status_code=401, json={"message": "Invalid API key"})
     seen = []

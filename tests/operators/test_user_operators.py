@@ -58,18 +58,6 @@ def test_delete_removes_users_by_each_identifier_type(sandbox, braze_conn):
     assert summary["requests"] == 3 and summary["accepted"] == 4
 
 
-def test_delete_by_phone(sandbox, braze_conn):
-    run(BrazeTrackUsersOperator(task_id="a", records=[
-        {"phone": "+14155550100", "plan": "a"}, {"phone": "+14155550199", "plan": "b"},
-    ]))
-    summary = run(BrazeDeleteUsersOperator(task_id="t", records=[{"phone": "+14155550100"}]))
-
-    assert summary["accepted"] == 1 and summary["rejected"] == 0
-    # The sandbox refuses phone_numbers items that are not {"phone", "prioritization"}, as Braze's page says.
-    assert [u.phone for u in sandbox.store.users()] == ["+14155550199"]
-    assert [d["phone"] for d in sandbox.store.deleted()] == ["+14155550100"]
-
-
 def test_treasure_data_settings_run_unchanged(sandbox, braze_conn):
     summary = run(BrazeExportOperator(
         task_id="t", mode="User - Track", track_record_type="Custom Events",

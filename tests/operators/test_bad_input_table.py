@@ -1,0 +1,142 @@
+"""The inputs of the hardening issue's table, one test each, end to end against the sandbox.
+
+Each bad row sits among good rows; with ``skip_on_invalid_records`` the good rows must all arrive,
+the bad one must be reported with its row, column and reason, and nothing invalid may reach Braze.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_braze.operators import (
+    BrazeDeleteUsersOperator,
+    BrazeExportFailed,
+    BrazeTrackUsersOperator,
+)
+from tests.operators.conftest import run
+
+
+def rejected_rows(path) -> dict[int, dict]:
+    """The rejected-records file by row number."""
+    return {line["row"]: line for line in map(json.loads, path.read_text().splitlines())}
+
+
+def held(sandbox) -> dict[str, dict]:
+    return {u.external_id: u.custom_attributes for u in sandbox.store.users()}
+
+
+def test_a_lone_surrogate_in_json_lines(sandbox, braze_conn, tmp_path):
+    # JSON text may escape a lone surrogate; json.loads gives a str that is not Unicode text.
+    source = tmp_path / "users.jsonl"
+    lines = [json.dumps({"external_id": f"u{i}", "plan": "pro"}) for i in range(1, 6)]
+    lines.insert(2, '{"external_id": "bad", "plan": "pro\\ud800"}')
+    source.write_text("\n".join(lines) + "\n")
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+
+    assert held(sandbox) == {f"u{i}": {"plan": "pro"} for i in range(1, 6)}
+    assert (summary["accepted"], summary["skipped"]) == (5, 1)
+    (bad,) = rejected_rows(rejected).values()
+    assert (bad["row"], bad["column"]) == (3, "plan")
+    assert bad["reason"] == (
+        "plan holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text; "
+        "the source was decoded or escaped wrongly"
+    )
+
+
+def test_a_lone_surrogate_in_records_without_skip_names_the_row(sandbox, braze_conn):
+    records = [{"external_id": "u1", "plan": "pro"}, {"external_id": "u\udfff", "plan": "pro"}]
+    with pytest.raises(BrazeExportFailed, match=r"Stopped at row 2.*column 'external_id'.*lone surrogate"):
+        run(BrazeTrackUsersOperator(task_id="t", records=records))
+    assert held(sandbox) == {"u1": {"plan": "pro"}}
+
+
+def test_price_1e400(sandbox, braze_conn, tmp_path):
+    purchase = {"external_id": "u1", "product_id": "sku", "currency": "USD", "time": "2026-11-30T10:00:00Z"}
+    records = [{**purchase, "price": "9.99"}, {**purchase, "price": "1e400"}, {**purchase, "price": "1.5"}]
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type="purchases", records=records, skip_on_invalid_records=True,
+        rejected_records_path=str(rejected),
+    ))
+
+    assert sorted(p["price"] for p in sandbox.store.purchases()) == [1.5, 9.99]
+    assert (summary["accepted"], summary["skipped"]) == (2, 1)
+    bad = rejected_rows(rejected)[2]
+    assert bad["column"] == "price" and bad["reason"] == "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)"
+
+
+@pytest.mark.parametrize(
+    ("record_type", "row", "column"),
+    [
+        ("attributes", {"external_id": "u\x00x", "plan": "pro"}, "external_id"),
+        ("attributes", {"external_id": "nul", "plan": "pro\x00"}, "plan"),
+        ("events", {"external_id": "nul", "name": "signed\x00up", "time": "2026-11-30T10:00:00Z"}, "name"),
+        ("events", {"external_id": "nul", "name": "signup", "time": "2026-11-30T10:00:00Z", "note": "a\x00"}, "note"),
+    ],
+    ids=["identifier", "value", "event name", "event property"],
+)
+def test_nul_bytes_in_an_identifier_a_value_or_an_event_name(sandbox, braze_conn, tmp_path, record_type, row, column):
+    good = [{"external_id": f"good{i}", "plan": "pro"} if record_type == "attributes" else {
+        "external_id": f"good{i}", "name": "signup", "time": "2026-11-30T10:00:00Z"} for i in (1, 2)]
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type=record_type, records=[good[0], row, good[1]], skip_on_invalid_records=True,
+        rejected_records_path=str(rejected),
+    ))
+
+    assert (summary["accepted"], summary["skipped"]) == (2, 1)
+    bad = rejected_rows(rejected)[2]
+    assert bad["column"] == column and "holds a NUL character" in bad["reason"]
+    assert sorted(u.external_id for u in sandbox.store.users()) == ["good1", "good2"]
+
+
+@pytest.mark.parametrize(
+    ("record_type", "row", "column", "reason"),
+    [
+        ("attributes", {"external_id": "big", "score": 2**80}, "score",
+         "score 12089258...(25 digits) is beyond the 64-bit integer range (±9,223,372,036,854,775,807)"),
+        ("attributes", {"external_id": "big", "visits": {"inc": 2**70}}, "visits",
+         "visits has inc 1180591620717411303424, beyond the 64-bit integer range (±9,223,372,036,854,775,807)"),
+        ("events", {"external_id": "big", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": 10**30}},
+         "properties", None),
+    ],
+    ids=["attribute 2**80", "inc 2**70", "property 10**30"],
+)
+def test_integers_beyond_64_bits(sandbox, braze_conn, tmp_path, record_type, row, column, reason):
+    good = {"external_id": "good", "score": 2**63 - 1} if record_type == "attributes" else {
+        "external_id": "good", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": -(2**63)}}
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type=record_type, records=[row, good], skip_on_invalid_records=True,
+        rejected_records_path=str(rejected),
+    ))
+
+    assert (summary["accepted"], summary["skipped"]) == (1, 1)
+    bad = rejected_rows(rejected)[1]
+    assert bad["column"] == column
+    assert bad["reason"] == reason if reason else "beyond the 64-bit integer range" in bad["reason"]
+    if record_type == "attributes":
+        assert held(sandbox) == {"good": {"score": 2**63 - 1}}
+    else:
+        assert [e["properties"] for e in sandbox.store.events()] == [{"n": -(2**63)}]
+
+
+def test_delete_by_phone(sandbox, braze_conn):
+    run(BrazeTrackUsersOperator(task_id="a", records=[
+        {"phone": "+14155550100", "plan": "a"}, {"phone": "+14155550199", "plan": "b"},
+    ]))
+    summary = run(BrazeDeleteUsersOperator(task_id="t", records=[{"phone": "+14155550100"}]))
+
+    assert summary["accepted"] == 1 and summary["rejected"] == 0
+    # The sandbox refuses phone_numbers items that are not {"phone", "prioritization"}, as Braze's page says.
+    assert [u.phone for u in sandbox.store.users()] == ["+14155550199"]
+    assert [d["phone"] for d in sandbox.store.deleted()] == ["+14155550100"]
