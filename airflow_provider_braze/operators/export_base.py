@@ -60,6 +60,10 @@ class BrazeExportBaseOperator(BaseOperator):
     :param records: a list of dicts (or its JSON text), e.g. pulled from XCom.
     :param path: a CSV or JSON Lines file, local or on Airflow object storage (``s3://`` ...).
     :param file_format: ``csv`` or ``jsonl`` when the extension does not say.
+    :param csv_options: for a CSV ``path``: ``delimiter``, ``quotechar``, ``escapechar``,
+        ``fieldnames`` (a file without a header) and the other ``csv.reader`` options.
+    :param encoding: the text encoding of ``path`` (``latin-1``, ``cp1252`` ...); default UTF-8.
+        A byte that is not text in it refuses its row, naming line and byte.
     :param pre_formatted_fields: columns holding JSON text to send as arrays or objects.
     :param skip_on_invalid_records: ``True``: report and skip invalid rows and rows Braze refuses,
         and succeed; ``False``: stop at the first invalid row and fail (rows read before it are
@@ -114,6 +118,8 @@ class BrazeExportBaseOperator(BaseOperator):
         records: Sequence[Mapping[str, Any]] | str | None = None,
         path: str | None = None,
         file_format: str | None = None,
+        csv_options: Mapping[str, Any] | None = None,
+        encoding: str | None = None,
         pre_formatted_fields: Sequence[str] | str | None = None,
         skip_on_invalid_records: bool = False,
         braze_conn_id: str = BrazeHook.default_conn_name,
@@ -139,6 +145,8 @@ class BrazeExportBaseOperator(BaseOperator):
         self.records = records
         self.path = path
         self.file_format = file_format
+        self.csv_options = csv_options
+        self.encoding = encoding
         self.pre_formatted_fields = pre_formatted_fields
         self.skip_on_invalid_records = skip_on_invalid_records
         self.braze_conn_id = braze_conn_id
@@ -186,6 +194,8 @@ class BrazeExportBaseOperator(BaseOperator):
             records=self.records,
             path=self.path,
             file_format=self.file_format,
+            csv_options=self.csv_options,
+            encoding=self.encoding,
             fetch_size=self.fetch_size,
             count_rows=self.count_rows,
         )

@@ -59,6 +59,7 @@ def open_source(
     fetch_size: int = 5_000,
     count_rows: bool = False,
     csv_options: Mapping[str, Any] | None = None,
+    encoding: str | None = None,
 ) -> RowSource:
     """Open the one source an export operator was given, checking the arguments first.
 
@@ -80,6 +81,7 @@ def open_source(
     :param count_rows: count the query's rows first, so :attr:`RowSource.total` is known (for ETA).
     :param csv_options: for CSV files: ``csv.reader`` parameters (``delimiter``, ``quotechar`` ...),
         ``fieldnames`` for a file without a header, ``encoding``.
+    :param encoding: a file's text encoding (``latin-1``, ``cp1252`` ...); default UTF-8.
     :raises ValueError: when the arguments do not name exactly one usable source.
     """
     given = [name for name, value in (("sql", sql), ("records", records), ("path", path)) if value is not None]
@@ -90,7 +92,7 @@ def open_source(
         raise ValueError(f"fetch_size must be a positive integer, got {fetch_size!r}")
     source = given[0]
     _only_with("sql", source, sql_conn_id=sql_conn_id, parameters=parameters)
-    _only_with("path", source, file_format=file_format, csv_options=csv_options)
+    _only_with("path", source, file_format=file_format, csv_options=csv_options, encoding=encoding)
 
     if source == "sql":
         if not isinstance(sql, str) or not sql.strip():
@@ -106,10 +108,12 @@ def open_source(
         raise ValueError("path is empty; give the CSV or JSON Lines file to export")
     kind, gzipped = file_format_of(str(path), file_format)
     if kind in ("csv", "tsv"):
-        return CsvSource(path, gzipped=gzipped, csv_options=csv_options, delimiter="\t" if kind == "tsv" else ",")
+        return CsvSource(
+            path, gzipped=gzipped, csv_options=csv_options, delimiter="\t" if kind == "tsv" else ",", encoding=encoding
+        )
     if csv_options:
         raise ValueError(f"csv_options apply to CSV files only; {describe_path(str(path))} is read as JSON Lines")
-    return JsonLinesSource(path, gzipped=gzipped)
+    return JsonLinesSource(path, gzipped=gzipped, encoding=encoding)
 
 
 def _only_with(owner: str, source: str, **arguments: Any) -> None:

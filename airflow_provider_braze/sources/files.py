@@ -3,14 +3,24 @@
 A path with a scheme (``s3://``, ``gs://``, ``file://`` ...) is opened through Airflow's
 ``ObjectStoragePath``, which takes the connection from the URL (``s3://aws_conn@bucket/key``) or
 the scheme's default and records the file as a lineage input; a plain path is opened directly.
-``.gz`` files are decompressed as they are read. Text is UTF-8; a byte-order mark is dropped.
+``.gz`` files are decompressed as they are read. Text is UTF-8 unless ``encoding`` says otherwise;
+a byte-order mark is dropped.
 
 Rows are numbered among data rows: a CSV header and blank lines are not rows. A line that
-cannot become a row (a CSV record whose field count differs from the header's, a JSON Lines
-line that is not a JSON object) is still a row, yielded with a problem naming the line, so the
-export can reject it and go on. Broken files (bad quoting in ``strict`` mode, a field past the
-CSV field size limit, bytes that are not UTF-8) stop the read with a ``ValueError`` naming the
-file and line.
+cannot become a row is still a row, yielded with a problem naming the line, so the export can
+reject it and go on:
+
+- a CSV record whose field count differs from the header's;
+- a CSV record that is not valid CSV (CSV is read ``strict``): a quote opened and never closed,
+  text after a closing quote, a field past the field size limit. Only its first line is refused;
+  the lines after it are read again as records of their own, so one stray quote cannot swallow
+  the rest of the file into one value (nor the rows up to the next quote);
+- a line holding bytes that are not text in the file's encoding (a latin-1 ``é`` in a UTF-8
+  file): the byte and the line are named;
+- a JSON Lines line that is not a JSON object.
+
+A file that cannot be read on (a truncated or corrupt ``.gz``) stops the read with a
+``ValueError`` naming the file, the line and the rows read before it.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import json
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
@@ -49,6 +60,19 @@ CSV_OPTIONS = frozenset(
     }
 )
 ENCODING = "utf-8-sig"
+#: A byte that is not text in the file's encoding is read as U+DC80..U+DCFF (``surrogateescape``),
+#: so that the row holding it is refused, naming line and byte, and the rest of the file is read on.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+#: What a corrupt or truncated gzip stream raises.
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def escaped_byte(text: str) -> str | None:
+    """The first byte of ``text`` that was not text in its file's encoding (``"0xE9"``), else ``None``."""
+    if text.isascii():  # a flag read for most strings
+        return None
+    found = _ESCAPED_BYTE.search(text)
+    return None if found is None else f"0x{ord(found.group()) - 0xDC00:02X}"
 
 
 def file_format_of(path: str, file_format: str | None) -> tuple[str, bool]:
@@ -88,45 +112,113 @@ def describe_path(path: str) -> str:
 def open_text(path: Any, *, gzipped: bool, encoding: str, newline: str | None) -> tuple[IO[str], list[Any]]:
     """Open a file for streaming text reads; return it and what to close, outermost first.
 
+    Bytes that are not text in ``encoding`` are read as lone surrogates (``surrogateescape``);
+    :func:`escaped_byte` finds them.
+
     :param path: a local path, a URL with a scheme, or an ``ObjectStoragePath``.
     """
     from airflow.sdk import ObjectStoragePath
 
+    errors = "surrogateescape"
     if isinstance(path, ObjectStoragePath) or "://" in str(path):
         storage_path = path if isinstance(path, ObjectStoragePath) else ObjectStoragePath(str(path))
-        if gzipped:
-            raw = storage_path.open("rb")
-            text = io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding=encoding, newline=newline)
-            return text, [text, raw]
-        text = storage_path.open("r", encoding=encoding, newline=newline)
-        text.read(0)  # ObjectStoragePath records the lineage input on read(), not on iteration
-        return text, [text]
+        raw = storage_path.open("rb")
+        raw.read(0)  # ObjectStoragePath records the lineage input on read(), not on iteration
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        text = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)
+        return text, [text, raw]
     if gzipped:
-        text = gzip.open(os.fspath(path), "rt", encoding=encoding, newline=newline)
+        text = gzip.open(os.fspath(path), "rt", encoding=encoding, errors=errors, newline=newline)
     else:
-        text = open(os.fspath(path), encoding=encoding, newline=newline)  # noqa: SIM115 - closed by the source
+        text = open(os.fspath(path), encoding=encoding, errors=errors, newline=newline)  # noqa: SIM115 - closed by the source
     return text, [text]
 
 
 class FileSource(BaseSource):
-    """Shared by the file readers: opening, closing, turning decode errors into clear ones."""
+    """Shared by the file readers: opening, closing, naming the file and line in errors.
 
-    def __init__(self, path: Any, *, gzipped: bool, encoding: str, newline: str | None) -> None:
+    :param encoding: the file's text encoding (default UTF-8, with or without a byte-order mark).
+    """
+
+    def __init__(self, path: Any, *, gzipped: bool, encoding: str | None, newline: str | None) -> None:
         super().__init__()
         self.path = str(path)
         self.description = f"file {describe_path(self.path)}"
         self.total = None
-        self._file, self._closables = open_text(path, gzipped=gzipped, encoding=encoding, newline=newline)
+        self.encoding = encoding or ENCODING
+        try:
+            "".encode(self.encoding)
+        except LookupError:
+            raise ValueError(f"encoding {encoding!r} is not a text encoding Python knows (utf-8, latin-1, cp1252 ...)") from None
+        self._file, self._closables = open_text(path, gzipped=gzipped, encoding=self.encoding, newline=newline)
 
     def _release(self) -> None:
         for resource in self._closables:
             close_quietly(resource, "file")
         self._closables = []
 
-    def _broken(self, line: int, exc: Exception) -> ValueError:
-        if isinstance(exc, UnicodeDecodeError):
-            return ValueError(f"{self.description} is not {exc.encoding} text (after line {line}): {exc.reason}")
+    def _broken(self, line: int, rows: int, exc: Exception) -> ValueError:
+        """The error that stops a read: the file cannot be read on after ``line``."""
+        if isinstance(exc, _GZIP_ERRORS):
+            what = "ends early (truncated)" if isinstance(exc, EOFError) else f"is not a valid gzip file ({exc})"
+            return ValueError(
+                f"{self.description} {what}: stopped after line {line}, {rows:,} rows read; "
+                "the rows before it were exported"
+            )
         return ValueError(f"{self.description}, line {line}: {exc}")
+
+    def _not_text(self, line: int, byte: str, column: str | None = None) -> str:
+        """A row's problem: a byte that is not text in the file's encoding."""
+        name = "UTF-8" if self.encoding.lower().replace("_", "-") in ("utf-8-sig", "utf-8", "utf8") else self.encoding
+        where = f", column {column}" if column else ""
+        return (
+            f"line {line}{where}: byte {byte} is not {name} text; if the file is in another encoding, "
+            "pass it as encoding= (latin-1, cp1252 ...)"
+        )
+
+
+class _Lines:
+    """A file's lines for ``csv.reader``, numbered, keeping the lines of the record being read.
+
+    When a record turns out broken, its first line is refused and the others are read again
+    (:meth:`drop_first`), so a stray quote costs one row, not the rest of the file.
+    """
+
+    __slots__ = ("_source", "_again", "line", "record", "bad")
+
+    def __init__(self, source: IO[str]) -> None:
+        self._source = source
+        self._again: list[str] = []  # lines to read again, last first
+        self.line = 0  # lines handed out so far
+        self.record: list[str] = []  # lines of the record being read
+        self.bad: tuple[int, str] | None = None  # (line, byte) of the record's first undecodable byte
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self._again.pop() if self._again else next(self._source)
+        self.line += 1
+        self.record.append(text)
+        if self.bad is None and not text.isascii():
+            byte = escaped_byte(text)
+            if byte is not None:
+                self.bad = (self.line, byte)
+        return text
+
+    def start_record(self) -> int:
+        """Forget the last record's lines; return the number of the next record's first line."""
+        self.record = []
+        self.bad = None
+        return self.line + 1
+
+    def drop_first(self) -> str:
+        """The record's first line; the lines after it will be read again."""
+        first, rest = self.record[0], self.record[1:]
+        self._again.extend(reversed(rest))
+        self.line -= len(rest)
+        self.record = []
+        return first
 
 
 class CsvSource(FileSource):
@@ -134,15 +226,21 @@ class CsvSource(FileSource):
 
     A record with more fields than the header is yielded with its header fields, the rest under
     :data:`~airflow_provider_braze.sources.base.EXTRA_FIELDS`, and a problem; one with fewer
-    fields with the fields it has and a problem. Problems name the line on which the record ends.
-    Blank lines are skipped, as ``csv.DictReader`` does.
+    fields with the fields it has and a problem. A record that is not valid CSV, or that spans
+    several lines through a quote and still has the wrong field count, is yielded as its first line
+    (under :data:`~airflow_provider_braze.sources.base.RAW_LINE`) with a problem, and the lines
+    after that first one are read again. Problems name the line. Blank lines are skipped, as
+    ``csv.DictReader`` does.
 
     :param path: local path, URL or ``ObjectStoragePath``.
     :param gzipped: decompress while reading.
     :param csv_options: ``csv.reader`` format parameters (``delimiter``, ``quotechar``,
         ``escapechar``, ``doublequote``, ``skipinitialspace``, ``quoting``, ``strict``,
-        ``dialect``), ``fieldnames`` for a file without a header, ``encoding`` (default UTF-8).
+        ``dialect``), ``fieldnames`` for a file without a header, ``encoding``. ``strict`` is on
+        unless set: without it Python's reader accepts an unclosed quote and reads the rest of the
+        file into one value.
     :param delimiter: the default delimiter (``\\t`` for TSV) when ``csv_options`` has none.
+    :param encoding: the file's text encoding (``csv_options["encoding"]`` wins); default UTF-8.
 
     :ivar columns: the header's column names.
     """
@@ -154,28 +252,37 @@ class CsvSource(FileSource):
         gzipped: bool = False,
         csv_options: Mapping[str, Any] | None = None,
         delimiter: str = ",",
+        encoding: str | None = None,
     ) -> None:
         options = dict(csv_options or {})
         unknown = sorted(set(options) - CSV_OPTIONS)
         if unknown:
             raise ValueError(f"csv_options {unknown} are not known; use {', '.join(sorted(CSV_OPTIONS))}")
         fieldnames = options.pop("fieldnames", None)
-        encoding = options.pop("encoding", ENCODING)
+        encoding = options.pop("encoding", None) or encoding
         if "dialect" not in options:
             options.setdefault("delimiter", delimiter)
+            options.setdefault("strict", True)
         super().__init__(path, gzipped=gzipped, encoding=encoding, newline="")
         try:
+            self._options = options
+            self._lines = _Lines(self._file)
             try:
-                self._reader = csv.reader(self._file, **options)
+                self._reader = csv.reader(self._lines, **options)
             except TypeError as exc:
                 raise ValueError(f"csv_options are not valid for csv.reader: {exc}") from None
             if fieldnames is None:
                 try:
                     header = next(self._reader, None)
-                except (csv.Error, UnicodeDecodeError) as exc:
-                    raise self._broken(1, exc) from exc
+                except csv.Error as exc:
+                    raise ValueError(f"{self.description}, line 1: the header is not valid CSV ({exc})") from exc
+                except _GZIP_ERRORS as exc:
+                    raise self._broken(0, 0, exc) from exc
                 if header is None:
                     log.warning("%s is empty: no header, no rows", self.description)
+                elif self._lines.bad is not None:
+                    line, byte = self._lines.bad
+                    raise ValueError(f"{self.description}, the header: {self._not_text(line, byte)}")
                 fieldnames = header or []
             self.columns = _unique_columns(fieldnames, self.description)
         except BaseException:
@@ -185,21 +292,55 @@ class CsvSource(FileSource):
     def _rows(self) -> Iterator[SourceRow]:
         header = self.columns
         width = len(header)
-        reader = self._reader
+        lines, reader = self._lines, self._reader
         ref = 0
         try:
-            for fields in reader:
-                if len(fields) == width:
+            while True:
+                start = lines.start_record()
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    if not lines.record:
+                        raise
                     ref += 1
+                    yield self._unreadable(ref, start, str(exc))
+                    reader = csv.reader(lines, **self._options)  # a fresh reader: no state from the broken record
+                    continue
+                if not fields:
+                    continue
+                if len(fields) != width and lines.line > start:
+                    # Several lines joined by quotes into a record that still does not fit the
+                    # header: a quote left open, closed by some later line's quote.
+                    ref += 1
+                    yield self._unreadable(ref, start, f"a quote opened here closes on line {lines.line}, "
+                                                      f"and the record has {len(fields)} fields where the header has {width}")
+                    reader = csv.reader(lines, **self._options)
+                    continue
+                ref += 1
+                if lines.bad is not None:
+                    line, byte = lines.bad
+                    data: dict[str, Any] = dict(zip(header, fields))
+                    column = next((c for c, v in data.items() if escaped_byte(v)), None)
+                    yield (ref, data, self._not_text(line, byte, column))
+                elif len(fields) == width:
                     yield (ref, dict(zip(header, fields)), None)
-                elif fields:
-                    ref += 1
-                    yield (ref, *self._ragged(fields, reader.line_num))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise self._broken(reader.line_num, exc) from exc
+                else:
+                    yield (ref, *self._ragged(fields, lines.line))
+        except _GZIP_ERRORS as exc:
+            raise self._broken(lines.line, ref, exc) from exc
         finally:
             self.rows_read = ref
             self.close()
+
+    def _unreadable(self, ref: int, start: int, why: str) -> SourceRow:
+        """A record that is not CSV: its first line as the row; the lines after it are read again."""
+        first = self._lines.drop_first()
+        column = _open_quote_column(first, self._options, self.columns)
+        where = f", column {column}" if column else ""
+        return (ref, {RAW_LINE: first.rstrip("\r\n")}, f"line {start}{where}: not valid CSV ({why}); "
+                f"the lines after it are read as rows of their own")
 
     def _ragged(self, fields: list[str], line: int) -> tuple[dict[str, Any], str]:
         header = self.columns
@@ -214,6 +355,16 @@ class CsvSource(FileSource):
         return data, problem
 
 
+def _open_quote_column(line: str, options: Mapping[str, Any], header: tuple[str, ...]) -> str | None:
+    """The column whose field a broken line's trouble starts in (its last field, read leniently)."""
+    try:
+        fields = next(csv.reader([line], **{**options, "strict": False}), [])
+    except csv.Error:
+        return None
+    index = len(fields) - 1
+    return header[index] if 0 <= index < len(header) else None
+
+
 class JsonLinesSource(FileSource):
     """Rows of a JSON Lines file: one JSON object per line; values keep their JSON types.
 
@@ -226,8 +377,8 @@ class JsonLinesSource(FileSource):
     :param gzipped: decompress while reading.
     """
 
-    def __init__(self, path: Any, *, gzipped: bool = False) -> None:
-        super().__init__(path, gzipped=gzipped, encoding=ENCODING, newline=None)
+    def __init__(self, path: Any, *, gzipped: bool = False, encoding: str | None = None) -> None:
+        super().__init__(path, gzipped=gzipped, encoding=encoding, newline=None)
 
     def _rows(self) -> Iterator[SourceRow]:
         loads = json.loads
@@ -236,6 +387,12 @@ class JsonLinesSource(FileSource):
         try:
             for line in self._file:
                 line_number += 1
+                if not line.isascii():
+                    byte = escaped_byte(line)
+                    if byte is not None:
+                        ref += 1
+                        yield (ref, {RAW_LINE: line.rstrip("\r\n")}, self._not_text(line_number, byte))
+                        continue
                 try:
                     value = loads(line)
                 except ValueError as exc:
@@ -252,8 +409,8 @@ class JsonLinesSource(FileSource):
                     self._refuse_array(ref - 1, line)
                     kind = _JSON_KINDS.get(type(value), type(value).__name__)
                     yield (ref, {RAW_LINE: line.rstrip("\r\n")}, f"line {line_number}: a JSON {kind}, not an object")
-        except UnicodeDecodeError as exc:
-            raise self._broken(line_number, exc) from exc
+        except _GZIP_ERRORS as exc:
+            raise self._broken(line_number, ref, exc) from exc
         finally:
             self.rows_read = ref
             self.close()

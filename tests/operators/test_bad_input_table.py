@@ -140,3 +140,84 @@ def test_delete_by_phone(sandbox, braze_conn):
     # The sandbox refuses phone_numbers items that are not {"phone", "prioritization"}, as Braze's page says.
     assert [u.phone for u in sandbox.store.users()] == ["+14155550199"]
     assert [d["phone"] for d in sandbox.store.deleted()] == ["+14155550100"]
+
+
+def users_csv(count: int, *, broken: dict[int, str] | None = None) -> str:
+    """A CSV of ``count`` users (row n is user ``u{n}``); ``broken`` replaces whole lines by row number."""
+    lines = ["external_id,plan"] + [f"u{n},pro" for n in range(1, count + 1)]
+    for row, text in (broken or {}).items():
+        lines[row] = text
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "later_quote"), [("u10,\"pro", None), ("u10,\"pro", 'u50,"pro, plus",x')], ids=["to the end", "closed later"],
+)
+def test_csv_with_an_unclosed_quote(sandbox, braze_conn, tmp_path, line, later_quote):
+    broken = {10: line, **({50: later_quote} if later_quote else {})}
+    source = tmp_path / "users.csv"
+    source.write_text(users_csv(100, broken=broken))
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+
+    good = {f"u{n}" for n in range(1, 101)} - {f"u{n}" for n in broken}
+    assert held(sandbox) == {u: {"plan": "pro"} for u in good}
+    reported = rejected_rows(rejected)
+    assert set(reported) == set(broken)
+    assert reported[10]["reason"].startswith("line 11, column plan: not valid CSV (")
+    assert (summary["rows_read"], summary["accepted"], summary["skipped"]) == (100, 100 - len(broken), len(broken))
+
+
+def test_csv_with_an_unclosed_quote_without_skip_names_its_line(sandbox, braze_conn, tmp_path):
+    source = tmp_path / "users.csv"
+    source.write_text(users_csv(100, broken={10: 'u10,"pro'}))
+    with pytest.raises(BrazeExportFailed, match=r"Stopped at row 10: line 11, column plan: not valid CSV"):
+        run(BrazeTrackUsersOperator(task_id="t", path=str(source)))
+    assert set(held(sandbox)) == {f"u{n}" for n in range(1, 10)}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_truncated_or_garbage_gz(sandbox, braze_conn, tmp_path, damage):
+    import gzip
+    import os
+
+    whole = gzip.compress(users_csv(5_000).encode())
+    data = whole[: len(whole) // 2] if damage == "truncated" else os.urandom(2_000)
+    source = tmp_path / "users.csv.gz"
+    source.write_bytes(data)
+
+    with pytest.raises(ValueError) as info:
+        run(BrazeTrackUsersOperator(task_id="t", path=str(source), skip_on_invalid_records=True))
+
+    message = str(info.value)
+    assert f"file {source}" in message
+    if damage == "truncated":
+        assert "ends early (truncated): stopped after line" in message and "the rows before it were exported" in message
+        # What was read before the damage went out; nothing was made up.
+        assert 0 < len(held(sandbox)) < 5_000 and all(v == {"plan": "pro"} for v in held(sandbox).values())
+    else:
+        assert "is not a valid gzip file" in message and held(sandbox) == {}
+
+
+def test_a_latin1_byte_in_a_utf8_csv(sandbox, braze_conn, tmp_path):
+    text = users_csv(5_000, broken={4001: "u4001,pr\xe9mium"})  # line 4002 of the file
+    source = tmp_path / "users.csv"
+    source.write_bytes(text.encode("latin-1"))
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+
+    assert (summary["accepted"], summary["skipped"]) == (4_999, 1) and "u4001" not in held(sandbox)
+    assert rejected_rows(rejected)[4001]["reason"] == (
+        "line 4002, column plan: byte 0xE9 is not UTF-8 text; if the file is in another encoding, "
+        "pass it as encoding= (latin-1, cp1252 ...)"
+    )
+
+    # Told the file's encoding, every row goes through.
+    run(BrazeTrackUsersOperator(task_id="t2", path=str(source), encoding="latin-1"))
+    assert held(sandbox)["u4001"] == {"plan": "prémium"}

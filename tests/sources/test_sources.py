@@ -347,16 +347,28 @@ def test_csv_encoding_option_reads_other_encodings(tmp_path):
     assert rows == [(1, {"name": "José"}, None)]
 
 
-def test_csv_that_is_not_utf8_is_an_error_naming_the_file(tmp_path):
-    path = write(tmp_path / "l.csv", "name\nJosé\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"file .*l\.csv is not utf-8 text"):
+def test_csv_row_that_is_not_utf8_is_refused_naming_line_column_and_byte(tmp_path):
+    path = write(tmp_path / "l.csv", "id,name\n1,Ada\n2,José\n3,Bob\n".encode("utf-8").replace("é".encode(), b"\xe9"))
+    rows = rows_of(path=str(path))
+    assert [r[0] for r in rows] == [1, 2, 3] and rows[0][2] is None and rows[2] == (3, {"id": "3", "name": "Bob"}, None)
+    assert rows[1][2] == (
+        "line 3, column name: byte 0xE9 is not UTF-8 text; if the file is in another encoding, "
+        "pass it as encoding= (latin-1, cp1252 ...)"
+    )
+
+
+def test_csv_header_that_is_not_utf8_is_an_error(tmp_path):
+    path = write(tmp_path / "l.csv", b"id,n\xe9\n1,2\n")
+    with pytest.raises(ValueError, match=r"l\.csv, the header: line 1: byte 0xE9 is not UTF-8 text"):
         rows_of(path=str(path))
 
 
-def test_csv_broken_quoting_in_strict_mode_is_an_error_naming_the_line(tmp_path):
-    path = write(tmp_path / "bad.csv", 'id,note\n1,ok\n2,"bad"x\n')
-    with pytest.raises(ValueError, match=r"bad\.csv, line 3: "):
-        rows_of(path=str(path), csv_options={"strict": True})
+def test_csv_broken_quoting_refuses_the_line_and_reads_on(tmp_path):
+    path = write(tmp_path / "bad.csv", 'id,note\n1,ok\n2,"bad"x\n3,fine\n')
+    rows = rows_of(path=str(path))
+    assert rows[0] == (1, {"id": "1", "note": "ok"}, None) and rows[2] == (3, {"id": "3", "note": "fine"}, None)
+    assert rows[1] == (2, {RAW_LINE: '2,"bad"x'}, "line 3, column note: not valid CSV (',' expected after '\"'); "
+                                                   "the lines after it are read as rows of their own")
 
 
 def test_empty_csv_file_has_no_rows(tmp_path):
