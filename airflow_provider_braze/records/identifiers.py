@@ -39,6 +39,9 @@ DEFAULT_PRIORITIZATION = ("unidentified", "most_recently_updated")
 # Deliberately loose: Braze is the judge of deliverability; this catches columns that hold
 # something other than an address (a name, an id, two addresses).
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+# Braze keeps the digits and a leading + and drops formatting ("+1 (724) 123-4567" is +17241234567):
+# https://www.braze.com/docs/user_guide/message_building_by_channel/sms_mms_rcs/user_phone_numbers/
+_PHONE = re.compile(r"\+?[0-9 ().\-]+\Z", re.ASCII)
 
 
 def identifier(value: Any) -> str:
@@ -58,10 +61,20 @@ def email_address(value: Any) -> str:
 
 
 def phone_number(value: Any) -> str:
-    """A phone number as text; Braze recommends E.164 (``+14155550100``) but does not require it."""
+    """A phone number as text, without surrounding spaces. Reasons never quote it (personal data).
+
+    Braze recommends E.164 (``+14155550100``) and does not require it, so national formatting
+    (``(415) 555-0100``) passes; what is refused is text that is no phone number at all: letters,
+    or fewer than 7 or more than 15 digits (E.164's maximum).
+    """
     text = to_text(value).strip()
     if not text:
         raise Invalid("is blank")
+    if not _PHONE.match(text):
+        raise Invalid("is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)")
+    digits = sum(c.isdigit() for c in text)
+    if not 7 <= digits <= 15:
+        raise Invalid(f"has {digits} digits; a phone number has 7 to 15 (E.164)")
     return text
 
 

@@ -221,3 +221,21 @@ def test_a_latin1_byte_in_a_utf8_csv(sandbox, braze_conn, tmp_path):
     # Told the file's encoding, every row goes through.
     run(BrazeTrackUsersOperator(task_id="t2", path=str(source), encoding="latin-1"))
     assert held(sandbox)["u4001"] == {"plan": "prémium"}
+
+
+def test_phone_identifier_call_me_maybe(sandbox, braze_conn, tmp_path):
+    rejected = tmp_path / "rejected.jsonl"
+    records = [{"phone": "+14155550100", "plan": "a"}, {"phone": "call me maybe", "plan": "b"},
+               {"phone": "(415) 555-0101", "plan": "c"}, {"phone": "12", "plan": "d"}]
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", records=records, skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+
+    assert (summary["accepted"], summary["skipped"]) == (2, 2)
+    assert sorted(u.phone for u in sandbox.store.users()) == ["(415) 555-0101", "+14155550100"]
+    reported = rejected_rows(rejected)
+    assert reported[2]["column"] == "phone" and reported[2]["reason"] == (
+        "phone is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)")
+    assert reported[4]["reason"] == "phone has 2 digits; a phone number has 7 to 15 (E.164)"
+    assert "call me maybe" not in reported[2]["reason"]  # a reason never quotes personal data
