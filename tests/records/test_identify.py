@@ -91,13 +91,13 @@ def test_prioritization_with_unknown_value_is_rejected():
 
 
 def test_prioritization_with_identified_and_unidentified_is_rejected():
-    result = build({"external_id": "u1", "phone": "1", "prioritization": ["identified", "unidentified"]})
+    result = build({"external_id": "u1", "phone": "+14155550100", "prioritization": ["identified", "unidentified"]})
 
     assert result.reason == "prioritization holds both identified and unidentified; Braze allows only one of them"
 
 
 def test_prioritization_that_repeats_a_value_is_rejected():
-    result = build({"external_id": "u1", "phone": "1", "prioritization": "most_recently_updated,most_recently_updated"})
+    result = build({"external_id": "u1", "phone": "+14155550100", "prioritization": "most_recently_updated,most_recently_updated"})
 
     assert result.reason == "prioritization repeats a value"
 
