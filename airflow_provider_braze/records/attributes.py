@@ -125,6 +125,8 @@ class AttributesBuilder(RowBuilder):
                 value = convert(value)
             except Invalid as exc:
                 raise RowError(column, f"{column} {exc}") from None
+            if value is None and not self.unset_nulls:
+                continue  # JSON null in a pre-formatted column is a missing value too: null_handling decides
             if custom and type(value) is dict and "$update" in value and not flags[MERGE_OBJECTS]:
                 raise RowError(
                     column,

@@ -239,3 +239,12 @@ def test_phone_identifier_call_me_maybe(sandbox, braze_conn, tmp_path):
         "phone is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)")
     assert reported[4]["reason"] == "phone has 2 digits; a phone number has 7 to 15 (E.164)"
     assert "call me maybe" not in reported[2]["reason"]  # a reason never quotes personal data
+
+
+@pytest.mark.parametrize(("null_handling", "held_after"), [("skip", {"plan": "pro", "tags": ["a"]}), ("unset", {"plan": "pro"})])
+def test_pre_formatted_value_null_with_null_handling_skip(sandbox, braze_conn, null_handling, held_after):
+    run(BrazeTrackUsersOperator(task_id="seed", records=[{"external_id": "u1", "plan": "pro", "tags": '["a"]'}],
+                                pre_formatted_fields="tags"))
+    run(BrazeTrackUsersOperator(task_id="t", records=[{"external_id": "u1", "plan": "pro", "tags": "null"}],
+                                pre_formatted_fields="tags", null_handling=null_handling))
+    assert held(sandbox) == {"u1": held_after}
