@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from airflow_provider_braze.records.currencies import ISO_4217
 from airflow_provider_braze.records.values import Invalid, iso_datetime, show, type_name
 
 #: Longest string value, attribute key or property key Braze stores (2.3, 2.4, 2.5).
@@ -125,21 +126,13 @@ def calendar_date(value: Any) -> str:
     raise Invalid(f"is {type_name(value)}, not a date in the form YYYY-MM-DD")
 
 
-@cache
-def currencies() -> frozenset[str]:
-    """ISO 4217 alphabetic codes, from the CLDR data that babel ships (Airflow depends on babel)."""
-    from babel.numbers import list_currencies
-
-    return frozenset(list_currencies())
-
-
 def currency_code(value: Any) -> str:
-    """An ISO 4217 alphabetic currency code, upper-cased (2.5)."""
+    """A current ISO 4217 alphabetic currency code, upper-cased (a withdrawn one such as DEM is refused)."""
     if isinstance(value, str):
         code = value.strip().upper()
-        if code in currencies():
+        if code in ISO_4217:
             return code
-        raise Invalid(f"{show(value)} is not an ISO 4217 currency code such as USD, EUR or JPY")
+        raise Invalid(f"{show(value)} is not a current ISO 4217 currency code such as USD, EUR or JPY")
     raise Invalid(f"is {type_name(value)}; it must be an ISO 4217 currency code such as USD")
 
 

@@ -248,3 +248,18 @@ def test_pre_formatted_value_null_with_null_handling_skip(sandbox, braze_conn, n
     run(BrazeTrackUsersOperator(task_id="t", records=[{"external_id": "u1", "plan": "pro", "tags": "null"}],
                                 pre_formatted_fields="tags", null_handling=null_handling))
     assert held(sandbox) == {"u1": held_after}
+
+
+def test_currency_dem(sandbox, braze_conn, tmp_path):
+    purchase = {"external_id": "u1", "product_id": "sku", "price": "9.99", "time": "2026-11-30T10:00:00Z"}
+    rejected = tmp_path / "rejected.jsonl"
+
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type="purchases", records=[{**purchase, "currency": "DEM"}, {**purchase, "currency": "eur"}],
+        skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+
+    # Refused before sending (the Deutsche Mark was withdrawn in 2002), not by Braze after.
+    assert (summary["skipped"], summary["rejected"], summary["accepted"]) == (1, 0, 1)
+    assert rejected_rows(rejected)[1]["reason"] == "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY"
+    assert [p["currency"] for p in sandbox.store.purchases()] == ["EUR"]

@@ -88,7 +88,7 @@ def test_code_that_is_not_iso_4217_is_rejected(code):
     result = build(with_(currency=code))
 
     assert result.column == "currency"
-    assert result.reason == f"currency {code!r} is not an ISO 4217 currency code such as USD, EUR or JPY"
+    assert result.reason == f"currency {code!r} is not a current ISO 4217 currency code such as USD, EUR or JPY"
 
 
 def test_missing_currency_is_rejected():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_braze.sandbox.braze import attributes as custom
-from airflow_provider_braze.sandbox.braze.currencies import ISO_4217
+from airflow_provider_braze.records.currencies import ISO_4217
 from airflow_provider_braze.sandbox.braze.profile import STANDARD_FIELDS
 from airflow_provider_braze.sandbox.braze.rules import alias_problem, nonempty_str
 from airflow_provider_braze.sandbox.braze.timeparse import parse_event_time, parse_iso8601

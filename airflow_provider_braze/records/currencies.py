@@ -1,7 +1,12 @@
-"""ISO 4217 alphabetic currency codes: a purchase's ``currency`` must be one of them (reference §2.5).
+"""ISO 4217 alphabetic currency codes: a purchase's ``currency`` must be one of them.
 
-The active list plus the fund and precious-metal codes ISO publishes, upper case only; Braze's page
-says "ISO 4217 Alphabetic Currency Code", so the sandbox does not fold case.
+ISO's current list (list one): the active currencies plus the fund and precious-metal codes, upper
+case. Withdrawn codes (``DEM``, ``FRF``, ``ESP`` ...) are not in it: Braze's purchase object takes
+an "ISO 4217 Alphabetic Currency Code", and the record builder and the sandbox read this one list,
+so what one accepts the other does.
+
+https://www.braze.com/docs/api/objects_filters/purchase_object/
+https://www.six-group.com/en/products-services/financial-information/data-standards.html (list one)
 """
 
 from __future__ import annotations
