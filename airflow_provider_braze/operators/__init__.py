@@ -1,7 +1,11 @@
 """Airflow operators of the Braze provider."""
 
 from airflow_provider_braze.operators.cdi import BrazeCDISyncOperator
-from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportFailed
+from airflow_provider_braze.operators.export_base import (
+    BrazeExportBaseOperator,
+    BrazeExportFailed,
+    BrazeExportMisconfigured,
+)
 from airflow_provider_braze.operators.rights import BrazeRightsRequestsOperator
 from airflow_provider_braze.operators.subscriptions import BrazeSubscriptionSyncOperator
 from airflow_provider_braze.operators.sync_ledger import BrazeSyncResetOperator, BrazeSyncSettleOperator
@@ -18,6 +22,7 @@ __all__ = [
     "BrazeDeleteUsersOperator",
     "BrazeExportBaseOperator",
     "BrazeExportFailed",
+    "BrazeExportMisconfigured",
     "BrazeExportOperator",
     "BrazeIdentifyUsersOperator",
     "BrazeNewAliasOperator",

@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class BrazeExportMisconfigured(AirflowFailException, ValueError):
+    """The operator's arguments cannot make an export (no source, two sources, an unknown mode ...).
+
+    Raised when the DAG is parsed where the arguments are known then, else when the task runs; a
+    failure, not an error to retry: a retry would fail the same way.
+    """
+
+
+def is_template(value: Any) -> bool:
+    """Whether an argument is Jinja still to be rendered (its value is known only when the task runs)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
 class BrazeExportFailed(AirflowFailException, BrazeError):
     """An export finished without every row accepted while ``skip_on_invalid_records`` was off.
 
@@ -165,7 +178,28 @@ class BrazeExportBaseOperator(BaseOperator):
         # Checked here so that a wrong value fails at DAG parse time, not at run time.
         self.partition = partition if partition is None or isinstance(partition, str) else Partition.parse(partition)
         if (only_changed or full_resync) and not sync_ledger:
-            raise ValueError("only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them.")
+            raise BrazeExportMisconfigured(
+                "only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them."
+            )
+        given = [name for name, value in (("sql", sql), ("records", records), ("path", path)) if value is not None]
+        if len(given) != 1:
+            got = " and ".join(given) if given else "none of them"
+            raise BrazeExportMisconfigured(f"give exactly one of sql (with sql_conn_id), records or path; got {got}")
+
+    def check_builder(self, *templated: str) -> None:
+        """Make the record builder once, so that a wrong mode or option fails when the DAG is parsed.
+
+        Subclasses call it at the end of ``__init__``.
+
+        :param templated: attributes the builder reads that may be templates; while one is, the
+            check waits for the run.
+        """
+        if any(is_template(getattr(self, name)) for name in (*templated, "pre_formatted_fields")):
+            return
+        try:
+            self.record_builder()
+        except ValueError as exc:
+            raise BrazeExportMisconfigured(str(exc)) from None
 
     # --- what subclasses provide -----------------------------------------------------------------
 
@@ -180,25 +214,17 @@ class BrazeExportBaseOperator(BaseOperator):
     # --- the run ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        builder = self.record_builder()
+        try:
+            builder = self.record_builder()
+        except ValueError as exc:  # rendered templates may still name no mode Braze has
+            raise BrazeExportMisconfigured(str(exc)) from None
         partition = Partition.parse(self.partition) if self.partition is not None else None
         hook = BrazeHook(
             braze_conn_id=self.braze_conn_id, concurrency=self.concurrency, retry_ambiguous=self.retry_ambiguous
         )
         endpoint = hook.endpoint(builder.endpoint)
         record_type = self._record_type(builder)
-        source = open_source(
-            sql=self.sql,
-            sql_conn_id=self.sql_conn_id,
-            parameters=self.parameters,
-            records=self.records,
-            path=self.path,
-            file_format=self.file_format,
-            csv_options=self.csv_options,
-            encoding=self.encoding,
-            fetch_size=self.fetch_size,
-            count_rows=self.count_rows,
-        )
+        source = self._open_source()
         mode = "Dry run" if self.dry_run else "Exporting"
         where = f", partition {partition}" if partition else ""
         self.log.info("%s %s to Braze %s (%s)%s", mode, source.description, endpoint.path, hook.base_url, where)
@@ -308,6 +334,26 @@ class BrazeExportBaseOperator(BaseOperator):
     def _record_type(builder: RecordBuilder) -> str | None:
         """``attributes``, ``events`` or ``purchases`` for /users/track builders; ``None`` otherwise."""
         return getattr(builder, "key", None) if builder.endpoint == "users/track" else None
+
+    def _open_source(self) -> RowSource:
+        """The source the rendered arguments name; arguments it cannot use fail the task without retries."""
+        try:
+            return open_source(
+                sql=self.sql,
+                sql_conn_id=self.sql_conn_id,
+                parameters=self.parameters,
+                records=self.records,
+                path=self.path,
+                file_format=self.file_format,
+                csv_options=self.csv_options,
+                encoding=self.encoding,
+                fetch_size=self.fetch_size,
+                count_rows=self.count_rows,
+            )
+        except ValueError as exc:
+            # open_source raises ValueError only for arguments it cannot use (no source, an unknown
+            # file format, an unreadable header): a retry would fail the same way.
+            raise BrazeExportMisconfigured(str(exc)) from None
 
     def _open_sync(
         self,

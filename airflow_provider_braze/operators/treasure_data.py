@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
+from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportMisconfigured
 from airflow_provider_braze.records import Mode, RecordBuilder, RecordType, get_builder, parse_mode, parse_record_type
 
 #: Options each mode's builder takes beyond ``pre_formatted_fields``.
@@ -54,7 +54,7 @@ class BrazeExportOperator(BrazeExportBaseOperator):
         **kwargs: Any,
     ) -> None:
         if pre_formated_fields is not None and kwargs.get("pre_formatted_fields") is not None:
-            raise ValueError("Give pre_formatted_fields or its older spelling pre_formated_fields, not both.")
+            raise BrazeExportMisconfigured("Give pre_formatted_fields or its older spelling pre_formated_fields, not both.")
         if pre_formated_fields is not None:
             kwargs["pre_formatted_fields"] = pre_formated_fields
         super().__init__(**kwargs)
@@ -64,6 +64,7 @@ class BrazeExportOperator(BrazeExportBaseOperator):
         self.update_existing_only = update_existing_only
         self.merge_objects = merge_objects
         self.prioritization = prioritization
+        self.check_builder("mode", "track_record_type", "prioritization")
 
     def record_builder(self) -> RecordBuilder:
         mode = parse_mode(self.mode)

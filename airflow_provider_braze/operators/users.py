@@ -61,6 +61,7 @@ class BrazeTrackUsersOperator(BrazeExportBaseOperator):
         self.null_handling = null_handling
         self.update_existing_only = update_existing_only
         self.merge_objects = merge_objects
+        self.check_builder("record_type")
 
     def record_builder(self) -> RecordBuilder:
         record_type = parse_record_type(self.record_type)
@@ -98,6 +99,7 @@ class _PrioritizedExportOperator(BrazeExportBaseOperator):
     def __init__(self, *, prioritization: Sequence[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prioritization = prioritization
+        self.check_builder("prioritization")
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"pre_formatted_fields": self.pre_formatted_fields}

@@ -7,6 +7,7 @@ the bad one must be reported with its row, column and reason, and nothing invali
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -263,3 +264,36 @@ def test_currency_dem(sandbox, braze_conn, tmp_path):
     assert (summary["skipped"], summary["rejected"], summary["accepted"]) == (1, 0, 1)
     assert rejected_rows(rejected)[1]["reason"] == "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY"
     assert [p["currency"] for p in sandbox.store.purchases()] == ["EUR"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"mode": "User Track", "records": []}, "Unknown Braze export mode 'User Track'; valid modes: "),
+        ({"mode": "User - Track", "track_record_type": "Clicks", "records": []}, "Unknown track record type 'Clicks'"),
+        ({"mode": "User - Delete"}, "give exactly one of sql (with sql_conn_id), records or path; got none of them"),
+        ({"mode": "User - Delete", "records": [], "path": "x.csv"},
+         "give exactly one of sql (with sql_conn_id), records or path; got records and path"),
+        ({"mode": "User - Delete", "records": [], "null_handling": "unset"}, "null_handling do not apply to mode"),
+    ],
+    ids=["User Track", "unknown record type", "no source", "two sources", "option of another mode"],
+)
+def test_mode_user_track_no_source_or_two_sources(arguments, message):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_braze.operators import BrazeExportMisconfigured, BrazeExportOperator
+
+    # Refused when the DAG is parsed, as a failure Airflow does not retry.
+    with pytest.raises(BrazeExportMisconfigured, match=re.escape(message)) as info:
+        BrazeExportOperator(task_id="t", **arguments)
+    assert isinstance(info.value, AirflowFailException)
+
+
+def test_a_templated_mode_is_checked_when_the_task_runs(sandbox, braze_conn):
+    from airflow_provider_braze.operators import BrazeExportMisconfigured, BrazeExportOperator
+
+    operator = BrazeExportOperator(task_id="t", mode="{{ params.mode }}", records=[{"external_id": "u1"}])
+    operator.mode = "User Track"  # as rendered
+    with pytest.raises(BrazeExportMisconfigured, match="Unknown Braze export mode 'User Track'"):
+        run(operator)
+    assert sandbox.store.users() == []
