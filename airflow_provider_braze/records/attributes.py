@@ -102,7 +102,7 @@ class AttributesBuilder(RowBuilder):
     def make(self, row: Mapping[str, Any], plan: _Plan) -> tuple[str, Any]:
         for column, reason in plan.refused:
             if self.unset_nulls or not self.is_missing(row[column]):
-                raise RowError(column, reason)
+                self.fault(column, reason)
         obj: dict[str, Any] = {}
         plan.identity.read(row, obj)
         flags = dict(self.defaults)
@@ -124,7 +124,8 @@ class AttributesBuilder(RowBuilder):
             try:
                 value = convert(value)
             except Invalid as exc:
-                raise RowError(column, f"{column} {exc}") from None
+                self.fault(column, f"{column} {exc}")
+                continue
             if value is None and not self.unset_nulls:
                 continue  # JSON null in a pre-formatted column is a missing value too: null_handling decides
             if custom and type(value) is dict and "$update" in value and not flags[MERGE_OBJECTS]:

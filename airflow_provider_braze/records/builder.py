@@ -53,6 +53,20 @@ class RowError(Exception):
 Converter = Callable[[Any], Any]
 
 
+class _Faulty:
+    """What :meth:`RowBuilder.value` gives for a value at fault, so the row is read on to its end."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<value at fault>"
+
+
+#: Stands for a value found invalid while the rest of its row is read, so that every fault of a
+#: row is reported at once. It is never sent: a row with a fault becomes a ``Rejection``.
+FAULTY: Any = _Faulty()
+
+
 class RowBuilder(abc.ABC):
     """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, rejections.
 
@@ -75,22 +89,46 @@ class RowBuilder(abc.ABC):
         self.pre_formatted_fields = field_list(pre_formatted_fields)
         self.empty_as_null = empty_as_null
         self._plans: dict[tuple[str, ...], Any] = {}
+        self._faults: list[RowError] | None = None
 
     def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
         """Build the Braze object for ``row``, or say why it cannot be built.
 
+        Every fault of the row is reported, not only the first: its reasons are joined with "; ",
+        and the column is the first faulty one's.
+
         :param row: column name to value.
         :param ref: the caller's row reference, returned on the result.
         """
+        self._faults = faults = []
         try:
             columns = tuple(row)
             plan = self._plans.get(columns)
             if plan is None:
                 plan = self._new_plan(columns)
             key, value = self.make(row, plan)
-        except RowError as exc:
-            return Rejection(ref, exc.column, exc.reason, row)
+        except RowError as exc:  # a fault the row cannot be read past (no identifier, say)
+            faults.append(exc)
+        except Exception:
+            # Reading on past a fault handed FAULTY to code that needed the real value; the faults
+            # found so far are the answer. Without one, this is a bug to see.
+            if not faults:
+                raise
+        finally:
+            self._faults = None
+        if faults:
+            reasons = list(dict.fromkeys(f.reason for f in faults))
+            return Rejection(ref, faults[0].column, "; ".join(reasons), row)
         return Item(key, value, ref)
+
+    def fault(self, column: str | None, reason: str) -> None:
+        """Report a fault of the row being built and read on (outside :meth:`build`, raise it).
+
+        :raises RowError: when no row is being built.
+        """
+        if self._faults is None:
+            raise RowError(column, reason)
+        self._faults.append(RowError(column, reason))
 
     def settings(self) -> str | None:
         """Everything besides the row that shapes what :meth:`build` makes, as stable text; ``None`` if
@@ -151,7 +189,8 @@ class RowBuilder(abc.ABC):
         try:
             return convert(raw)
         except Invalid as exc:
-            raise RowError(column, f"{column} {exc}") from None
+            self.fault(column, f"{column} {exc}")
+            return FAULTY
 
 
 def _stable_json(value: Any) -> Any:
@@ -172,8 +211,10 @@ def required(builder: RowBuilder, row: Mapping[str, Any], column: str, convert: 
     :param what: how the reason describes the column's purpose ("the event name").
     """
     if column not in row:
-        raise RowError(column, f"{column} is required ({what}) but the row has no {column} column")
+        builder.fault(column, f"{column} is required ({what}) but the row has no {column} column")
+        return FAULTY
     value = builder.value(row, column, convert)
     if value is None:
-        raise RowError(column, f"{column} is required ({what}) but is empty")
+        builder.fault(column, f"{column} is required ({what}) but is empty")
+        return FAULTY
     return value

@@ -297,3 +297,33 @@ def test_a_templated_mode_is_checked_when_the_task_runs(sandbox, braze_conn):
     with pytest.raises(BrazeExportMisconfigured, match="Unknown Braze export mode 'User Track'"):
         run(operator)
     assert sandbox.store.users() == []
+
+
+@pytest.mark.parametrize(
+    ("record_type", "row", "column", "reasons"),
+    [
+        ("attributes", {"external_id": "u9", "email": "not-an-email", "dob": "02/01/1990", "gender": "male"}, "email", [
+            "email is not an email address (expected name@domain)",
+            "dob '02/01/1990' is not a date in the form YYYY-MM-DD",
+            "gender 'male' is not one of Braze's genders: M (male), F (female), O (other), N (not applicable), "
+            "P (prefer not to say)",
+        ]),
+        ("purchases", {"external_id": "u9", "product_id": "", "currency": "DEM", "price": "1e400", "quantity": "0",
+                       "time": "2026-11-30T10:00:00Z"}, "product_id", [
+            "product_id is required (the product bought) but is empty",
+            "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY",
+            "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)",
+            "quantity 0 is below 1; Braze counts at least one item per purchase",
+        ]),
+    ],
+    ids=["attributes", "purchases"],
+)
+def test_a_row_with_several_faults(sandbox, braze_conn, tmp_path, record_type, row, column, reasons):
+    rejected = tmp_path / "rejected.jsonl"
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type=record_type, records=[row], skip_on_invalid_records=True,
+        rejected_records_path=str(rejected),
+    ))
+    assert summary["skipped"] == 1 and summary["requests"] == 0
+    bad = rejected_rows(rejected)[1]
+    assert bad["column"] == column and bad["reason"] == "; ".join(reasons)
