@@ -62,6 +62,9 @@ class ExportLedger:
     :param rejected_file: an open text file receiving one JSON line per skipped or refused row.
     :param progress_interval: seconds between progress lines in the task log.
     :param clock: monotonic clock, injectable for tests.
+    :param dry_run: nothing is sent: logs and the summary say what *would* be sent
+        (``rows_to_send``, ``requests_needed``, ``data_points_to_spend``) and report
+        ``rows_sent``, ``requests`` and ``data_points`` as 0.
     """
 
     endpoint: str
@@ -69,6 +72,7 @@ class ExportLedger:
     rejected_file: IO[str] | None = None
     progress_interval: float = 10.0
     clock: Callable[[], float] = time.monotonic
+    dry_run: bool = False
     rows_read: int = 0
     rows_sent: int = 0
     skipped: int = 0
@@ -188,6 +192,13 @@ class ExportLedger:
             done_before = (
                 f", {self.unchanged:,} unchanged, {self.already_sent:,} already sent, {self.unsettled:,} unsettled"
             )
+        if self.dry_run:
+            log.info(
+                "%s (dry run, nothing sent): %s rows read, %s to send, %s skipped%s; %s requests needed; %.0f rows/s%s",
+                self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.skipped:,}", done_before,
+                f"{self.requests:,}", rate, eta,
+            )
+            return
         log.info(
             "%s: %s rows read, %s sent, %s accepted, %s skipped, %s rejected by Braze%s; %s requests; %.0f rows/s%s",
             self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.accepted:,}",
@@ -215,5 +226,15 @@ class ExportLedger:
             "data_points": self.data_points,
             "data_points_saved": self.data_points_saved,
             "seconds": round(self.seconds, 3),
+            **self._dry_run_counts(),
             **extra,
+        }
+
+    def _dry_run_counts(self) -> dict[str, int]:
+        """A dry run sent nothing: what it counted is what a real run would send and spend."""
+        if not self.dry_run:
+            return {}
+        return {
+            "rows_sent": 0, "requests": 0, "data_points": 0,
+            "rows_to_send": self.rows_sent, "requests_needed": self.requests, "data_points_to_spend": self.data_points,
         }

@@ -98,7 +98,7 @@ def _print(results: dict[str, dict], rows: int, changed: int, rounds: list[tuple
     print("-" * len(header))
     for name, s in results.items():
         print(
-            f"{name:<18}{s['rows_read']:>11,}{s['rows_sent']:>11,}{s['values_written']:>11,}{s['unchanged']:>11,}"
+            f"{name:<18}{s['rows_read']:>11,}{s.get('rows_to_send', s['rows_sent']):>11,}{s['values_written']:>11,}{s['unchanged']:>11,}"
             f"{s['seconds']:>9.1f}{s['rows_read'] / s['seconds']:>10,.0f}{s['cpu_us_per_row']:>12.1f}"
             f"{s['seconds'] / dry:>8.2f}{s['peak_rss_mb']:>7.0f} MB"
         )

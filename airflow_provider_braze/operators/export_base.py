@@ -230,7 +230,9 @@ class BrazeExportBaseOperator(BaseOperator):
         self.log.info("%s %s to Braze %s (%s)%s", mode, source.description, endpoint.path, hook.base_url, where)
         rejected = LazyRejectedFile(self.rejected_records_path)
         with contextlib.closing(source), rejected:
-            ledger = ExportLedger(endpoint.name, total=None if partition else source.total, rejected_file=rejected)
+            ledger = ExportLedger(
+                endpoint.name, total=None if partition else source.total, rejected_file=rejected, dry_run=self.dry_run
+            )
             # The connection's retry_ambiguous extra counts as much as the argument.
             resend = hook.retry_policy.retry_ambiguous
             sync = self._open_sync(context, endpoint.name, record_type, ledger, partition, resend, builder)

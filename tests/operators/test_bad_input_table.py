@@ -327,3 +327,13 @@ def test_a_row_with_several_faults(sandbox, braze_conn, tmp_path, record_type, r
     assert summary["skipped"] == 1 and summary["requests"] == 0
     bad = rejected_rows(rejected)[1]
     assert bad["column"] == column and bad["reason"] == "; ".join(reasons)
+
+
+def test_dry_run_true_never_says_sent(sandbox, braze_conn, caplog):
+    records = [{"external_id": f"u{i}", "plan": "pro"} for i in range(100)]
+    with caplog.at_level("INFO"):
+        summary = run(BrazeTrackUsersOperator(task_id="t", records=records, dry_run=True))
+    progress = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_braze.ledger"]
+    assert progress and all("(dry run, nothing sent)" in line and " sent," not in line for line in progress)
+    assert (summary["rows_sent"], summary["rows_to_send"], summary["requests_needed"]) == (0, 100, 2)
+    assert sandbox.store.users() == []

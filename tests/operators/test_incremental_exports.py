@@ -313,8 +313,8 @@ def test_a_dry_run_reads_the_ledger_and_writes_nothing(sandbox, braze_conn):
     changed = [dict(u, plan="free") if i < 7 else u for i, u in enumerate(USERS)]
     dry = export("run-2", records=changed, only_changed=True, dry_run=True)
     real = export("run-3", records=changed, only_changed=True)
-    assert dry["unchanged"] == real["unchanged"] == 293 and dry["rows_sent"] == real["rows_sent"] == 7
-    assert dry["data_points"] == real["data_points"] == 7
+    assert dry["unchanged"] == real["unchanged"] == 293 and dry["rows_to_send"] == real["rows_sent"] == 7
+    assert dry["data_points_to_spend"] == real["data_points"] == 7
 
 
 def test_sync_ledger_false_is_a_one_shot_export(sandbox, braze_conn):

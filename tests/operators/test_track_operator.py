@@ -91,7 +91,10 @@ def test_dry_run_counts_requests_and_data_points_and_sends_nothing(sandbox, braz
     records = [{"external_id": f"u{i}", "plan": "pro", "score": i} for i in range(160)]
     summary = run(BrazeTrackUsersOperator(task_id="t", records=records, dry_run=True))
     assert summary["dry_run"] is True
-    assert (summary["rows_read"], summary["requests"], summary["data_points"]) == (160, 3, 320)
+    assert (summary["rows_read"], summary["rows_to_send"], summary["requests_needed"], summary["data_points_to_spend"]) == (
+        160, 160, 3, 320)
+    # Nothing is said to be sent, and nothing was.
+    assert (summary["rows_sent"], summary["accepted"], summary["requests"], summary["data_points"]) == (0, 0, 0, 0)
     assert sandbox.requests.records() == [] and sandbox.store.users() == []
 
 
