@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # Listen before saying so: connections made before uvicorn's loop runs wait in the backlog
+    # instead of being refused (uvicorn's own listen() on this socket only sets the backlog again).
+    sock.listen(2048)
     host, port = sock.getsockname()[:2]
     print(f"ketch-receiver listening on http://{host}:{port}{args.prefix.rstrip('/')}/webhook", flush=True)
 

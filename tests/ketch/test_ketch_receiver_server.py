@@ -24,6 +24,20 @@ TOKEN = RECEIVER_SERVER_TOKEN
 TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"
 
 
+def test_ketch_receiver_accepts_connections_as_soon_as_it_says_listening(tmp_path):
+    env = {**os.environ, TOKEN_ENV: TOKEN}
+    command = [sys.executable, "-m", "airflow_provider_braze.ketch.receiver_cli", "--port", "0",
+               "--token-env", TOKEN_ENV, "--state-url", f"sqlite:///{tmp_path / 'state.db'}"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
+        # At once, with no retry: a refused connection fails the test.
+        assert requests.get(f"{base}/ketch/health", timeout=20).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Start ``python -m ...receiver_cli --port 0`` and yield (base URL, state URL, process)."""
