@@ -30,6 +30,7 @@ from airflow_provider_braze.incremental.planner import Build, Stop
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.sources import open_source
+from airflow_provider_braze.sources.columns import ColumnFilter, filter_columns
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -77,6 +78,10 @@ class BrazeExportBaseOperator(BaseOperator):
         ``fieldnames`` (a file without a header) and the other ``csv.reader`` options.
     :param encoding: the text encoding of ``path`` (``latin-1``, ``cp1252`` ...); default UTF-8.
         A byte that is not text in it refuses its row, naming line and byte.
+    :param columns: read only these source columns (identifiers included), e.g. to export a
+        ``SELECT *`` safely. A column whose name looks like a secret (``password_hash``,
+        ``api_token`` ...) is left out with a warning unless named here.
+    :param exclude_columns: never read these source columns.
     :param pre_formatted_fields: columns holding JSON text to send as arrays or objects.
     :param skip_on_invalid_records: ``True``: report and skip invalid rows and rows Braze refuses,
         and succeed; ``False``: stop at the first invalid row and fail (rows read before it are
@@ -133,6 +138,8 @@ class BrazeExportBaseOperator(BaseOperator):
         file_format: str | None = None,
         csv_options: Mapping[str, Any] | None = None,
         encoding: str | None = None,
+        columns: Sequence[str] | str | None = None,
+        exclude_columns: Sequence[str] | str | None = None,
         pre_formatted_fields: Sequence[str] | str | None = None,
         skip_on_invalid_records: bool = False,
         braze_conn_id: str = BrazeHook.default_conn_name,
@@ -160,6 +167,8 @@ class BrazeExportBaseOperator(BaseOperator):
         self.file_format = file_format
         self.csv_options = csv_options
         self.encoding = encoding
+        self.columns = columns
+        self.exclude_columns = exclude_columns
         self.pre_formatted_fields = pre_formatted_fields
         self.skip_on_invalid_records = skip_on_invalid_records
         self.braze_conn_id = braze_conn_id
@@ -181,6 +190,10 @@ class BrazeExportBaseOperator(BaseOperator):
             raise BrazeExportMisconfigured(
                 "only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them."
             )
+        try:
+            ColumnFilter(columns, exclude_columns)
+        except ValueError as exc:
+            raise BrazeExportMisconfigured(str(exc)) from None
         given = [name for name, value in (("sql", sql), ("records", records), ("path", path)) if value is not None]
         if len(given) != 1:
             got = " and ".join(given) if given else "none of them"
@@ -340,7 +353,7 @@ class BrazeExportBaseOperator(BaseOperator):
     def _open_source(self) -> RowSource:
         """The source the rendered arguments name; arguments it cannot use fail the task without retries."""
         try:
-            return open_source(
+            source = open_source(
                 sql=self.sql,
                 sql_conn_id=self.sql_conn_id,
                 parameters=self.parameters,
@@ -352,6 +365,7 @@ class BrazeExportBaseOperator(BaseOperator):
                 fetch_size=self.fetch_size,
                 count_rows=self.count_rows,
             )
+            return filter_columns(source, self.columns, self.exclude_columns)
         except ValueError as exc:
             # open_source raises ValueError only for arguments it cannot use (no source, an unknown
             # file format, an unreadable header): a retry would fail the same way.

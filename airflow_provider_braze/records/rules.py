@@ -44,6 +44,8 @@ _US_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})\Z")
 # Unix seconds, as Treasure Data's ``time`` column holds them.
 _EPOCH = re.compile(r"-?\d+(\.\d+)?\Z")
 _TIME_HINT = "use ISO 8601 such as 2024-05-01T13:45:00Z, or Unix seconds"
+_EPOCH_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_START_NAIVE = datetime(1970, 1, 1)
 
 
 def text(value: Any, limit: int = MAX_TEXT) -> str:
@@ -76,6 +78,12 @@ def braze_time(value: Any) -> str:
         raise Invalid(f"is {type_name(value)}, not a time; {_TIME_HINT}")
     if moment.year > MAX_YEAR:
         raise Invalid(f"{show(value)} is after the year {MAX_YEAR}, which Braze does not store as a time")
+    if moment == _EPOCH_START or moment == _EPOCH_START_NAIVE:
+        # Nothing a warehouse records happened at the epoch's first second: a time column defaulted to 0.
+        raise Invalid(
+            f"{show(value)} is the Unix epoch itself (1970-01-01T00:00:00Z), the mark of a time column that "
+            "was never set; leave it empty (NULL) or fix the source"
+        )
     return iso_datetime(moment)
 
 
@@ -106,6 +114,16 @@ def _parse_time_text(value: str) -> datetime:
     match = _US_DATE.match(stripped)
     if match:
         month, day, year = (int(part) for part in match.groups())
+        if month <= 12 and day <= 12 and month != day:
+            # Braze reads MM/dd/yyyy; a source writing dd/MM/yyyy would be read wrong without a sound.
+            raise Invalid(
+                f"{show(value)} is ambiguous: month {month}, day {day} as Braze reads MM/dd/yyyy, or day {month}, "
+                f"month {day}; write ISO 8601 ({year:04d}-{month:02d}-{day:02d} or {year:04d}-{day:02d}-{month:02d})"
+            )
+        if month > 12:
+            raise Invalid(
+                f"{show(value)} has no month {month}: Braze reads MM/dd/yyyy (was it dd/MM/yyyy?); write ISO 8601"
+            )
         with contextlib.suppress(ValueError):
             return datetime(year, month, day)
     raise Invalid(f"{show(value)} is not a time Braze accepts; {_TIME_HINT}")

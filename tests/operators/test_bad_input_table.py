@@ -337,3 +337,56 @@ def test_dry_run_true_never_says_sent(sandbox, braze_conn, caplog):
     assert progress and all("(dry run, nothing sent)" in line and " sent," not in line for line in progress)
     assert (summary["rows_sent"], summary["rows_to_send"], summary["requests_needed"]) == (0, 100, 2)
     assert sandbox.store.users() == []
+
+
+def test_an_unexpected_sql_column_such_as_password_hash(sandbox, braze_conn, warehouse, caplog):
+    warehouse.execute("create table users (external_id text, plan text, password_hash text, api_token text, push_tokens text)")
+    warehouse.execute("insert into users values ('u1', 'pro', 'pbkdf2$abc', 'tok-1', null)")
+    warehouse.commit()
+
+    with caplog.at_level("WARNING"):
+        run(BrazeTrackUsersOperator(task_id="t", sql="select * from users", sql_conn_id="warehouse"))
+    # Left out by name, with a warning; push_tokens (a Braze profile field) is no secret.
+    assert held(sandbox) == {"u1": {"plan": "pro"}}
+    assert "Column 'password_hash' looks like a secret and is not exported" in caplog.text
+    assert "Column 'api_token' looks like a secret" in caplog.text and "push_tokens" not in caplog.text
+
+    run(BrazeTrackUsersOperator(task_id="t2", sql="select * from users", sql_conn_id="warehouse",
+                                columns=["external_id", "api_token"]))
+    assert held(sandbox) == {"u1": {"plan": "pro", "api_token": "tok-1"}}  # named, so exported
+
+    warehouse.execute("update users set plan = 'free'")
+    warehouse.commit()
+    run(BrazeTrackUsersOperator(task_id="t3", sql="select * from users", sql_conn_id="warehouse", exclude_columns="plan"))
+    assert held(sandbox) == {"u1": {"plan": "pro", "api_token": "tok-1"}}  # the new plan was not read
+
+
+def test_columns_in_both_lists_are_refused_at_parse():
+    from airflow_provider_braze.operators import BrazeExportMisconfigured
+
+    with pytest.raises(BrazeExportMisconfigured, match="plan is in both columns and exclude_columns"):
+        BrazeTrackUsersOperator(task_id="t", records=[], columns=["external_id", "plan"], exclude_columns=["plan"])
+
+
+@pytest.mark.parametrize(
+    ("time", "reason"),
+    [
+        ("03/04/2024", "time '03/04/2024' is ambiguous: month 3, day 4 as Braze reads MM/dd/yyyy, or day 3, month 4; "
+                       "write ISO 8601 (2024-03-04 or 2024-04-03)"),
+        ("31/12/2024", "time '31/12/2024' has no month 31: Braze reads MM/dd/yyyy (was it dd/MM/yyyy?); write ISO 8601"),
+        ("0", "time '0' is the Unix epoch itself (1970-01-01T00:00:00Z), the mark of a time column that was never set; "
+              "leave it empty (NULL) or fix the source"),
+    ],
+    ids=["03/04/2024", "31/12/2024", "epoch 0"],
+)
+def test_03_04_2024_and_epoch_0(sandbox, braze_conn, tmp_path, time, reason):
+    events = [{"external_id": "u1", "name": "e", "time": time}, {"external_id": "u1", "name": "e", "time": "12/25/2024"}]
+    rejected = tmp_path / "rejected.jsonl"
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", record_type="events", records=events, skip_on_invalid_records=True,
+        rejected_records_path=str(rejected),
+    ))
+    assert (summary["accepted"], summary["skipped"]) == (1, 1)
+    assert rejected_rows(rejected)[1]["reason"] == reason
+    # MM/dd/yyyy that only one convention can read is Braze's documented form, and is accepted.
+    assert [e["time"] for e in sandbox.store.events()] == ["2024-12-25T00:00:00.000Z"]

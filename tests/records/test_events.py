@@ -102,7 +102,7 @@ def test_properties_given_as_a_dict_are_not_mutated():
         ("2024-05-01T13:45:00", "2024-05-01T13:45:00+00:00"),
         ("2024-05-01 13:45:00", "2024-05-01T13:45:00+00:00"),
         ("2024-05-01", "2024-05-01T00:00:00+00:00"),
-        ("05/01/2024", "2024-05-01T00:00:00+00:00"),
+        ("05/13/2024", "2024-05-13T00:00:00+00:00"),
         (1714571100, "2024-05-01T13:45:00+00:00"),
         ("1714571100", "2024-05-01T13:45:00+00:00"),
         (Decimal("1714571100.5"), "2024-05-01T13:45:00.500+00:00"),
@@ -114,8 +114,9 @@ def test_time_in_braze_accepted_forms_is_sent_as_iso_8601_with_offset(value, exp
     assert build(row).value["time"] == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "2024-02-30T00:00:00", "31/12/2024"])
+@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "2024-02-30T00:00:00"])
 def test_time_in_another_form_is_rejected(value):
+    # (dd/MM/yyyy and ambiguous slash dates: test_bad_input_table.)
     result = build({"external_id": "u1", "name": "e", "time": value})
 
     assert result.column == "time"
