@@ -109,6 +109,8 @@ class RowBuilder(abc.ABC):
             key, value = self.make(row, plan)
         except RowError as exc:  # a fault the row cannot be read past (no identifier, say)
             faults.append(exc)
+        except RecursionError:  # JSON nested thousands deep: no Braze object, and no crash either
+            faults.append(RowError(None, "the row nests objects or arrays too deep to read"))
         except Exception:
             # Reading on past a fault handed FAULTY to code that needed the real value; the faults
             # found so far are the answer. Without one, this is a bug to see.

@@ -44,11 +44,20 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _PHONE = re.compile(r"\+?[0-9 ().\-]+\Z", re.ASCII)
 
 
+#: The longest identifier this provider sends (a decision of its own: Braze's pages set no limit,
+#: and an "id" of thousands of characters is another column read by mistake far more often).
+MAX_IDENTIFIER = 512
+
+
 def identifier(value: Any) -> str:
-    """An ``external_id`` or ``braze_id``: text (SQL integer ids become digits), not blank."""
+    """An ``external_id`` or ``braze_id``: text (SQL integer ids become digits), not blank, at most
+    :data:`MAX_IDENTIFIER` characters."""
     text = to_text(value)
     if not text.strip():
         raise Invalid("is blank")
+    if len(text) > MAX_IDENTIFIER:
+        raise Invalid(f"is {len(text):,} characters long; identifiers longer than {MAX_IDENTIFIER} are refused "
+                      "as a column mix-up (Braze's pages set no limit)")
     return text
 
 
@@ -132,10 +141,7 @@ def alias_pair(
 
 
 def _alias_text(value: Any) -> str:
-    text = to_text(value)
-    if not text.strip():
-        raise Invalid("is blank")
-    return text
+    return identifier(value)
 
 
 def user_alias_object(value: Any) -> dict[str, str]:

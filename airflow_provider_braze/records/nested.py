@@ -179,6 +179,11 @@ def _sized(value: Any) -> Any:
     return value
 
 
+#: Levels of objects and arrays this provider reads in a nested attribute (a decision of its own:
+#: Braze documents a size limit, 100 KB, and none for depth).
+MAX_NESTING = 32
+
+
 def _nested(value: Any, path: str) -> Any:
     """Check one value inside a nested attribute; a container is copied only if a child changes."""
     kind = type(value)
@@ -197,6 +202,11 @@ def _nested(value: Any, path: str) -> Any:
         return value
     if value is None:
         raise Invalid(f"has a null at {_at(path)}; {_DROPS_ALL}")
+    if isinstance(value, (Mapping, list, tuple)) and path.count(".") + path.count("[") >= MAX_NESTING:
+        raise Invalid(
+            f"nests deeper than {MAX_NESTING} levels at {_at(path)}; Braze's pages set no depth, but data nested "
+            "this deep is a serialisation mistake more often than a profile: flatten it in the query"
+        )
     if isinstance(value, Mapping):
         if "$time" in value:
             return _time(value, path)

@@ -395,7 +395,7 @@ class JsonLinesSource(FileSource):
                         continue
                 try:
                     value = loads(line)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
                     if line.isspace() or not line:
                         continue
                     self._refuse_array(ref, line)
@@ -423,7 +423,9 @@ class JsonLinesSource(FileSource):
             )
 
 
-def _why(exc: ValueError, line: str) -> str:
+def _why(exc: ValueError | RecursionError, line: str) -> str:
+    if isinstance(exc, RecursionError):
+        return "objects or arrays nested too deep to read"
     if not isinstance(exc, json.JSONDecodeError):
         return str(exc)
     if exc.pos >= len(line.rstrip("\r\n")):

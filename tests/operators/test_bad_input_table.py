@@ -390,3 +390,51 @@ def test_03_04_2024_and_epoch_0(sandbox, braze_conn, tmp_path, time, reason):
     assert rejected_rows(rejected)[1]["reason"] == reason
     # MM/dd/yyyy that only one convention can read is Braze's documented form, and is accepted.
     assert [e["time"] for e in sandbox.store.events()] == ["2024-12-25T00:00:00.000Z"]
+
+
+def test_identifiers_of_1000_characters(sandbox, braze_conn, tmp_path):
+    rejected = tmp_path / "rejected.jsonl"
+    records = [{"external_id": "x" * 1_000, "plan": "a"}, {"external_id": "y" * 512, "plan": "b"},
+               {"user_alias_name": "z" * 1_000, "user_alias_label": "crm", "plan": "c", "_update_existing_only": "false"}]
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", records=records, skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+    assert (summary["accepted"], summary["skipped"]) == (1, 2) and list(held(sandbox)) == ["y" * 512]
+    reported = rejected_rows(rejected)
+    assert reported[1]["column"] == "external_id" and reported[1]["reason"] == (
+        "external_id is 1,000 characters long; identifiers longer than 512 are refused as a column mix-up "
+        "(Braze's pages set no limit)")
+    assert reported[3]["column"] == "user_alias_name"
+
+
+@pytest.mark.parametrize(("depth", "reason"), [
+    (60, f"profile nests deeper than 32 levels at {'.'.join(['a'] * 33)}; Braze's pages set no depth"),
+    (5_000, "line 1: not valid JSON ("),
+])
+def test_nesting_60_deep(sandbox, braze_conn, tmp_path, depth, reason):
+    source = tmp_path / "users.jsonl"
+    source.write_text(
+        '{"external_id": "deep", "profile": ' + '{"a": ' * depth + '{"leaf": 1}' + "}" * depth + "}\n"
+        '{"external_id": "flat", "profile": {"a": {"b": 1}}}\n'
+    )
+    rejected = tmp_path / "rejected.jsonl"
+    summary = run(BrazeTrackUsersOperator(
+        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
+    ))
+    assert (summary["accepted"], summary["skipped"]) == (1, 1) and held(sandbox) == {"flat": {"profile": {"a": {"b": 1}}}}
+    assert rejected_rows(rejected)[1]["reason"].startswith(reason)
+
+
+def test_external_id_email_and_phone_together(sandbox, braze_conn):
+    # Accepted: external_id names the user; email and phone become its profile fields (Braze's own precedence).
+    run(BrazeTrackUsersOperator(task_id="t", records=[
+        {"external_id": "u1", "email": "ada@example.com", "phone": "+14155550100", "plan": "pro"}]))
+    (user,) = sandbox.store.users()
+    assert (user.external_id, user.email, user.phone) == ("u1", "ada@example.com", "+14155550100")
+
+
+def test_negative_price(sandbox, braze_conn):
+    # Accepted: Braze's purchase object documents a float price and no sign; a refund lowers revenue.
+    purchase = {"external_id": "u1", "product_id": "sku", "currency": "USD", "time": "2026-11-30T10:00:00Z"}
+    summary = run(BrazeTrackUsersOperator(task_id="t", record_type="purchases", records=[{**purchase, "price": "-9.99"}]))
+    assert summary["accepted"] == 1 and [p["price"] for p in sandbox.store.purchases()] == [-9.99]
