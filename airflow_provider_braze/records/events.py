@@ -60,11 +60,6 @@ def properties_object(value: Any) -> dict[str, Any]:
         problem = property_key_problem(key)
         if problem:
             raise Invalid(f"is not accepted: {problem}")
-        if type(key) is str:
-            try:
-                checked_text(key)
-            except Invalid as exc:
-                raise Invalid(f"has a property name that {exc}") from None
         if item is None:
             continue
         try:

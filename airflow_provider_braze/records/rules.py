@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from airflow_provider_braze.records.currencies import ISO_4217
-from airflow_provider_braze.records.values import Invalid, iso_datetime, show, type_name
+from airflow_provider_braze.records.values import Invalid, checked_text, iso_datetime, show, type_name
 
 #: Longest string value, attribute key or property key Braze stores (2.3, 2.4, 2.5).
 MAX_TEXT = 255
@@ -242,7 +242,7 @@ def custom_attribute_key_problem(key: str) -> str | None:
         return f"is a column name of {len(key)} characters; Braze attribute names hold at most {MAX_TEXT}"
     if key.startswith("$"):
         return "starts with '$', which Braze reserves for its operators; rename the column"
-    return None
+    return _text_problem(key, "column name")
 
 
 def property_key_problem(key: Any) -> str | None:
@@ -257,7 +257,7 @@ def property_key_problem(key: Any) -> str | None:
         return f"property name {show(key)} starts with '$', which Braze does not allow"
     if key in RESERVED_PROPERTY_KEYS:
         return f"property name {key!r} is reserved by Braze and causes an API error"
-    return None
+    return _text_problem(key, "property name")
 
 
 def nested_key_problem(key: Any) -> str | None:
@@ -269,6 +269,15 @@ def nested_key_problem(key: Any) -> str | None:
     for character, name in ((".", "'.'"), ("$", "'$'"), (" ", "spaces")):
         if character in key:
             return f"keys must not contain {name}"
+    return _text_problem(key, "keys")
+
+
+def _text_problem(key: str, what: str) -> str | None:
+    """Why a name is no text Braze can store (a NUL, a lone surrogate), or ``None``."""
+    try:
+        checked_text(key)
+    except Invalid as exc:
+        return f"{what} {exc}"
     return None
 
 
