@@ -25,6 +25,7 @@ from typing import IO, Any
 from airflow_provider_braze.braze.data_points import data_points
 from airflow_provider_braze.braze.items import Item, Rejection
 from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
+from airflow_provider_braze.redaction import mask_personal
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,9 @@ class ExportLedger:
             self.first_problem = problem
         if self._problems_logged < LOGGED_PROBLEMS:
             self._problems_logged += 1
-            log.warning("%s", problem)
+            # A reason may quote a value; an email or a phone number in it is masked in the task log
+            # (the rejected-records file, which the user asked for, keeps the row as read).
+            log.warning("%s", mask_personal(str(problem)))
         elif self._problems_logged == LOGGED_PROBLEMS:
             self._problems_logged += 1
             log.warning("More rows are at fault; they are counted in the summary and listed in the rejected-records file.")

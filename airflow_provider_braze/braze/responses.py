@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from airflow_provider_braze import redaction
 from airflow_provider_braze.braze.errors import BrazeAPIError, error_for_status
 
 
@@ -39,7 +40,7 @@ def error_from_response(
 
 def redact(text: str, key: str) -> str:
     """``text`` with the API key replaced, should Braze ever echo it back."""
-    return text.replace(key, "***") if key else text
+    return redaction.redact(text, (key,))
 
 
 def redact_body(value: Any, key: str) -> Any:
@@ -48,8 +49,7 @@ def redact_body(value: Any, key: str) -> Any:
     Whatever Braze echoes (a ``message``, an ``errors`` entry's ``type`` or ``input_array``) goes on
     to exception text, task logs and rejected-row files: it is cleaned once, as it is read.
     """
-    if not key:
-        return value
+    return redaction.redact_value(value, (key,))
     if isinstance(value, str):
         return value.replace(key, "***") if key in value else value
     if isinstance(value, list):

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_braze import __version__
+from airflow_provider_braze import __version__, redaction
 from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
@@ -83,7 +83,9 @@ class BrazeHook(BaseHook):
     def settings(self) -> BrazeConnectionSettings:
         """The connection, read once and validated."""
         conn = self.get_connection(self.braze_conn_id)
-        return BrazeConnectionSettings.from_connection(conn)
+        settings = BrazeConnectionSettings.from_connection(conn)
+        redaction.register(settings.api_key)  # Airflow masks passwords it reads; an extra may hold the key too
+        return settings
 
     @cached_property
     def client(self) -> BrazeClient:
@@ -234,6 +236,7 @@ class BrazeHook(BaseHook):
                 conn_id=conn.conn_id, host=conn.host, port=conn.port, password=conn.password, extra_dejson=extras
             )
         )
+        redaction.register(s.api_key)
         import airflow
 
         return AsyncBrazeClient(

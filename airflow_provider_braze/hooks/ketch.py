@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from sqlalchemy import URL, make_url
 
-from airflow_provider_braze import __version__
+from airflow_provider_braze import __version__, redaction
 from airflow_provider_braze.hooks.ketch_settings import (
     KetchConfigurationError,
     KetchConnectionSettings,
@@ -81,17 +81,15 @@ class KetchHook(BaseHook):
         return self._remember(KetchConnectionSettings.from_connection(self.get_connection(self.ketch_conn_id)))
 
     def _remember(self, settings: KetchConnectionSettings) -> KetchConnectionSettings:
-        if settings.webhook_token:
-            self._secrets.add(settings.webhook_token)
-        if settings.state_url:
-            self._secrets.add(settings.state_url)
+        for secret in (settings.webhook_token, settings.state_url):
+            if secret:
+                self._secrets.add(secret)
+                redaction.register(secret)
         return settings
 
     def redact(self, text: str) -> str:
         """``text`` with the token and database passwords this hook has read replaced by ``***``."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return redaction.redact(text, self._secrets)
 
     # --- the state store ---------------------------------------------------------------------------
 

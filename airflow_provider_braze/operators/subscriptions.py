@@ -17,6 +17,7 @@ from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.ketch import KetchHook
 from airflow_provider_braze.ketch.sync_plan import GLOBAL_EMAIL, GROUP, Decision, SyncMapping, plan_sync
+from airflow_provider_braze.redaction import mask_identifier
 from airflow_provider_braze.rendered import parse_rendered
 from airflow_provider_braze.state.ketch_sync_targets import AppliedTarget
 
@@ -229,15 +230,7 @@ def _applied(decision: Decision) -> AppliedTarget:
 def _describe(decision: Decision) -> str:
     target = decision.target
     what = f"group {target.group_id}" if target.kind == GROUP else "global email state"
-    return f"{decision.state} for {mask(target.identifier)} ({what}, Ketch event {decision.event_id})"
-
-
-def mask(identifier: str) -> str:
-    """Enough of an email, phone or id to recognise it in a log, not to read it."""
-    name, at, domain = identifier.partition("@")
-    if at:
-        return f"{name[:2]}***@{domain}"
-    return identifier[:3] + "***" if len(identifier) > 4 else "***"
+    return f"{decision.state} for {mask_identifier(target.identifier)} ({what}, Ketch event {decision.event_id})"
 
 
 def _mapping_argument(name: str, value: Any) -> dict[str, Any]:
