@@ -89,7 +89,8 @@ class RowBuilder(abc.ABC):
         self.pre_formatted_fields = field_list(pre_formatted_fields)
         self.empty_as_null = empty_as_null
         self._plans: dict[tuple[str, ...], Any] = {}
-        self._faults: list[RowError] | None = None
+        self._faults: list[RowError] = []  # of the row being built; emptied after each faulty row
+        self._building = False
 
     def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
         """Build the Braze object for ``row``, or say why it cannot be built.
@@ -100,7 +101,8 @@ class RowBuilder(abc.ABC):
         :param row: column name to value.
         :param ref: the caller's row reference, returned on the result.
         """
-        self._faults = faults = []
+        faults = self._faults
+        self._building = True
         try:
             columns = tuple(row)
             plan = self._plans.get(columns)
@@ -117,10 +119,12 @@ class RowBuilder(abc.ABC):
             if not faults:
                 raise
         finally:
-            self._faults = None
+            self._building = False
         if faults:
             reasons = list(dict.fromkeys(f.reason for f in faults))
-            return Rejection(ref, faults[0].column, "; ".join(reasons), row)
+            rejection = Rejection(ref, faults[0].column, "; ".join(reasons), row)
+            faults.clear()
+            return rejection
         return Item(key, value, ref)
 
     def fault(self, column: str | None, reason: str) -> None:
@@ -128,7 +132,7 @@ class RowBuilder(abc.ABC):
 
         :raises RowError: when no row is being built.
         """
-        if self._faults is None:
+        if not self._building:
             raise RowError(column, reason)
         self._faults.append(RowError(column, reason))
 

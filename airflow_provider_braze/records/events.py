@@ -27,7 +27,20 @@ from airflow_provider_braze.records.rules import (
     json_size,
     property_key_problem,
 )
-from airflow_provider_braze.records.values import Invalid, checked_int, checked_text, plain, show, to_bool, to_int, to_number, to_text, type_name
+from airflow_provider_braze.records.values import (
+    INT_MAX,
+    INT_MIN,
+    Invalid,
+    checked_int,
+    checked_text,
+    plain,
+    show,
+    to_bool,
+    to_int,
+    to_number,
+    to_text,
+    type_name,
+)
 
 UPDATE_EXISTING_ONLY = "_update_existing_only"
 _FRAME = TRACK_IDENTITY_COLUMNS | {"time", "app_id", "properties", UPDATE_EXISTING_ONLY}
@@ -40,9 +53,9 @@ def property_value(value: Any) -> Any:
     if kind is str:
         if len(value) > MAX_TEXT:
             raise Invalid(f"is {len(value)} characters long, above Braze's limit of {MAX_TEXT}")
-        return checked_text(value)
+        return value if value.isascii() and "\x00" not in value else checked_text(value)
     if kind is int:
-        return checked_int(value)
+        return value if INT_MIN <= value <= INT_MAX else checked_int(value)
     if kind is bool:
         return value
     return plain(value)

@@ -21,7 +21,18 @@ from airflow_provider_braze.records.rules import (
     json_size,
     nested_key_problem,
 )
-from airflow_provider_braze.records.values import Invalid, checked_int, checked_text, decimal_number, iso_datetime, plain, show, type_name
+from airflow_provider_braze.records.values import (
+    INT_MAX,
+    INT_MIN,
+    Invalid,
+    checked_int,
+    checked_text,
+    decimal_number,
+    iso_datetime,
+    plain,
+    show,
+    type_name,
+)
 
 #: Operators on simple arrays (no ``$``) and on arrays of objects (with ``$``) (2.3).
 ARRAY_OPERATORS = frozenset({"add", "remove"})
@@ -42,9 +53,9 @@ def custom_value(value: Any) -> Any:
     if kind is str:
         if len(value) > MAX_TEXT:
             raise Invalid(f"is {len(value)} characters long, above Braze's limit of {MAX_TEXT}")
-        return checked_text(value)
+        return value if value.isascii() and "\x00" not in value else checked_text(value)
     if kind is int:
-        return checked_int(value)
+        return value if INT_MIN <= value <= INT_MAX else checked_int(value)
     if kind is bool:
         return value
     if kind is float:

@@ -221,9 +221,10 @@ def plain(value: Any) -> Any:
     """
     kind = type(value)
     if kind is str:
-        return checked_text(value)
+        # The checks inline for plain ASCII text (most values); the call only when there is more to see.
+        return value if value.isascii() and "\x00" not in value else checked_text(value)
     if kind is int:
-        return checked_int(value)
+        return value if INT_MIN <= value <= INT_MAX else checked_int(value)
     if kind is bool or value is None:
         return value
     if kind is float:

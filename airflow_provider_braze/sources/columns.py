@@ -80,7 +80,14 @@ class ColumnFilter:
         return result
 
     def source(self, source: RowSource) -> RowSource:
-        """``source`` with every row's data limited to the columns read."""
+        """``source`` with every row's data limited to the columns read.
+
+        A source whose columns are fixed and known before its first row (a query, a CSV header) and
+        all kept is returned as it is: no cost per row.
+        """
+        fixed = getattr(source, "columns", None)
+        if fixed and self.kept(tuple(fixed)) is None:
+            return source
         return _FilteredSource(source, self)
 
 
