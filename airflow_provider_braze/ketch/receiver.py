@@ -2,7 +2,8 @@
 
 One POST route (``{prefix}/webhook``) takes every kind Ketch sends. In order:
 
-1. ``Authorization: Bearer <token>`` is compared in constant time; otherwise 401. Nothing stored.
+1. ``Authorization: Bearer <token>`` (or the bare token) is compared in constant time; otherwise 401.
+   Nothing stored.
 2. The body is capped: a ``Content-Length`` above ``max_body_bytes``, or more bytes than that actually
    read, answers 413. Nothing stored.
 3. The body must be JSON and a valid message of a known ``apiVersion`` + ``kind``; otherwise 400 with
@@ -108,20 +109,30 @@ async def read_capped_body(request: Request, max_bytes: int) -> bytes:
 
 
 class _BearerCheck:
-    """Constant-time check of ``Authorization: Bearer <token>`` against one or more accepted tokens."""
+    """Constant-time check of the ``Authorization`` header against one or more accepted tokens.
+
+    Taken as a Ketch admin may have typed it, on either side: ``Bearer <token>`` (any case), the bare
+    token, or ``Bearer Bearer <token>`` (the word pasted into Ketch's token field as well), and a
+    configured token with ``Bearer `` in front of it. Any other scheme (``Basic ...``) is refused.
+    """
 
     def __init__(self, tokens: Sequence[str], header: str) -> None:
-        self._tokens = [t.encode("utf-8") for t in tokens]
+        self._tokens = [_without_scheme(t.strip().encode("utf-8")) for t in tokens]
         self._header = header.lower().encode("latin-1")
 
     def __call__(self, request: Request) -> bool:
-        value = _header_bytes(request, self._header) or b""
-        scheme, _, credentials = value.strip().partition(b" ")
-        credentials = credentials.strip()
+        credentials = _without_scheme((_header_bytes(request, self._header) or b"").strip())
         ok = False
         for token in self._tokens:  # compare with every token so timing does not tell which matched
             ok |= hmac.compare_digest(credentials, token)
-        return ok and scheme.lower() == b"bearer"
+        return ok and bool(credentials)
+
+
+def _without_scheme(value: bytes) -> bytes:
+    """A token without the ``Bearer `` words in front of it (any case, any number)."""
+    while value[:7].lower() == b"bearer ":
+        value = value[7:].lstrip()
+    return value
 
 
 def _rights_answer(message: DeleteRequest | AccessRequest, store: Any) -> Response:

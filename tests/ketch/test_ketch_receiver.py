@@ -158,11 +158,11 @@ def test_uid_reused_by_another_kind_is_a_conflict(client, store):
     [
         {},
         {"Authorization": "Bearer wrong"},
-        {"Authorization": TOKEN},
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": "Bearer "},
+        {"Authorization": f"{TOKEN}x"},
     ],
-    ids=["missing", "wrong", "no-scheme", "basic", "empty"],
+    ids=["missing", "wrong", "basic", "empty", "bare-but-wrong"],
 )
 def test_wrong_or_missing_token_is_401_and_nothing_stored(client, store, headers):
     response = post(client, topic_request(), headers=headers)
@@ -170,6 +170,18 @@ def test_wrong_or_missing_token_is_401_and_nothing_stored(client, store, headers
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.json()["error"]["status"] == "forbidden"
     assert stored(store) == 0
+
+
+@pytest.mark.parametrize("value", [TOKEN, f"Bearer Bearer {TOKEN}", f"  bearer   {TOKEN}  "], ids=["bare", "twice", "spaces"])
+def test_the_token_is_taken_as_a_ketch_admin_may_have_typed_it(client, store, value):
+    assert post(client, topic_request(), headers={"Authorization": value}).status_code == 202
+    assert stored(store) == 1
+
+
+def test_a_configured_token_with_bearer_in_front_is_the_same_token(store):
+    app = create_receiver_app(store, f"Bearer {TOKEN}")
+    with TestClient(app) as c:
+        assert post(c, topic_request(), headers=AUTH).status_code == 202
 
 
 def test_bearer_scheme_is_case_insensitive(client):
