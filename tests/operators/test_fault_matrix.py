@@ -33,12 +33,12 @@ ROWS = 900
 TIME = "2026-11-30T10:00:00Z"
 
 FAULTS = {
-    "5xx": {"error_rate": 0.3},
+    "5xx": {"error_rate": 0.5},
     "429 storm": {"rate_limit_storm_for": 1.0, "rate_limit_storm_reset": 0.5},
-    "slower than the timeout": {"slow_rate": 0.25, "slow_seconds": 1.5},
-    "dropped before applying": {"drop_rate": 0.25},
-    "dropped after applying": {"processed_then_drop_rate": 0.25},
-    "504 after applying": {"processed_then_timeout_rate": 0.25, "timeout_seconds": 0.0},
+    "slower than the timeout": {"slow_rate": 0.5, "slow_seconds": 1.5},
+    "dropped before applying": {"drop_rate": 0.5},
+    "dropped after applying": {"processed_then_drop_rate": 0.5},
+    "504 after applying": {"processed_then_timeout_rate": 0.5, "timeout_seconds": 0.0},
 }
 
 
