@@ -7,23 +7,15 @@ an earlier one. Each case prints its counts (``pytest -s``).
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from airflow_provider_braze.operators import BrazeSubscriptionSyncOperator
+from tests.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
 from tests.ketch_sync.conftest import GROUPS, seed_braze_users
 
 STATE = {"granted": "subscribed", "denied": "unsubscribed"}
 ENDPOINT = {"endpoints": ["v2/subscription/status/set"]}
-FAULTS = {
-    "5xx": {"error_rate": 0.5},
-    "429 storm": {"rate_limit_storm_for": 1.0, "rate_limit_storm_reset": 0.5},
-    "slower than the timeout": {"slow_rate": 0.5, "slow_seconds": 1.5},
-    "dropped before applying": {"drop_rate": 0.5},
-    "dropped after applying": {"processed_then_drop_rate": 0.5},
-    "504 after applying": {"processed_then_timeout_rate": 0.5, "timeout_seconds": 0.0},
-}
 
 
 def sync() -> tuple[dict | None, str | None]:
@@ -36,7 +28,7 @@ def sync() -> tuple[dict | None, str | None]:
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_the_subscription_sync_under_every_fault_ends_in_every_latest_choice(ketch, braze, braze_conn, store, fault):
-    braze_conn(timeout=1.0, max_attempts=3)
+    braze_conn(**CONNECTION)
     stream = ketch.random_preference_stream(
         600, n_identities=300, topics=("newsletter", "offers"), channels=("email",), duplicate_rate=0.1, seed=11,
     )
@@ -45,9 +37,9 @@ def test_the_subscription_sync_under_every_fault_ends_in_every_latest_choice(ket
     braze.faults.update(**ENDPOINT, **FAULTS[fault])
 
     first, first_error = sync()
-    braze.faults.update(**{k: 0.0 for k in FAULTS[fault] if k.endswith("rate")})
+    braze.faults.update(**switched_off(fault))
     second, second_error = sync()
-    time.sleep(FAULTS[fault].get("slow_seconds", 0.0) + 0.2)  # a slow request lands here, not in the next test
+    let_slow_requests_land(fault)  # applied after the client gave up: here, not in the next test
 
     faulted = sum(1 for r in braze.requests.records(endpoint="v2/subscription/status/set") if r.faults)
     assert faulted > 0, "the fault never landed"

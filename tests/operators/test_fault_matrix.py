@@ -1,6 +1,6 @@
 """Every export mode against every fault the sandbox can inject: the end state, and the counts.
 
-Each case runs a first attempt with the fault on (at rates high enough that it lands several times),
+Each case runs a first attempt with the fault on (in half the requests: `tests/faults.py`),
 then a second attempt with it off, as Airflow's retry would. Afterwards:
 
 - attributes, aliases, identify and delete (idempotent): Braze holds exactly what the rows say;
@@ -12,7 +12,6 @@ Each case prints one line of counts (run pytest with ``-s`` to see them).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -27,19 +26,12 @@ from airflow_provider_braze.operators import (
     BrazeTrackUsersOperator,
 )
 from airflow_provider_braze.braze.errors import BrazeError
+from tests.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
 from tests.operators.conftest import run
 
 ROWS = 900
 TIME = "2026-11-30T10:00:00Z"
 
-FAULTS = {
-    "5xx": {"error_rate": 0.5},
-    "429 storm": {"rate_limit_storm_for": 1.0, "rate_limit_storm_reset": 0.5},
-    "slower than the timeout": {"slow_rate": 0.5, "slow_seconds": 1.5},
-    "dropped before applying": {"drop_rate": 0.5},
-    "dropped after applying": {"processed_then_drop_rate": 0.5},
-    "504 after applying": {"processed_then_timeout_rate": 0.5, "timeout_seconds": 0.0},
-}
 
 
 def _track(record_type: str, rows: list[dict]) -> Callable[[str], Any]:
@@ -112,16 +104,14 @@ def attempt(operator) -> tuple[dict | None, str | None]:
 @pytest.mark.parametrize("mode", list(MODES))
 def test_every_mode_under_every_fault_ends_exact_with_nothing_lost_or_twice(sandbox, braze_conn, mode, fault):
     spec = MODES[mode]
-    braze_conn(timeout=1.0, max_attempts=3)
+    braze_conn(**CONNECTION)
     if "seed" in spec:
         spec["seed"](sandbox)
     sandbox.faults.update(**FAULTS[fault])
     first, first_error = attempt(spec["operator"]("t"))
-    sandbox.faults.update(**{k: 0.0 for k in FAULTS[fault] if k.endswith("rate")})
+    sandbox.faults.update(**switched_off(fault))
     second, second_error = attempt(spec["operator"]("t"))  # Airflow's retry: same task, same sync
-    # A slow request is applied after the client gave up on it: let it land (and be logged) here,
-    # not in the next test's sandbox.
-    time.sleep(FAULTS[fault].get("slow_seconds", 0.0) + 0.2)
+    let_slow_requests_land(fault)  # applied after the client gave up: here, not in the next test
 
     faulted = sum(1 for r in sandbox.requests.records() if r.faults)
     assert faulted > 0, "the fault never landed"
