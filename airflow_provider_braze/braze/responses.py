@@ -50,10 +50,3 @@ def redact_body(value: Any, key: str) -> Any:
     to exception text, task logs and rejected-row files: it is cleaned once, as it is read.
     """
     return redaction.redact_value(value, (key,))
-    if isinstance(value, str):
-        return value.replace(key, "***") if key in value else value
-    if isinstance(value, list):
-        return [redact_body(v, key) for v in value]
-    if isinstance(value, dict):
-        return {redact_body(k, key): redact_body(v, key) for k, v in value.items()}
-    return value

@@ -6,7 +6,7 @@ Whatever its kind or topic shape, a request becomes a :class:`KetchEvent`: who (
 - ``SubscriptionTopicRequest``  -> ``subscription_changes``: ``(topic, channel, status)``
 - ``SubscriptionControlRequest`` -> ``control_changes``: ``(control, status)``
 - ``ConsentRequest``            -> ``consent_changes``: ``(purpose, status, legal_basis)``
-- ``DeleteRequest``/``AccessRequest`` -> ``rights_request``: id, kind, callbacks, subject, due date
+- the four rights requests (``DeleteRequest``...) -> ``rights_request``: id, kind, callbacks, subject, due date
 
 ``status`` is always ``granted`` or ``denied`` (``allowed`` was upgraded by the models). The original
 JSON text rides along in ``payload`` so nothing Ketch sent is lost. Nothing here does I/O.
@@ -35,8 +35,6 @@ from airflow_provider_braze.ketch.models import (
 
 #: Kinds whose changes a sync to Braze consumes; their events carry a sync state in the store.
 SYNCABLE_KINDS = ("SubscriptionTopicRequest", "SubscriptionControlRequest")
-#: Rights request kinds the provider carries out.
-RIGHTS_KINDS = ("DeleteRequest", "AccessRequest")
 
 # A unix time in seconds reaches 1e11 only in the year 5138, so anything larger is in milliseconds.
 _MILLISECONDS_THRESHOLD = 1e11
@@ -81,7 +79,7 @@ class RightsRequestDetails:
     """What a rights request needs to be carried out and reported on.
 
     :param request_id: our id for it: the request's ``metadata.uid``.
-    :param kind: ``DeleteRequest`` or ``AccessRequest``.
+    :param kind: ``DeleteRequest``, ``AccessRequest``, ``CorrectionRequest`` or ``RestrictProcessingRequest``.
     :param callbacks: where status events go (their headers are secrets).
     :param subject: the requester's details as sent (personal data).
     :param due_at: the legal deadline, unix seconds.

@@ -10,11 +10,13 @@ One POST route (``{prefix}/webhook``) takes every kind Ketch sends. In order:
    the field at fault (never the value: bodies carry personal data). Nothing stored.
 4. The normalised event is committed to the store before answering. A store failure answers 503 so
    that Ketch retries.
-5. Answer: 202 for subscription topic and control requests, 204 for consent, 200 with a
-   ``DeleteResponse``/``AccessResponse`` (status ``pending``) for rights requests. A repeated
+5. Answer: 202 for subscription topic and control requests, 204 for consent, 200 with the kind's
+   response (``DeleteResponse``, ``AccessResponse``, ``CorrectionResponse``,
+   ``RestrictProcessingResponse``; status ``pending``) for each of the four rights requests. A repeated
    ``metadata.uid`` gets the same answer and is not stored again (a rights request answers with its
-   current status). ``CorrectionRequest`` and ``RestrictProcessingRequest`` answer 501
-   (``unimplemented``), stored nothing.
+   current status). Every kind the protocol defines is accepted, in every shape Ketch has published
+   (see :mod:`airflow_provider_braze.ketch.models`); no kind is answered with a 5xx, which would have
+   Ketch deliver it again and again.
 
 Errors are Ketch ``Error`` envelopes. ``GET {prefix}/health`` answers 200 when the store is reachable.
 The token, the body and the headers are never logged.
@@ -35,13 +37,9 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_braze.ketch.events import normalise
 from airflow_provider_braze.ketch.models import (
-    AccessRequest,
-    AccessResponse,
-    AccessStatusBody,
+    DSR_API_VERSION,
+    RIGHTS_KINDS,
     ConsentRequest,
-    DeleteRequest,
-    DeleteResponse,
-    DSRStatusBody,
     Error,
     ErrorBody,
     KetchRequest,
@@ -58,7 +56,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 DEFAULT_PREFIX = "/ketch"
 
-_SUPPORTED_RIGHTS = (DeleteRequest, AccessRequest)
 _KNOWN_VERSIONS = ("subscription/v1", "consent/v1", "dsr/v1")
 
 
@@ -135,14 +132,13 @@ def _without_scheme(value: bytes) -> bytes:
     return value
 
 
-def _rights_answer(message: DeleteRequest | AccessRequest, store: Any) -> Response:
+def _rights_answer(message: KetchRequest, store: Any) -> Response:
     """The 200 answer to a rights request: its stored status (``pending`` when just received)."""
     uid = message.metadata.uid
     stored = store.get_rights_request(uid)
     status, reason = (stored.status, stored.reason) if stored is not None else ("pending", "requested")
-    body_cls, response_cls = (
-        (AccessStatusBody, AccessResponse) if isinstance(message, AccessRequest) else (DSRStatusBody, DeleteResponse)
-    )
+    kind = RIGHTS_KINDS[message.kind]
+    body_cls, response_cls = kind.body, kind.response
     expected = stored.expected_completion_at if stored is not None else None
     status_body = body_cls(
         status=status,
@@ -155,7 +151,7 @@ def _rights_answer(message: DeleteRequest | AccessRequest, store: Any) -> Respon
 
 
 def _success(message: KetchRequest, store: Any) -> Response:
-    if isinstance(message, _SUPPORTED_RIGHTS):
+    if message.api_version == DSR_API_VERSION:
         return _rights_answer(message, store)
     if isinstance(message, ConsentRequest):
         return Response(status_code=204)
@@ -222,9 +218,6 @@ def create_receiver_app(
         except KetchValidationError as exc:
             log.warning("Ketch webhook refused: %s", exc)
             return _error(400, "invalid", str(exc), data)
-        if not isinstance(message, _SUPPORTED_RIGHTS) and message.api_version == "dsr/v1":
-            log.warning("Ketch webhook refused: %s is not supported", message.kind)
-            return _error(501, "unimplemented", f"{message.kind} is not supported by this receiver", data)
 
         event = normalise(message, payload=raw, received_at=received_at)
         try:

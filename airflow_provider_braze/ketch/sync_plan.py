@@ -7,7 +7,9 @@ pending events into one :class:`Decision` per Braze target:
 * each identity is mapped to a Braze identifier by its identity space (``email`` -> ``emails``, a
   phone space -> ``phones`` in E.164, an id space -> ``external_ids``); hashed identities (``md5``,
   ``sha1``) cannot be sent and are skipped, never guessed;
-* each ``topic x channel`` is mapped to a ``subscription_group_id``; an unmapped pair is skipped;
+* each ``topic x channel`` is mapped to a ``subscription_group_id``; an unmapped pair is skipped; a
+  decision that named no contact method (channel :data:`~airflow_provider_braze.ketch.models.ALL_CHANNELS`,
+  from Ketch's older shapes) sets every channel mapped for its topic;
 * a global control ("unsubscribe from all") sets the global email state of email identities
   (``external_ids`` through ``email_subscribe``);
 * changes are collapsed per target: the latest ``submitted_at`` wins, ties broken by event id, so
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_braze.ketch.events import KetchEvent
+from airflow_provider_braze.ketch.models import ALL_CHANNELS
 
 #: Braze identifier kinds, as named in ``/v2/subscription/status/set`` entries.
 IDENTIFIER_KINDS = ("emails", "phones", "external_ids")
@@ -157,16 +160,17 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
         identifiers, problems = _identifiers(event, mapping)
         for change in event.subscription_changes:
             plan.changes += 1
-            group_id = mapping.subscription_groups.get(change.topic, {}).get(change.channel)
-            if group_id is None:
+            groups = _groups_of(change.topic, change.channel, mapping)
+            if not groups:
                 plan.skip(event, f"topic {change.topic!r} x channel {change.channel!r} not in subscription_groups")
                 continue
-            usable = [(k, v) for k, v in identifiers if _can_address(k, change.channel)]
-            if not usable:
-                plan.skip(event, _why_no_identifier(identifiers, problems, change.channel))
-                continue
-            for kind, value in usable:
-                plan.offer(Target(GROUP, kind, value, group_id), STATES[change.status], event)
+            for channel, group_id in groups:
+                usable = [(k, v) for k, v in identifiers if _can_address(k, channel)]
+                if not usable:
+                    plan.skip(event, _why_no_identifier(identifiers, problems, channel))
+                    continue
+                for kind, value in usable:
+                    plan.offer(Target(GROUP, kind, value, group_id), STATES[change.status], event)
         for control in event.control_changes:
             plan.changes += 1
             if control.control not in mapping.unsubscribe_all_controls:
@@ -179,6 +183,16 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
             for kind, value in usable:
                 plan.offer(Target(GLOBAL_EMAIL, kind, value), STATES[control.status], event)
     return plan
+
+
+def _groups_of(topic: str, channel: str, mapping: SyncMapping) -> list[tuple[str, str]]:
+    """``(channel, subscription_group_id)`` pairs a topic decision sets: one, or every mapped channel
+    of the topic when the decision named no contact method (:data:`ALL_CHANNELS`)."""
+    channels = mapping.subscription_groups.get(topic, {})
+    if channel == ALL_CHANNELS:
+        return sorted(channels.items())
+    group_id = channels.get(channel)
+    return [] if group_id is None else [(channel, group_id)]
 
 
 def _identifiers(event: KetchEvent, mapping: SyncMapping) -> tuple[list[tuple[str, str]], list[str]]:

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import Row, select, update
 
 from airflow_provider_braze.ketch.events import KetchEvent
-from airflow_provider_braze.ketch.models import AccessResult, AccessStatusBody, Callback, DSRStatusBody, Identity
+from airflow_provider_braze.ketch.models import RIGHTS_KINDS, AccessResult, AccessStatusBody, Callback, DSRStatusBody, Identity
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.schema import ketch_rights_requests
 
-#: Rights request kinds listed by default by :meth:`KetchRightsRequests.pending_rights_requests`.
-ACTIONABLE_RIGHTS_KINDS = ("DeleteRequest", "AccessRequest")
+#: Rights request kinds listed by default by :meth:`KetchRightsRequests.pending_rights_requests`: all four.
+ACTIONABLE_RIGHTS_KINDS = tuple(RIGHTS_KINDS)
 
 
 class RightsRequestNotFound(KeyError):
@@ -127,7 +127,7 @@ class KetchRightsRequests(StateStore):
     ) -> list[RightsRequest]:
         """Rights requests not completed, or whose current status Ketch has not been sent; oldest first.
 
-        :param kinds: request kinds to list (Delete and Access by default).
+        :param kinds: request kinds to list (all four by default).
         :param limit: at most this many.
         """
         self.ensure_schema()

@@ -94,16 +94,21 @@ def test_access_request_is_answered_200_with_a_pending_access_response(client, s
     assert store.get_rights_request("r-2").kind == "AccessRequest"
 
 
-@pytest.mark.parametrize("kind", ["CorrectionRequest", "RestrictProcessingRequest"])
-def test_unsupported_rights_kinds_are_answered_501_and_not_stored(client, store, kind):
+@pytest.mark.parametrize(
+    ("kind", "answer"),
+    [("CorrectionRequest", "CorrectionResponse"), ("RestrictProcessingRequest", "RestrictProcessingResponse")],
+)
+def test_correction_and_restriction_are_answered_200_with_their_pending_response_and_stored(client, store, kind, answer):
     response = post(client, rights_request(kind, uid="r-3"))
-    assert response.status_code == 501
-    assert response.json()["error"] == {
-        "code": 501,
-        "status": "unimplemented",
-        "message": f"{kind} is not supported by this receiver",
+    assert response.status_code == 200
+    assert response.json() == {
+        "apiVersion": "dsr/v1",
+        "kind": answer,
+        "metadata": {"uid": "r-3", "tenant": "axonic"},
+        "response": {"status": "pending", "reason": "requested", "requestID": "r-3"},
     }
-    assert stored(store) == 0
+    assert store.get_rights_request("r-3").kind == kind
+    assert [r.request_id for r in store.pending_rights_requests()] == ["r-3"]
 
 
 def test_event_is_committed_before_the_answer(client, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_braze.ketch.events import ControlChange, KetchEvent, SubscriptionChange
-from airflow_provider_braze.ketch.models import Identity
+from airflow_provider_braze.ketch.models import ALL_CHANNELS, Identity
 from airflow_provider_braze.ketch.sync_plan import GLOBAL_EMAIL, GROUP, SyncMapping, Target, plan_sync
 
 GROUPS = {"newsletter": {"email": "grp-news-email", "sms": "grp-news-sms"}, "offers": {"email": "grp-offers"}}
@@ -109,3 +109,26 @@ def test_fingerprints_do_not_contain_the_identifier():
 def test_identity_spaces_must_map_to_braze_identifier_kinds():
     with pytest.raises(ValueError, match="emails, phones, external_ids"):
         SyncMapping(GROUPS, {"email": "email_addresses"})
+
+
+def test_a_topic_decision_naming_no_contact_method_sets_every_mapped_channel_of_the_topic():
+    """Ketch's first subscription shapes (``{"newsletter": "denied"}``) name no contact method."""
+    ada = [identity("email", "ada@example.com"), identity("phone", "+44 20 7946 0000")]
+    plan = plan_sync([event(1, 100, ("newsletter", ALL_CHANNELS, "denied"), identities=ada)], MAPPING)
+    assert states(plan) == {
+        (GROUP, "ada@example.com", "grp-news-email"): "unsubscribed",
+        (GROUP, "+442079460000", "grp-news-sms"): "unsubscribed",
+    }
+
+
+def test_a_later_per_channel_choice_wins_over_an_earlier_all_channels_one():
+    events = [event(1, 100, ("newsletter", ALL_CHANNELS, "denied")), event(2, 200, ("newsletter", "email", "granted"))]
+    plan = plan_sync(events, MAPPING)
+    assert states(plan) == {(GROUP, "ada@example.com", "grp-news-email"): "subscribed"}
+    assert plan.skipped == {"no identity that can address the 'sms' channel": 1}
+
+
+def test_an_all_channels_decision_on_an_unmapped_topic_is_skipped_with_its_reason():
+    plan = plan_sync([event(1, 1, ("surveys", ALL_CHANNELS, "granted"))], MAPPING)
+    assert plan.decisions == {}
+    assert plan.skipped == {"topic 'surveys' x channel '*' not in subscription_groups": 1}

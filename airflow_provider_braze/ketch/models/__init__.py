@@ -8,12 +8,14 @@ Every message is an envelope ``{apiVersion, kind, metadata: {uid, tenant}, ...}`
 subscription/v1    SubscriptionTopicRequest, SubscriptionControl-  202 (or 204)
                    Request
 consent/v1         ConsentRequest                                  204
-dsr/v1             DeleteRequest, AccessRequest (Correction- and   200 + Delete/Access-
-                   RestrictProcessingRequest are parsed only)      Response
+dsr/v1             DeleteRequest, AccessRequest, Correction-     200 + the kind's
+                   Request, RestrictProcessingRequest              response (Delete-
+                                                                   Response...)
 =================  ==============================================  ===================
 
-Later, status events (``DeleteStatusEvent``, ``AccessStatusEvent``) go to the request's callbacks.
-Source: ``shared/reference/ketch_treasure_data.md`` section 1.3 (the ketch-com/ketch-forwarder spec).
+Later, status events (``DeleteStatusEvent``...) go to the request's callbacks.
+
+.. seealso:: https://github.com/ketch-com/ketch-forwarder (the protocol's specification and its history)
 """
 
 from airflow_provider_braze.ketch.models.common import (
@@ -37,12 +39,18 @@ from airflow_provider_braze.ketch.models.dsr import (
     AccessStatusEvent,
     Callback,
     CorrectionRequest,
+    CorrectionResponse,
+    CorrectionStatusEvent,
     DeleteRequest,
     DeleteResponse,
     DeleteStatusEvent,
     DSRRequestBody,
     DSRStatusBody,
     RestrictProcessingRequest,
+    RestrictProcessingResponse,
+    RestrictProcessingStatusEvent,
+    RIGHTS_KINDS,
+    RightsKind,
     Subject,
 )
 from airflow_provider_braze.ketch.models.parse import (
@@ -55,6 +63,7 @@ from airflow_provider_braze.ketch.models.parse import (
     parse_request,
 )
 from airflow_provider_braze.ketch.models.subscription import (
+    ALL_CHANNELS,
     ControlStatus,
     SubscriptionControlRequest,
     SubscriptionControlRequestBody,
@@ -64,6 +73,8 @@ from airflow_provider_braze.ketch.models.subscription import (
 )
 
 __all__ = [
+    "ALL_CHANNELS",
+    "RIGHTS_KINDS",
     "CONSENT_API_VERSION",
     "DSR_API_VERSION",
     "MAX_INLINE_RESULT_BYTES",
@@ -81,6 +92,8 @@ __all__ = [
     "ConsentRequestBody",
     "ControlStatus",
     "CorrectionRequest",
+    "CorrectionResponse",
+    "CorrectionStatusEvent",
     "DSRRequestBody",
     "DSRStatusBody",
     "DeleteRequest",
@@ -94,6 +107,9 @@ __all__ = [
     "KetchValidationError",
     "Metadata",
     "RestrictProcessingRequest",
+    "RestrictProcessingResponse",
+    "RestrictProcessingStatusEvent",
+    "RightsKind",
     "Subject",
     "SubscriptionControlRequest",
     "SubscriptionControlRequestBody",

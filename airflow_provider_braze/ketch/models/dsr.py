@@ -1,9 +1,11 @@
 """``dsr/v1``: data subject rights requests, the answers to them and the status events sent back.
 
-Flow: Ketch POSTs a request (``DeleteRequest``, ``AccessRequest``...); the receiver answers 200 with a
-``DeleteResponse``/``AccessResponse`` whose status is ``pending``; the work happens later and each
-change of status is POSTed as a ``DeleteStatusEvent``/``AccessStatusEvent`` to every callback URL of the
-request, until one with status ``completed`` has been delivered. Ketch accepts nothing after that.
+Flow: Ketch POSTs a request (``DeleteRequest``, ``AccessRequest``, ``CorrectionRequest`` or
+``RestrictProcessingRequest``); the receiver answers 200 with the kind's response (``DeleteResponse``...)
+whose status is ``pending``; the work happens later and each change of status is POSTed as the kind's
+status event (``DeleteStatusEvent``...) to every callback URL of the request, until one with status
+``completed`` has been delivered. Ketch accepts nothing after that. :data:`RIGHTS_KINDS` names the
+three messages of each kind.
 
 An access result is a URL plus headers, or an inline document: ``data`` is base64 and ``headers``
 carries ``Content-Type`` (``application/json`` or ``application/pdf``). Ketch caps an inline document
@@ -16,10 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from airflow_provider_braze.ketch.models.common import (
     DSR_API_VERSION,
@@ -38,6 +41,8 @@ RESULT_CONTENT_TYPES = ("application/json", "application/pdf")
 
 DSRStatus = Literal["unknown", "pending", "in_progress", "completed"]
 DSRReason = Literal[
+    "unknown",
+    "pending",
     "need_user_verification",
     "requested",
     "no_match",
@@ -98,7 +103,8 @@ class DSRRequestBody(KetchModel):
     identities: Annotated[list[Identity], AfterValidator(require_usable_identity)]
     callbacks: list[Callback] = []
     subject: Subject | None = Field(default=None, repr=False)
-    context: dict[str, Any] = {}
+    # ``claims`` is the name the specification used before 2023-02 (ketch-forwarder commit 00aac9e).
+    context: dict[str, Any] = Field(default={}, validation_alias=AliasChoices("context", "claims"))
     submitted_timestamp: float | None = None
     due_timestamp: float | None = None
 
@@ -122,15 +128,22 @@ class AccessRequest(_DSRRequest):
 
 
 class CorrectionRequest(_DSRRequest):
-    """Correct the subject's data. Parsed so it can be refused clearly; the provider does not act on it."""
+    """Correct the subject's data: the corrected details are the ``subject``'s (Braze ``/users/track``)."""
 
     kind: Literal["CorrectionRequest"] = "CorrectionRequest"
 
 
+class RestrictProcessingRequestBody(DSRRequestBody):
+    """``request`` of a :class:`RestrictProcessingRequest`: ``purposes`` lists the purposes to restrict."""
+
+    purposes: list[str] = []
+
+
 class RestrictProcessingRequest(_DSRRequest):
-    """Restrict processing of the subject's data. Parsed so it can be refused clearly; not acted on."""
+    """Restrict processing of the subject's data (an unsubscribe from all in Braze, ``/users/track``)."""
 
     kind: Literal["RestrictProcessingRequest"] = "RestrictProcessingRequest"
+    request: RestrictProcessingRequestBody
 
 
 def _decode_base64(data: str) -> bytes:
@@ -226,6 +239,24 @@ class DeleteResponse(KetchModel):
     response: DSRStatusBody
 
 
+class CorrectionResponse(KetchModel):
+    """The 200 answer to a :class:`CorrectionRequest`."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    kind: Literal["CorrectionResponse"] = "CorrectionResponse"
+    metadata: Metadata
+    response: DSRStatusBody
+
+
+class RestrictProcessingResponse(KetchModel):
+    """The 200 answer to a :class:`RestrictProcessingRequest`."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    kind: Literal["RestrictProcessingResponse"] = "RestrictProcessingResponse"
+    metadata: Metadata
+    response: DSRStatusBody
+
+
 class AccessResponse(KetchModel):
     """The 200 answer to an :class:`AccessRequest`."""
 
@@ -247,6 +278,24 @@ class DeleteStatusEvent(KetchModel):
     event: DSRStatusBody
 
 
+class CorrectionStatusEvent(KetchModel):
+    """POSTed to each callback of a :class:`CorrectionRequest` when its status changes."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    kind: Literal["CorrectionStatusEvent"] = "CorrectionStatusEvent"
+    metadata: Metadata
+    event: DSRStatusBody
+
+
+class RestrictProcessingStatusEvent(KetchModel):
+    """POSTed to each callback of a :class:`RestrictProcessingRequest` when its status changes."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    kind: Literal["RestrictProcessingStatusEvent"] = "RestrictProcessingStatusEvent"
+    metadata: Metadata
+    event: DSRStatusBody
+
+
 class AccessStatusEvent(KetchModel):
     """POSTed to each callback of an :class:`AccessRequest` when its status changes (with ``results`` at the end)."""
 
@@ -254,3 +303,27 @@ class AccessStatusEvent(KetchModel):
     kind: Literal["AccessStatusEvent"] = "AccessStatusEvent"
     metadata: Metadata
     event: AccessStatusBody
+
+
+@dataclass(frozen=True)
+class RightsKind:
+    """The messages of one rights request kind: its request, the answer to it and its status event.
+
+    :param body: the status body model (``AccessStatusBody`` carries results).
+    """
+
+    request: type[KetchModel]
+    response: type[KetchModel]
+    status_event: type[KetchModel]
+    body: type[DSRStatusBody]
+
+
+#: Every rights request kind of ``dsr/v1``, by request kind.
+RIGHTS_KINDS: dict[str, RightsKind] = {
+    "DeleteRequest": RightsKind(DeleteRequest, DeleteResponse, DeleteStatusEvent, DSRStatusBody),
+    "AccessRequest": RightsKind(AccessRequest, AccessResponse, AccessStatusEvent, AccessStatusBody),
+    "CorrectionRequest": RightsKind(CorrectionRequest, CorrectionResponse, CorrectionStatusEvent, DSRStatusBody),
+    "RestrictProcessingRequest": RightsKind(
+        RestrictProcessingRequest, RestrictProcessingResponse, RestrictProcessingStatusEvent, DSRStatusBody
+    ),
+}

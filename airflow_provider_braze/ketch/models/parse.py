@@ -15,13 +15,10 @@ from pydantic import ValidationError
 from airflow_provider_braze.ketch.models.common import Error, KetchModel
 from airflow_provider_braze.ketch.models.consent import ConsentRequest
 from airflow_provider_braze.ketch.models.dsr import (
+    RIGHTS_KINDS,
     AccessRequest,
-    AccessResponse,
-    AccessStatusEvent,
     CorrectionRequest,
     DeleteRequest,
-    DeleteResponse,
-    DeleteStatusEvent,
     RestrictProcessingRequest,
 )
 from airflow_provider_braze.ketch.models.subscription import SubscriptionControlRequest, SubscriptionTopicRequest
@@ -50,10 +47,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[KetchModel]] = {
 #: Every message of the protocol, including those a forwarder sends (answers, status events, errors).
 MESSAGE_MODELS: dict[tuple[str, str], type[KetchModel]] = {
     **REQUEST_MODELS,
-    ("dsr/v1", "DeleteResponse"): DeleteResponse,
-    ("dsr/v1", "AccessResponse"): AccessResponse,
-    ("dsr/v1", "DeleteStatusEvent"): DeleteStatusEvent,
-    ("dsr/v1", "AccessStatusEvent"): AccessStatusEvent,
+    **{("dsr/v1", m.__name__): m for kind in RIGHTS_KINDS.values() for m in (kind.response, kind.status_event)},
 }
 
 _API_VERSIONS = sorted({version for version, _ in MESSAGE_MODELS})

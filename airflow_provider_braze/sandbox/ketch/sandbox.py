@@ -3,7 +3,7 @@
 It plays both of Ketch's roles towards the provider:
 
 - the *source* of preference changes: it sends forwarder webhooks (subscription topic and control
-  changes, consent, delete and access requests) to the provider's receiver, with Ketch's bearer
+  changes, consent and the four rights requests) to the provider's receiver, with Ketch's bearer
   token and Ketch's 3 tries, and random or scripted streams of changes delivered out of order and
   with duplicates, with the end state they must lead to;
 - the *server* the provider and browsers talk to: the Web API (``/web/v2``), and the callbacks where

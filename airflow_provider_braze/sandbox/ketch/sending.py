@@ -210,6 +210,41 @@ class KetchWebhooks:
             submitted_at=submitted_at, due_at=due_at, uid=uid,
         )
 
+    def send_correction_request(
+        self,
+        identities: Any,
+        subject: Mapping[str, Any],
+        *,
+        regulation: str | None = "gdpr",
+        jurisdiction: str | None = "eu",
+        submitted_at: float | None = None,
+        due_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``CorrectionRequest``: ``subject`` carries the corrected details (``firstName``...)."""
+        return self._send_rights(
+            "CorrectionRequest", identities, None, subject, regulation=regulation, jurisdiction=jurisdiction,
+            submitted_at=submitted_at, due_at=due_at, uid=uid,
+        )
+
+    def send_restrict_processing_request(
+        self,
+        identities: Any,
+        purposes: Sequence[str] = ("marketing",),
+        subject_email: str | None = None,
+        *,
+        regulation: str | None = "gdpr",
+        jurisdiction: str | None = "eu",
+        submitted_at: float | None = None,
+        due_at: float | None = None,
+        uid: str | None = None,
+    ) -> Delivery:
+        """Send a ``RestrictProcessingRequest`` for ``purposes`` (same other arguments as a delete)."""
+        return self._send_rights(
+            "RestrictProcessingRequest", identities, subject_email, None, regulation=regulation,
+            jurisdiction=jurisdiction, submitted_at=submitted_at, due_at=due_at, uid=uid, purposes=list(purposes),
+        )
+
     # --- streams ----------------------------------------------------------------------------------
 
     def _topic_body_builder(self, legacy_shape: bool | None):

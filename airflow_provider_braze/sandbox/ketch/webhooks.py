@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_braze.ketch.models import (
-    AccessRequest,
+    RIGHTS_KINDS,
     Callback,
     ConsentRequest,
     ConsentRequestBody,
     ControlStatus,
-    DeleteRequest,
     DSRRequestBody,
     Identity,
     Metadata,
@@ -36,7 +35,6 @@ from airflow_provider_braze.ketch.models import (
 
 #: Days between a rights request and its legal due date when none is given (GDPR: one month).
 DEFAULT_DUE_DAYS = 30
-RIGHTS_KINDS = {"DeleteRequest": DeleteRequest, "AccessRequest": AccessRequest}
 
 
 @dataclass(frozen=True)
@@ -203,19 +201,25 @@ def rights_request(
     jurisdiction: str | None = "eu",
     due_at: float | None = None,
     context: Mapping[str, Any] | None = None,
+    purposes: Sequence[str] = (),
     uid: str | None = None,
 ) -> dict[str, Any]:
-    """A ``DeleteRequest`` or ``AccessRequest`` (``kind``) with its callbacks.
+    """A rights request of ``kind`` (``DeleteRequest``, ``AccessRequest``, ``CorrectionRequest`` or
+    ``RestrictProcessingRequest``) with its callbacks.
 
     :param subject: the requester (``{"email", "firstName", "lastName", ...}``).
     :param due_at: legal deadline, unix seconds; :data:`DEFAULT_DUE_DAYS` after ``submitted_at`` by default.
+    :param purposes: the purposes a ``RestrictProcessingRequest`` restricts.
     """
-    model = RIGHTS_KINDS.get(kind)
-    if model is None:
+    if kind not in RIGHTS_KINDS:
         raise ValueError(f"unknown rights request kind {kind!r}; expected one of {', '.join(RIGHTS_KINDS)}")
+    model = RIGHTS_KINDS[kind].request
+    body_model = model.model_fields["request"].annotation
+    extra = {"purposes": list(purposes)} if kind == "RestrictProcessingRequest" else {}
     message = model(
         metadata=_metadata(origin, uid),
-        request=DSRRequestBody(
+        request=body_model(
+            **extra,
             **origin.request_fields(),
             regulation=regulation,
             jurisdiction=jurisdiction,
