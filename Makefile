@@ -19,7 +19,12 @@ QUIET_PIP := 2> >(grep -v "^WARNING: Location '" >&2)
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	# A checkout installed before the rename holds the old distribution name: two would register twice.
+	$(BIN)/pip uninstall --quiet --yes airflow-provider-braze 2>/dev/null || true
 	$(BIN)/pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" $(QUIET_PIP)
+	# The editable build leaves its metadata here too; commands run from this directory (python -m
+	# airflow, pytest) would then find the distribution twice and register its plugins twice.
+	rm -rf *.egg-info
 	touch $@
 
 $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed

@@ -63,6 +63,8 @@ class ExportLedger:
     :param rejected_file: an open text file receiving one JSON line per skipped or refused row.
     :param progress_interval: seconds between progress lines in the task log.
     :param clock: monotonic clock, injectable for tests.
+    :param sync_log: told of every batch's outcomes and every invalid row (a
+        :class:`~airflow_provider_braze.sync_log.SyncLogWriter`), when the user keeps a sync log.
     :param dry_run: nothing is sent: logs and the summary say what *would* be sent
         (``rows_to_send``, ``requests_needed``, ``data_points_to_spend``) and report
         ``rows_sent``, ``requests`` and ``data_points`` as 0.
@@ -74,6 +76,7 @@ class ExportLedger:
     progress_interval: float = 10.0
     clock: Callable[[], float] = time.monotonic
     dry_run: bool = False
+    sync_log: Any = None
     rows_read: int = 0
     rows_sent: int = 0
     skipped: int = 0
@@ -113,6 +116,8 @@ class ExportLedger:
         self._problem(Problem(rejection.ref, rejection.column, rejection.reason, "validation"))
         self._write({"row": rejection.ref, "column": rejection.column, "reason": rejection.reason,
                      "stage": "validation", "data": rejection.row})
+        if self.sync_log is not None:
+            self.sync_log.invalid(rejection, self.endpoint)
 
     def sent(self, item: Item) -> None:
         """An object handed to the sender."""
@@ -128,6 +133,8 @@ class ExportLedger:
         self.unmapped_errors.extend(result.unmapped_errors[: max(0, 100 - len(self.unmapped_errors))])
         for outcome in result.outcomes:
             self._outcome(outcome)
+        if self.sync_log is not None:
+            self.sync_log.batch(result)
         self.maybe_log_progress()
 
     def _outcome(self, outcome: ItemOutcome) -> None:

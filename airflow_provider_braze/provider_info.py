@@ -7,7 +7,7 @@ importing the hooks; older cores call ``BrazeHook.get_ui_field_behaviour()`` and
 
 from __future__ import annotations
 
-from airflow_provider_braze import __version__
+from airflow_provider_braze import DISTRIBUTION, __version__
 
 BRAZE_UI_FIELD_BEHAVIOUR = {
     "hidden-fields": ["schema", "login"],
@@ -102,7 +102,7 @@ KETCH_CONN_FIELDS = {
 def get_provider_info() -> dict:
     """Return this provider's metadata (validated by Airflow against its provider-info schema)."""
     return {
-        "package-name": "airflow-provider-braze",
+        "package-name": DISTRIBUTION,
         "name": "Braze",
         "description": "Braze (customer engagement) and Ketch (consent) for Apache Airflow: warehouse exports "
         "in every Treasure Data mode, Ketch preference sync, Cloud Data Ingestion.",

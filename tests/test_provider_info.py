@@ -20,7 +20,7 @@ def test_provider_info_matches_airflows_schema():
 
 
 def test_package_name_is_the_distribution_name():
-    assert get_provider_info()["package-name"] == "airflow-provider-braze"
+    assert get_provider_info()["package-name"] == "airflow-provider-braze-sync"
 
 
 def test_entry_point_points_at_get_provider_info():
@@ -49,7 +49,7 @@ def test_airflow_providers_list_discovers_the_provider(tmp_path):
         env=env, capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     listed = {p["package_name"]: p for p in json.loads(out[out.index("[{") :])}
-    assert "airflow-provider-braze" in listed
+    assert "airflow-provider-braze-sync" in listed
 
 
 def test_airflow_lists_the_braze_connection_type(tmp_path):

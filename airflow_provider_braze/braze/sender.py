@@ -20,6 +20,7 @@ lags behind what Braze may hold by more than the batches in flight.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -71,6 +72,7 @@ class BatchResult:
     :param fatal_error: set when the batch failed in a way that should stop the whole send.
     :param possible_duplicates: copies Braze may hold beyond one per object: the batch's size for each
         attempt that may have been applied before the one that succeeded (``retry_ambiguous``).
+    :param started_at: unix seconds when the batch's first request left (for the sync log).
     """
 
     endpoint: str
@@ -81,6 +83,7 @@ class BatchResult:
     unmapped_errors: list[Any] = field(default_factory=list)
     fatal_error: BaseException | None = None
     possible_duplicates: int = 0
+    started_at: float | None = None
 
     def count(self, status: OutcomeStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -183,7 +186,7 @@ class BatchSender:
             raise fatal
 
     def _send_batch(self, batch: Batch, window: InFlightWindow) -> BatchResult:
-        result = BatchResult(batch.endpoint.name)
+        result = BatchResult(batch.endpoint.name, started_at=time.time())
         try:
             if self.journal is not None:
                 self.journal.before_send(batch)

@@ -14,13 +14,13 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_braze import __version__
+from airflow_provider_braze import USER_AGENT
 from airflow_provider_braze.braze.endpoints import Endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeConfigurationError,
@@ -36,7 +36,7 @@ from airflow_provider_braze.braze.transport_errors import from_requests
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = f"airflow-provider-braze/{__version__} python/{platform.python_version()}"
+DEFAULT_USER_AGENT = f"{USER_AGENT} python/{platform.python_version()}"
 
 
 class BrazeClient:
@@ -55,6 +55,7 @@ class BrazeClient:
     :param verify: TLS verification, as in requests (a CA bundle path or a bool).
     :param proxies: proxies, as in requests.
     :param sleep: how the retry loop waits; injectable for tests.
+    :param observers: told of every answer for the client's whole life (metrics), as with :meth:`watch`.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class BrazeClient:
         verify: bool | str = True,
         proxies: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observers: Sequence[Callable[[Endpoint, float, int | None], None]] = (),
     ) -> None:
         key = clean_api_key(api_key)
         self.base_url = base_url.rstrip("/")
@@ -85,7 +87,7 @@ class BrazeClient:
             "Accept": "application/json",
         }
         self._key = key
-        self._observers: tuple[Callable[[Endpoint, float, int | None], None], ...] = ()
+        self._observers: tuple[Callable[[Endpoint, float, int | None], None], ...] = tuple(observers)
         self._verify = verify
         self._proxies = dict(proxies or {})
         self._sleep = sleep

@@ -42,7 +42,7 @@ def from_requests(error: requests.RequestException) -> BrazeTransportError | Non
     if isinstance(error, requests.Timeout):
         return BrazeResponseLostError(f"read timeout after the request was sent: {text}")
     if isinstance(error, requests.exceptions.SSLError):
-        return BrazeConnectError(f"TLS handshake failed: {text}")
+        return BrazeConnectError(f"TLS handshake failed: {text}{_plain_http_hint(text)}")
     if isinstance(error, requests.exceptions.ProxyError):
         return BrazeConnectError(f"proxy refused the connection: {text}")
     if isinstance(error, requests.ConnectionError):
@@ -67,6 +67,13 @@ def from_httpx(error: httpx.TransportError) -> BrazeTransportError | None:
     if isinstance(error, (httpx.NetworkError, httpx.RemoteProtocolError)):
         return BrazeResponseLostError(f"connection lost after the request was sent: {text}")
     return None
+
+
+def _plain_http_hint(text: str) -> str:
+    # A connection without a scheme means https; a sandbox on this machine speaks plain HTTP.
+    if any(host in text for host in ("127.0.0.1", "localhost", "[::1]")):
+        return " (a local sandbox speaks plain HTTP: set the connection's host to http://127.0.0.1 and its port)"
+    return ""
 
 
 def _urllib3_reason(error: requests.ConnectionError) -> BaseException | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_braze import __version__, redaction
+from airflow_provider_braze import USER_AGENT, redaction
 from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
@@ -31,6 +31,7 @@ from airflow_provider_braze.braze.transport import BrazeClient
 from airflow_provider_braze.hooks import cdi
 from airflow_provider_braze.hooks.cdi import CDIJob
 from airflow_provider_braze.hooks.extras import BrazeConnectionSettings
+from airflow_provider_braze.metrics import observe_request
 
 
 class BrazeHook(BaseHook):
@@ -100,8 +101,9 @@ class BrazeHook(BaseHook):
             retry_policy=self.retry_policy,
             rate_limiter=RateLimiter(s.rate_limits, share=s.rate_limit_share, enabled=s.client_rate_limiting),
             pool_size=max(self.concurrency, 4),  # a socket for each request the window may hold
-            user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
+            user_agent=f"{USER_AGENT} apache-airflow/{airflow.__version__}",
             verify=s.verify,
+            observers=(observe_request,),
         )
 
     @property
@@ -244,7 +246,7 @@ class BrazeHook(BaseHook):
             s.api_key,
             timeout=(s.connect_timeout, s.timeout),
             retry_policy=self._retry_policy or s.retry_policy(),
-            user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
+            user_agent=f"{USER_AGENT} apache-airflow/{airflow.__version__}",
             verify=s.verify,
         )
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from sqlalchemy import URL, make_url
 
-from airflow_provider_braze import __version__, redaction
+from airflow_provider_braze import USER_AGENT, redaction
 from airflow_provider_braze.hooks.ketch_settings import (
     KetchConfigurationError,
     KetchConnectionSettings,
@@ -179,7 +179,7 @@ class KetchHook(BaseHook):
             timeout=s.timeout,
             max_attempts=s.max_attempts,
             qps=s.web_api_qps,
-            user_agent=f"airflow-provider-braze/{__version__} apache-airflow/{airflow.__version__}",
+            user_agent=f"{USER_AGENT} apache-airflow/{airflow.__version__}",
             sleep=self._sleep,
             clock=self._clock,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from airflow_provider_braze import DISTRIBUTION
 from airflow_provider_braze.braze.rate_limit import TokenBucket
 from airflow_provider_braze.ketch.events import epoch_seconds
 
@@ -116,7 +117,7 @@ class KetchWebAPIClient:
         timeout: float = 30.0,
         max_attempts: int = 5,
         qps: float = 5.0,
-        user_agent: str = "airflow-provider-braze",
+        user_agent: str = DISTRIBUTION,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -202,7 +203,7 @@ class KetchWebAPIClient:
         property: str | None = None,
         environment: str | None = None,
         collected_at: float | None = None,
-        source: str = "airflow-provider-braze",
+        source: str = DISTRIBUTION,
     ) -> None:
         """Record a user's choices in Ketch (``POST /subscriptions/{organizationCode}/update``).
 

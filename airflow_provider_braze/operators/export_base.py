@@ -28,9 +28,12 @@ from airflow_provider_braze.incremental import IncrementalSync
 from airflow_provider_braze.incremental.partitions import Partition
 from airflow_provider_braze.incremental.planner import Build, Stop
 from airflow_provider_braze.ledger import ExportLedger
+from airflow_provider_braze.metrics import emit_export_summary
+from airflow_provider_braze.operators.export_reporting import close_sync_log, open_sync_log
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.sources import open_source
 from airflow_provider_braze.sources.columns import ColumnFilter, filter_columns
+from airflow_provider_braze.sync_log import SYNC_LOG_OUTCOMES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -110,6 +113,10 @@ class BrazeExportBaseOperator(BaseOperator):
         default: the connection's ``retry_ambiguous`` extra.
     :param partition: ``(index, count)``: export only the users whose stable hash falls in this
         partition, e.g. ``.expand(partition=[(0, 4), (1, 4), (2, 4), (3, 4)])``.
+    :param sync_log_conn_id: an Airflow SQL connection (your warehouse) to write each row's outcome to,
+        with Census's sync-log columns; see :mod:`airflow_provider_braze.sync_log`.
+    :param sync_log_table: the sync log's table (``schema.table`` allowed), created when missing.
+    :param sync_log_outcomes: ``refused`` (default: the rows that did not end accepted) or ``all``.
     """
 
     template_fields: Sequence[str] = (
@@ -122,6 +129,8 @@ class BrazeExportBaseOperator(BaseOperator):
         "braze_conn_id",
         "rejected_records_path",
         "sync_key",
+        "sync_log_conn_id",
+        "sync_log_table",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
@@ -156,6 +165,9 @@ class BrazeExportBaseOperator(BaseOperator):
         event_key_column: str | None = None,
         retry_ambiguous: bool | None = None,
         partition: Sequence[int] | None = None,
+        sync_log_conn_id: str | None = None,
+        sync_log_table: str = "braze_sync_log",
+        sync_log_outcomes: str = "refused",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -184,6 +196,13 @@ class BrazeExportBaseOperator(BaseOperator):
         self.full_resync = full_resync
         self.event_key_column = event_key_column
         self.retry_ambiguous = retry_ambiguous
+        self.sync_log_conn_id = sync_log_conn_id
+        self.sync_log_table = sync_log_table
+        self.sync_log_outcomes = sync_log_outcomes
+        if sync_log_outcomes not in SYNC_LOG_OUTCOMES:
+            raise BrazeExportMisconfigured(
+                f"sync_log_outcomes must be one of {', '.join(SYNC_LOG_OUTCOMES)}, not {sync_log_outcomes!r}"
+            )
         # Checked here so that a wrong value fails at DAG parse time, not at run time.
         self.partition = partition if partition is None or isinstance(partition, str) else Partition.parse(partition)
         if (only_changed or full_resync) and not sync_ledger:
@@ -249,6 +268,11 @@ class BrazeExportBaseOperator(BaseOperator):
             # The connection's retry_ambiguous extra counts as much as the argument.
             resend = hook.retry_policy.retry_ambiguous
             sync = self._open_sync(context, endpoint.name, record_type, ledger, partition, resend, builder)
+            key = self.sync_key or f"{self.dag_id}.{self.task_id}"
+            if self.sync_log_conn_id and not self.dry_run:  # a dry run moves nothing worth logging
+                ledger.sync_log = open_sync_log(
+                    self.sync_log_conn_id, self.sync_log_table, self.sync_log_outcomes, sync_key=key, context=context
+                )
             build = self._row_builder(builder, ledger, partition, sync)
             items: Iterator[Item]
             if sync is not None and sync.attributes:
@@ -268,12 +292,16 @@ class BrazeExportBaseOperator(BaseOperator):
                 hook.close()
                 if sync is not None:
                     self._close_sync(sync, ledger, status)
+                if ledger.sync_log is not None:
+                    close_sync_log(ledger.sync_log, succeeded=status == "success")
         summary = ledger.summary(
             dry_run=self.dry_run,
             rejected_records_path=rejected.path if rejected.written else None,
             **self._sync_summary(sync, partition),
+            **({"sync_log_rows": ledger.sync_log.written} if ledger.sync_log is not None else {}),
         )
         self.log.info("Summary: %s", summary)
+        emit_export_summary(summary, key)
         self._warn_unsettled(ledger, sync)
         self._fail_if_incomplete(ledger, sync)
         return summary

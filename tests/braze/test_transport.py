@@ -38,7 +38,7 @@ def test_requests_carry_bearer_key_user_agent_and_json(client, requests_mock):
     client.request("users/track", json_body=ATTRS)
     sent = requests_mock.last_request
     assert sent.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
-    assert sent.headers["User-Agent"].startswith("airflow-provider-braze/")
+    assert sent.headers["User-Agent"].startswith("airflow-provider-braze-sync/")
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.json() == ATTRS
 

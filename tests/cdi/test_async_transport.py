@@ -134,7 +134,7 @@ async def test_requests_carry_bearer_key_user_agent_and_json():
         await client.request("users/track", json_body={"attributes": [{"external_id": "u1", "plan": "gold"}]})
     sent = script.requests[0]
     assert sent.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
-    assert sent.headers["User-Agent"].startswith("airflow-provider-braze/")
+    assert sent.headers["User-Agent"].startswith("airflow-provider-braze-sync/")
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.url == f"{BASE}/users/track"
 

@@ -128,6 +128,15 @@ def test_connection_test_says_braze_could_not_be_reached_when_nothing_listens(mo
     assert not ok and message.startswith(f"Could not reach Braze at http://127.0.0.1:{port}")
 
 
+def test_a_sandbox_connection_given_without_a_scheme_gets_a_hint(monkeypatch, sandbox):
+    """The URI form (``braze://:key@127.0.0.1:N``) has no scheme, so https: the hint says what to type."""
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    set_connection(monkeypatch, host="127.0.0.1", port=port, extra=json.dumps({"max_attempts": 1}))
+    ok, message = BrazeHook().test_connection()
+    assert not ok and "TLS handshake failed" in message
+    assert "a local sandbox speaks plain HTTP: set the connection's host to http://127.0.0.1 and its port" in message
+
+
 def test_connection_test_spends_no_data_points(monkeypatch, requests_mock):
     set_connection(monkeypatch)
     requests_mock.post("https://rest.iad-03.braze.com/users/track", status_code=201, json={"message": "success"})
