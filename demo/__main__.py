@@ -93,7 +93,7 @@ def main() -> None:
         run_dag(INCREMENTAL_DAG, INCREMENTAL_DATES[1], env)
         ketch_outcome = run_ketch_half(braze.url, db, env)
         final = report.braze_state(braze.url)
-        report.print_braze_summary(final)
+        report.print_braze_summary(after_warehouse, final)
         report.print_warehouse_comparison(db, after_warehouse)
         report.print_ketch_comparison(final, **ketch_outcome)
         report.print_incremental_runs(SyncLedgerStore(default_state_url()).runs(INCREMENTAL_SYNC_KEY))
@@ -133,12 +133,17 @@ def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
         run_dag("example_ketch_event_driven", None, env)
         erased = ketch.send(sandbox.url, "delete", identities=[emails[1]], subject_email=emails[1])["uid"]
         accessed = ketch.send(sandbox.url, "access", identities=[emails[2]], subject_email=emails[2])["uid"]
+        corrected = ketch.send(sandbox.url, "correction", identities=[emails[3]],
+                               subject={"email": emails[3], "lastName": "Corrected", "city": "Lyon"})["uid"]
+        restricted = ketch.send(sandbox.url, "restriction", identities=[emails[4]], purposes=["marketing"])["uid"]
         run_dag("example_ketch_rights_requests", None, env)
         return {
             "expected": stream["expected_state"],
             "unsubscribed_all": emails[0],
             "erased": (emails[1], ketch.callbacks(sandbox.url, erased)),
             "accessed": (emails[2], ketch.callbacks(sandbox.url, accessed)),
+            "corrected": (emails[3], ketch.callbacks(sandbox.url, corrected)),
+            "restricted": (emails[4], ketch.callbacks(sandbox.url, restricted)),
         }
     finally:
         sandbox.stop()

@@ -58,7 +58,8 @@ def send_preference_changes(sandbox_url: str, emails: list[str], n_changes: int 
 
 
 def send(sandbox_url: str, kind: str, **arguments: Any) -> dict[str, Any]:
-    """One webhook from the Ketch sandbox (``subscription``, ``control``, ``delete``, ``access``)."""
+    """One webhook from the Ketch sandbox (``subscription``, ``control``, ``delete``, ``access``,
+    ``correction``, ``restriction``)."""
     response = requests.post(f"{sandbox_url}/_sandbox/send/{kind}", json=arguments, timeout=60)
     response.raise_for_status()
     return response.json()

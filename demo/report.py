@@ -13,22 +13,52 @@ def braze_state(url: str) -> dict[str, Any]:
     return requests.get(f"{url}/_sandbox/state", timeout=30).json()
 
 
-def print_braze_summary(state: dict[str, Any], *, sample: int = 5) -> None:
-    users = state["users"]
-    print("\nWhat Braze (the sandbox) now holds")
-    print("-" * 60)
-    rows = [
-        ("user profiles", len(users)),
-        ("  with an external_id", sum(1 for u in users if u.get("external_id"))),
-        ("  alias-only", sum(1 for u in users if not u.get("external_id") and u.get("aliases"))),
-        ("custom events", len(state["events"])),
-        ("purchases", len(state["purchases"])),
-        ("deleted profiles", len(state["deleted"])),
-        ("identify merges", len(state["merges"])),
-        ("data points billed", state["data_points"]),
-    ]
-    for label, value in rows:
-        print(f"{label:<32}{value:>12,}")
+#: Where the demo's profiles come from, by the first part of their external_id.
+ORIGINS = {
+    "quickstart": "  from example_braze_hook",
+    "customer": "  customers (warehouse export)",
+    "signup": "  leads identified at signup",
+}
+
+
+def _origin(user: dict[str, Any]) -> str:
+    external_id = user.get("external_id") or ""
+    prefix = external_id.split("-", 1)[0]
+    if prefix in ORIGINS:
+        return ORIGINS[prefix]
+    return "  CRM leads, alias-only" if not external_id and user.get("aliases") else "  other"
+
+
+def _counts(state: dict[str, Any]) -> dict[str, int]:
+    origins = Counter(_origin(u) for u in state["users"])
+    return {
+        "user profiles": len(state["users"]),
+        **{label: origins.get(label, 0) for label in (*ORIGINS.values(), "  CRM leads, alias-only")},
+        "custom events": len(state["events"]),
+        "purchases": len(state["purchases"]),
+        "deleted profiles": len(state["deleted"]),
+        "identify merges": len(state["merges"]),
+        "data points billed": state["data_points"],
+    }
+
+
+def print_braze_summary(after_warehouse: dict[str, Any], final: dict[str, Any], *, sample: int = 3) -> None:
+    """What Braze holds after the warehouse DAGs and at the end, and what changed it in between."""
+    before, now = _counts(after_warehouse), _counts(final)
+    print("\nWhat Braze (the sandbox) holds")
+    print("-" * 72)
+    print(f"{'':<36}{'after the warehouse DAGs':>26}{'now':>10}")
+    for label in now:
+        print(f"{label:<36}{before[label]:>26,}{now[label]:>10,}")
+    erased = [d for d in final["deleted"] if d not in after_warehouse["deleted"]]
+    print(
+        "\nIn between: the incremental sync rewrote the customers' attributes (its data points), the Ketch "
+        "DAGs set subscription states (free in Braze), and the rights requests changed profiles: "
+        f"{len(erased)} erased with its events and purchases (the deleted and missing rows above), "
+        "one corrected, one unsubscribed from all."
+    )
+    print("The tables below compare each half with its source.")
+    users = final["users"]
     if users:
         print("\nSample profiles:")
         for user in users[:sample]:
@@ -82,6 +112,8 @@ def print_ketch_comparison(
     unsubscribed_all: str,
     erased: tuple[str, list[dict]],
     accessed: tuple[str, list[dict]],
+    corrected: tuple[str, list[dict]],
+    restricted: tuple[str, list[dict]],
 ) -> None:
     """Ketch's side (each user's latest choice, rights requests) next to what Braze holds."""
     from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
@@ -97,24 +129,32 @@ def print_ketch_comparison(
         == braze_state[status]
     )
     email_states = {e["email"]: e["state"] for e in state["emails"]}
-    accessed_email, accessed_events = accessed
-    print("\nKetch vs Braze")
-    print("-" * 72)
-    mark = "ok" if matching == len(choices) else "DIFFERS"
-    print(f"{'latest choice per (user, topic) in Ketch':<48}{len(choices):>8,}")
-    print(f"{'  ... that Braze subscription groups hold':<48}{matching:>8,}  {mark}")
     names = {group: f"{topic}/{channel}" for topic, channels in SUBSCRIPTION_GROUPS.items() for channel, group in channels.items()}
     held = Counter((names.get(g, g), s) for u in state["users"] for g, s in (u.get("subscription_groups") or {}).items())
-    for (name, status), count in sorted(held.items()):
-        print(f"{'  subscription group ' + name + ': ' + status:<48}{count:>8,}")
-    global_state = email_states.get(unsubscribed_all)
-    print(f"{'unsubscribe-all -> global email state':<48}{global_state or 'not set':>12}")
-    print(f"{'erasure request: profile still in Braze':<48}{'yes' if erased_email in by_email else 'no':>12}")
-    print(f"{'erasure request: statuses Ketch received':<48}{_statuses(erased_events):>24}")
-    print(f"{'access request: statuses Ketch received':<48}{_statuses(accessed_events):>24}")
-    documents = [r.get("document") for e in accessed_events for r in e.get("results", []) if r.get("document")]
-    users = sum(len(d.get("users", [])) for d in documents)
-    print(f"{'access request: profiles returned to Ketch':<48}{users:>12}")
+    documents = [r.get("document") for e in accessed[1] for r in e.get("results", []) if r.get("document")]
+    corrected_user = by_email.get(corrected[0]) or {}
+    restricted_user = by_email.get(restricted[0]) or {}
+    rows: list[tuple[str, Any]] = [
+        ("latest choice per (user, topic) in Ketch", f"{len(choices):,}"),
+        ("  ... that Braze subscription groups hold",
+         f"{matching:,} " + ("ok" if matching == len(choices) else "DIFFERS")),
+        *[(f"  subscription group {name}: {status}", f"{count:,}") for (name, status), count in sorted(held.items())],
+        ("unsubscribe-all -> global email state", email_states.get(unsubscribed_all) or "not set"),
+        ("erasure: profile still in Braze", "yes" if erased_email in by_email else "no"),
+        ("erasure: statuses Ketch received", _statuses(erased_events)),
+        ("access: statuses Ketch received", _statuses(accessed[1])),
+        ("access: profiles returned to Ketch", str(sum(len(d.get("users", [])) for d in documents))),
+        ("correction: last name / city in Braze",
+         " / ".join(str((corrected_user.get("attributes") or {}).get(k)) for k in ("last_name", "home_city"))),
+        ("correction: statuses Ketch received", _statuses(corrected[1])),
+        ("restriction: email / push state in Braze",
+         f"{restricted_user.get('email_subscribe')} / {restricted_user.get('push_subscribe')}"),
+        ("restriction: statuses Ketch received", _statuses(restricted[1])),
+    ]
+    print("\nKetch vs Braze")
+    print("-" * 96)
+    for label, value in rows:
+        print(f"{label:<52}{value:>44}")
 
 
 def _statuses(events: list[dict]) -> str:

@@ -36,7 +36,15 @@ def run(*args: str | Path, env: dict | None = None, cwd: Path | None = None, tim
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", work / "dist", ROOT, cwd=work)
+    # Built from a copy: a build in the checkout leaves build/ and *.egg-info there, and commands run
+    # from the checkout would then find the distribution twice.
+    source = work / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source)
+    shutil.copytree(ROOT / "airflow_provider_braze", source / "airflow_provider_braze",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", work / "dist", source, cwd=work)
     (wheel,) = (work / "dist").glob("*.whl")
     assert wheel.name.startswith(DISTRIBUTION.replace("-", "_") + "-")
     venv = work / "venv"

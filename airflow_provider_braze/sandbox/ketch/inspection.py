@@ -30,6 +30,8 @@ _SENDERS = {
     "consent": "send_consent",
     "delete": "send_delete_request",
     "access": "send_access_request",
+    "correction": "send_correction_request",
+    "restriction": "send_restrict_processing_request",
 }
 
 
