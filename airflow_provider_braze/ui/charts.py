@@ -55,13 +55,16 @@ def _frame(title: str, top: float, unit: str) -> list[str]:
         f'aria-label="{e(title)}" class="chart">',
         f"<title>{e(title)}</title>",
     ]
+    step = top / 4
+    # As many decimals as the ticks need (a top of 5 has ticks at 1.25): never a rounded, wrong label.
+    digits = next(d for d in (0, 1, 2, 3) if abs(step * 10**d - round(step * 10**d)) < 1e-9 or d == 3)
     for i in range(5):
         y = TOP + plot - plot * i / 4
-        value = top * i / 4
+        value = step * i
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#dee2e6"/>')
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#495057">'
-            f"{e(number(value, 1 if top < 4 else 0))}</text>"
+            f"{e(number(value, digits))}</text>"
         )
     parts.append(
         f'<text x="12" y="{TOP + plot / 2:.1f}" font-size="11" fill="#495057" '

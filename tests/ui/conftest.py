@@ -35,7 +35,8 @@ PURCHASES = [
 
 @pytest.fixture(scope="session")
 def metadata_db(tmp_path_factory):
-    """Airflow's ORM pointed at a migrated SQLite metadata database of its own, for this session's UI tests."""
+    """Airflow's ORM pointed at a migrated SQLite metadata database of its own, for this session's UI tests;
+    returns the database file."""
     from airflow import settings
 
     home = tmp_path_factory.mktemp("airflow_metadata")
@@ -45,7 +46,7 @@ def metadata_db(tmp_path_factory):
     settings.dispose_orm(do_log=False)
     settings.SQL_ALCHEMY_CONN = f"sqlite:///{home / 'airflow.db'}"
     settings.configure_orm()
-    yield
+    yield home / "airflow.db"
     settings.dispose_orm(do_log=False)
     settings.SQL_ALCHEMY_CONN = before
     settings.configure_orm()
