@@ -242,7 +242,8 @@ class SyncHistory:
         with read_transaction(self._engine) as conn:
             if identifier is not None:
                 sync_id = conn.execute(select(r.sync_id).where(r.id == run)).scalar()
-                salt = conn.execute(select(braze_sync_settings.c.value).where(braze_sync_settings.c.name == SALT_SETTING)).scalar()
+                t = braze_sync_settings.c
+                salt = conn.execute(select(t.value).where(t.name == SALT_SETTING)).scalar()
                 if sync_id is None or salt is None:
                     return []
                 digests = identifier_digests(bytes(salt), int(sync_id), identifier)

@@ -40,7 +40,9 @@ def reading(read: Callable[[SyncHistory], T]) -> T:
         log.warning("Braze sync history: the state store could not be read (%s)", type(exc).__name__)
         raise HTTPException(503, f"the sync ledger's state store could not be read ({type(exc).__name__})") from None
     except Exception as exc:
-        if type(exc).__name__ == "AirflowNotFoundException":  # [braze] state_conn_id names no connection
+        # [braze] state_conn_id names no connection. Matched by name: the core and the Task SDK each
+        # define an AirflowNotFoundException, and which one BaseHook raises depends on the release.
+        if type(exc).__name__ == "AirflowNotFoundException":
             raise HTTPException(503, "the state store's connection ([braze] state_conn_id) does not exist") from None
         raise
 

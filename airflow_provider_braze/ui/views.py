@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_braze.ui import pages, store
 from airflow_provider_braze.ui.lookups import (
@@ -70,8 +71,6 @@ async def run_page(request: Request, sync_key: str, run: int, page: int = 0, rev
         reveal = reveal or form.get("reveal") == "1"
         wants_csv = form.get("format") == "csv"
     # The ledger is read in a worker thread: a SQLite or PostgreSQL read blocks.
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_run_response, request, sync_key, run, identifier, max(page, 0), reveal, wants_csv)
 
 
