@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 # pip on this kind of machine warns about absent local mirrors; keep the real output readable.
 QUIET_PIP := 2> >(grep -v "^WARNING: Location '" >&2)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo ui bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,10 @@ $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
 
 setup: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 
-# The suite also runs the state store and SQL sources against a real PostgreSQL on loopback.
+# The suite also runs the state store and SQL sources against a real PostgreSQL on loopback, and the
+# sync history page in a headless Chromium (installed with apt-get when absent).
 test: setup
+	tools/test_browser.sh
 	url="$$(tools/test_postgres.sh start)"; \
 	rc=0; BRAZE_PROVIDER_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest || rc=$$?; \
 	tools/test_postgres.sh stop; exit $$rc
@@ -42,8 +44,12 @@ test: setup
 demo: setup
 	$(BIN)/python -m demo
 
+# The API server on the demo's Airflow home: the sync history at /braze/syncs (run `make demo` first).
+ui: setup
+	$(BIN)/python -m demo.ui
+
 bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) .demo *.egg-info
+	rm -rf $(VENV) $(AIRFLOW_HOME) .demo test-artifacts *.egg-info

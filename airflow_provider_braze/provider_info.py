@@ -144,6 +144,7 @@ def get_provider_info() -> dict:
             {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.triggers.cdi"]},
             {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.triggers.ketch"]},
         ],
+        "extra-links": ["airflow_provider_braze.ui.links.BrazeSyncRunLink"],
         "connection-types": [
             {
                 "connection-type": "braze",

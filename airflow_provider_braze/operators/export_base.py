@@ -34,6 +34,7 @@ from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.sources import open_source
 from airflow_provider_braze.sources.columns import ColumnFilter, filter_columns
 from airflow_provider_braze.sync_log import SYNC_LOG_OUTCOMES
+from airflow_provider_braze.ui.links import BrazeSyncRunLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -135,6 +136,7 @@ class BrazeExportBaseOperator(BaseOperator):
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
     ui_color = "#f7e5ff"
+    operator_extra_links = (BrazeSyncRunLink(),)
 
     def __init__(
         self,
