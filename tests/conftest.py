@@ -6,6 +6,7 @@ contains the API key or bearer token used in tests, so a leak anywhere is caught
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -125,11 +126,15 @@ def state_url(request, tmp_path):
 # --- a Braze sandbox shared by the session, and an Airflow connection pointing at it ---------------
 
 
+_SESSION_SETTINGS: dict[int, object] = {}
+
+
 @pytest.fixture(scope="session")
 def braze_server():
     from airflow_provider_braze.sandbox.braze import BrazeSandbox
 
     with BrazeSandbox(api_keys={TEST_API_KEY: None, TRACK_ONLY_KEY: {"users.track"}}, seed=11) as sandbox:
+        _SESSION_SETTINGS[id(sandbox)] = copy.copy(sandbox.settings)
         yield sandbox
 
 
@@ -137,6 +142,9 @@ def braze_server():
 def sandbox(braze_server):
     """The shared sandbox, emptied, with Braze's own rate limits and no faults."""
     braze_server.reset()
+    # Settings a test changed (max_product_ids, array_max_length ...) go back to how the session began.
+    for name, value in vars(_SESSION_SETTINGS[id(braze_server)]).items():
+        setattr(braze_server.settings, name, value)
     braze_server.rate_limits.clear_overrides()
     braze_server.store.subscription_group_registry.clear()
     braze_server.cdi.integrations.clear()
