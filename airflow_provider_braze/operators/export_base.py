@@ -288,7 +288,8 @@ class BrazeExportBaseOperator(BaseOperator):
             try:
                 with fewer_collections():
                     self._stream(items, endpoint, hook, ledger, sync)
-                status = "success"
+                # The ledger's run says how the task ends: failed when _fail_if_incomplete will raise.
+                status = "success" if self._complete(ledger) else "failed"
             finally:
                 ledger.maybe_log_progress(force=True)
                 hook.close()
@@ -478,6 +479,10 @@ class BrazeExportBaseOperator(BaseOperator):
                 "or `--not-delivered` (the next run sends them), or pass retry_ambiguous=True to resend them.",
                 f"{ledger.unsettled:,}", self._sync_key,
             )
+
+    def _complete(self, ledger: ExportLedger) -> bool:
+        """Whether the run ends well: no row of unknown outcome, and no row at fault unless skipping them."""
+        return not ledger.unknown and (self.skip_on_invalid_records or ledger.first_problem is None)
 
     def _fail_if_incomplete(self, ledger: ExportLedger, sync: IncrementalSync | None) -> None:
         if ledger.unknown:

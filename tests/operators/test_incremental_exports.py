@@ -340,3 +340,13 @@ def test_a_sync_key_keeps_its_mode(sandbox, braze_conn):
 def test_options_that_do_not_fit_the_record_type_are_refused(sandbox, braze_conn, kwargs, message):
     with pytest.raises(Exception, match=message):
         export(records=[{"external_id": "u1"}], **kwargs)
+
+
+def test_a_run_that_fails_on_a_bad_row_is_recorded_failed_in_the_ledger(sandbox, braze_conn):
+    rows = [*USERS[:3], {"external_id": "", "plan": "x"}]
+    with pytest.raises(BrazeExportFailed, match="Stopped at row 4"):
+        export(records=rows)
+    export("run-2", records=rows, skip_on_invalid_records=True)
+
+    runs = sync_ledger_store(None).runs("adhoc_airflow.t")
+    assert [(r["run_id"], r["status"]) for r in runs] == [("run-2", "success"), ("run-1", "failed")]
