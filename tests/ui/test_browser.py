@@ -1,7 +1,10 @@
 """The sync history in a real browser: headless Chromium logs in to a real `airflow api-server` and reads the pages.
 
-Chromium and its WebDriver come from Debian (``tools/test_browser.sh``, run by ``make test``); the test
-is skipped only where they are absent. It leaves a screenshot of each page under ``test-artifacts/``.
+The ledger behind the pages is the demo's: its sample warehouse, and its warehouse-export DAG run with
+``airflow dags test`` for the first day of data against the Braze sandbox (one of that day's orders
+has a currency that does not exist, so a refused row shows). Chromium and its WebDriver come from
+Debian (``tools/test_browser.sh``, run by ``make test``); the test is skipped only where they are
+absent. It leaves a screenshot of each page under ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from demo import warehouse
+from tests.conftest import TEST_API_KEY
 from tests.ui.conftest import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,13 +44,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+DEMO_DAG = "example_braze_warehouse_export"
+DEMO_DAY = (warehouse.DAYS[0] + warehouse.ONE_DAY).date().isoformat()  # covers the first day of data
+
+
 @pytest.fixture
-def api_server(metadata_db, ledger, own_state_store, tmp_path):
-    """``airflow api-server`` on loopback over the ledger the exports filled, with the simple auth manager
-    and one viewer whose password is known (not all-admins mode)."""
-    home = own_state_store
+def demo_home(metadata_db, sandbox, tmp_path):
+    """An ``AIRFLOW_HOME`` whose sync ledger the demo's warehouse export filled, as ``make demo`` runs it."""
+    home = tmp_path / "home"
+    home.mkdir()
     with sqlite3.connect(metadata_db) as source, sqlite3.connect(home / "airflow.db") as copy:
         source.backup(copy)  # a migrated metadata database, without migrating again
+    db = warehouse.seed(tmp_path / "warehouse.db")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps({"conn_type": "braze", "host": sandbox.url, "password": TEST_API_KEY}),
+        "AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(db)}),
+    }
+    done = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", DEMO_DAG, DEMO_DAY],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home
+
+
+@pytest.fixture
+def api_server(demo_home, tmp_path):
+    """``airflow api-server`` on loopback over the demo's ledger, with the simple auth manager and one
+    viewer whose password is known (not all-admins mode)."""
+    home = demo_home
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
     (tmp_path / "dags").mkdir()
@@ -131,27 +161,29 @@ def test_a_person_logs_in_and_reads_the_sync_history(api_server, browser):
 
     syncs = wait.until(seen.presence_of_element_located((By.ID, "syncs")))
     assert browser.current_url == f"{api_server}/braze/syncs"
-    assert "warehouse.customers attributes /users/track 2" in syncs.text
-    assert "warning 2 refused" in browser.find_element(By.XPATH, "//tr[td/a='warehouse.purchases']").text
+    # The demo's export DAG: one sync per task that writes to Braze through the ledger.
+    assert f"{DEMO_DAG}.customer_attributes attributes /users/track 1" in syncs.text
+    assert f"{DEMO_DAG}.app_events events /users/track 1" in syncs.text
+    purchases_row = browser.find_element(By.XPATH, f"//tr[td/a='{DEMO_DAG}.purchases']").text
+    assert purchases_row.endswith("success warning 1 refused")
     screenshot(browser, "sync-history-syncs.png")
 
-    browser.find_element(By.LINK_TEXT, "warehouse.customers").click()
-    first = wait.until(seen.presence_of_element_located((By.XPATH, "//tr[td/a='scheduled__2026-11-20']")))
-    # Read, sent, accepted, unchanged, refused, unknown, data points spent, saved.
-    assert " success 5 3 3 0 2 0 4 0 " in f" {first.text} "
+    browser.find_element(By.LINK_TEXT, f"{DEMO_DAG}.purchases").click()
+    run_row = wait.until(seen.presence_of_element_located((By.XPATH, "//tr[td/a[starts-with(., 'manual__')]]")))
+    # Read, sent, accepted, unchanged, refused, unknown, data points spent, saved: 98 orders that day, one
+    # with the currency ZZZ refused before sending.
+    assert " success 98 97 97 0 1 0 97 0 " in f" {run_row.text} "
     assert len(browser.find_elements(By.CSS_SELECTOR, "figure svg")) == 2
     screenshot(browser, "sync-history-sync.png")
 
-    browser.find_element(By.LINK_TEXT, "scheduled__2026-11-20").click()
+    run_row.find_element(By.TAG_NAME, "a").click()
     problems = wait.until(seen.presence_of_element_located((By.ID, "problems")))
-    assert "dob 'not a date' is not a date in the form YYYY-MM-DD" in problems.text
-    assert "an***@example.com" in problems.text and "ana.lopez" not in problems.text
+    assert "currency 'ZZZ' is not a current ISO 4217 currency code" in problems.text
 
     search = browser.find_element(By.ID, "identifier")
-    search.send_keys("u-2")
+    search.send_keys("customer-000")
     search.submit()
-    found = wait.until(seen.presence_of_element_located((By.ID, "search-result")))
-    assert found.text == "1 row of this run filed under that identifier."
-    assert "not a date" in browser.find_element(By.ID, "problems").text
-    assert "u-2" not in browser.current_url  # the identifier went in the form's body, not the address
+    missed = wait.until(seen.presence_of_element_located((By.ID, "search-result")))
+    assert missed.text == "No row of this run was filed under that identifier."
+    assert "customer-000" not in browser.current_url  # the identifier went in the form's body, not the address
     screenshot(browser, "sync-history-run.png")
