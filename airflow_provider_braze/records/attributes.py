@@ -37,7 +37,7 @@ _NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
 class _Plan:
     identity: TrackIdentity
     flags: tuple[tuple[str, Converter | None], ...]
-    fields: tuple[tuple[str, Converter | None, bool], ...]  # column, converter, is custom
+    fields: tuple[tuple[str, Converter, bool], ...]  # column, converter, is custom
     refused: tuple[tuple[str, str], ...]  # columns Braze cannot take as attribute names, and why
 
 
@@ -80,7 +80,7 @@ class AttributesBuilder(RowBuilder):
         }
 
     def plan(self, columns: tuple[str, ...]) -> _Plan:
-        fields = []
+        fields: list[tuple[str, Converter, bool]] = []
         refused = []
         for column in columns:
             if column in _NOT_ATTRIBUTES:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.records.rules import (
     MAX_NESTED_BYTES,
@@ -143,7 +143,10 @@ def _simple_array(items: Any, operator: str | None) -> list[Any]:
             if converted is None:
                 converted = list(items)
             converted[index] = new
-    return items if converted is None else converted
+    if converted is not None:
+        return converted
+    # A tuple was copied into ``converted`` above, so ``items`` is a list here.
+    return cast("list[Any]", items)
 
 
 def _object_array_operators(value: Mapping[str, Any]) -> dict[str, Any]:

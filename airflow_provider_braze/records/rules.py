@@ -90,7 +90,9 @@ def braze_time(value: Any) -> str:
 def _from_epoch(number: int | float | Decimal) -> datetime:
     if isinstance(number, (float, Decimal)) and not math.isfinite(number):
         raise Invalid(f"{number} is not a time")
-    if abs(number) > _MAX_EPOCH_SECONDS:
+    # abs() of the three-way union is typed as object, so Decimal is taken on its own (same value either way).
+    magnitude = abs(number) if isinstance(number, Decimal) else abs(number)
+    if magnitude > _MAX_EPOCH_SECONDS:
         raise Invalid(
             f"{number} is too large for Unix seconds (after the year {MAX_YEAR}); "
             "if it counts milliseconds, divide it by 1000 in the query"
@@ -165,7 +167,7 @@ def countries() -> frozenset[str]:
     from babel import Locale
 
     territories = Locale("en").territories
-    return frozenset(code for code in territories if len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
+    return frozenset(code for code in territories if isinstance(code, str) and len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
 
 
 def country_code(value: Any) -> str:
@@ -191,7 +193,9 @@ def languages() -> frozenset[str]:
     """ISO 639-1 language codes, from babel's CLDR language list."""
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").languages if len(code) == 2 and code.isalpha())
+    return frozenset(
+        code for code in Locale("en").languages if isinstance(code, str) and len(code) == 2 and code.isalpha()
+    )
 
 
 def language_code(value: Any) -> str:
