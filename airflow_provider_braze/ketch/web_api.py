@@ -11,7 +11,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -250,7 +250,7 @@ class KetchWebAPIClient:
         :param environment: the Ketch environment (defaults to the ``environment`` extra).
         :param changed_since: unix seconds; skip users whose ``collectedAt`` is not later.
         """
-        total = len(identities_list) if hasattr(identities_list, "__len__") else None
+        total = len(identities_list) if isinstance(identities_list, Sized) else None
         started = last_log = self._clock()
         done = failed = 0
         for identities in identities_list:
