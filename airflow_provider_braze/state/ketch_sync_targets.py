@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.schema import SYNC_PENDING, SYNC_SKIPPED, SYNC_SYNCED, ketch_events, ketch_sync_targets
 
@@ -39,7 +40,7 @@ class AppliedTarget:
         return (self.submitted_at, self.event_id)
 
 
-class KetchSyncTargets:
+class KetchSyncTargets(StateStore):
     """Mixed into :class:`~airflow_provider_braze.state.ketch_events.KetchEventStore`."""
 
     def applied(self, fingerprints: Iterable[str]) -> dict[str, AppliedTarget]:
@@ -84,7 +85,7 @@ class KetchSyncTargets:
                     conn.execute(ketch_sync_targets.insert().values(fingerprint=target.fingerprint, **values))
                 elif target.order > known.order:
                     conn.execute(update(ketch_sync_targets).where(t.fingerprint == target.fingerprint).values(**values))
-            settle = [(SYNC_SYNCED, None, sorted(set(synced_event_ids)))]
+            settle: list[tuple[str, str | None, list[int]]] = [(SYNC_SYNCED, None, sorted(set(synced_event_ids)))]
             settle += [(SYNC_SKIPPED, reason, sorted(set(ids))) for reason, ids in skipped_event_ids.items()]
             for status, note, ids in settle:
                 for i in range(0, len(ids), _CHUNK):
