@@ -381,7 +381,7 @@ class IncrementalSync:
         users = [p[2] for p in prepared if p[2] is not None]
         keys = [p[3] for p in prepared if p[3] is not None]
         pending_users, pending_keys = self.overlay.snapshot(users, keys)
-        stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
+        stored_users: Mapping[bytes, tuple[bytes, bytes | None, int]] = {}
         stored_keys: Mapping[bytes, tuple[str, int]] = {}
         if self.run is not None:
             missing_users = [u for u in users if u not in pending_users] if pending_users else users
@@ -414,9 +414,10 @@ class IncrementalSync:
                 return item
             send = Item(item.key, item.value, item.ref, Entry(key, None, key))
         else:
-            send = self._decide_attributes(p, pending_users, stored_users, this_run)
-            if send is None:
+            decided = self._decide_attributes(p, user, pending_users, stored_users, this_run)
+            if decided is None:
                 return None
+            send = decided
         entry = send.sync
         if user is not None:
             self.journal.drop_rekey(user)
@@ -429,12 +430,16 @@ class IncrementalSync:
     def _decide_attributes(
         self,
         p: _Prepared,
+        uh: bytes,
         pending_users: dict[bytes, Any],
         stored_users: Mapping[bytes, tuple[bytes, bytes | None, int]],
         this_run: int | None,
     ) -> Item | None:
-        """The part of an attributes object to send, with its entry; ``None`` when nothing is sent."""
-        item, id_field, uh, key, whole = p
+        """The part of an attributes object to send, with its entry; ``None`` when nothing is sent.
+
+        :param uh: the user hash of ``p`` (set for every attributes object).
+        """
+        item, id_field, _, key, whole = p
         pending = pending_users.get(uh)
         stored = stored_users.get(uh)
         if pending is not None:

@@ -439,7 +439,11 @@ _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", boo
 def _unique_columns(fieldnames: Any, description: str) -> tuple[str, ...]:
     columns = tuple(fieldnames)
     seen: set[str] = set()
-    twice = [c for c in columns if c in seen or seen.add(c)]
+    twice = []
+    for column in columns:
+        if column in seen:
+            twice.append(column)
+        seen.add(column)
     if twice:
         raise ValueError(
             f"{description} has more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}"

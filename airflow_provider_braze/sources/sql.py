@@ -183,7 +183,11 @@ def _column_names(description: Any, source: str) -> tuple[str, ...]:
         raise ValueError(f"{source} returns no rows; sql must be a query (SELECT, WITH ... SELECT, VALUES)")
     columns = tuple(str(d[0]) for d in description)
     seen: set[str] = set()
-    twice = [c for c in columns if c in seen or seen.add(c)]
+    twice = []
+    for column in columns:
+        if column in seen:
+            twice.append(column)
+        seen.add(column)
     if twice:
         raise ValueError(
             f"{source} returns more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}; "
