@@ -126,6 +126,9 @@ class BrazeExportBaseOperator(BaseOperator):
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
     ui_color = "#f7e5ff"
+    # The public dry_run argument is kept as a bool attribute, shadowing BaseOperator.dry_run(), a method
+    # that only renders templates and that Airflow 3 itself never calls; mypy sees the clash of kinds.
+    dry_run: bool  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -155,7 +158,7 @@ class BrazeExportBaseOperator(BaseOperator):
         full_resync: bool = False,
         event_key_column: str | None = None,
         retry_ambiguous: bool | None = None,
-        partition: Sequence[int] | None = None,
+        partition: Sequence[int] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -427,8 +430,9 @@ class BrazeExportBaseOperator(BaseOperator):
             try:
                 sync.journal.flush_problems()
             finally:
-                if sync.journal.writes:
-                    sync.store.finish_run(sync.run, status, ledger.summary())
+                run = sync.journal.run  # set when the journal writes (sync.journal.writes)
+                if run is not None:
+                    sync.store.finish_run(run, status, ledger.summary())
         finally:
             sync.store.dispose()  # the pooled connections and the SQLite memory map
 
