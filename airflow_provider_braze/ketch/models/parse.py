@@ -19,6 +19,8 @@ from airflow_provider_braze.ketch.models.dsr import (
     AccessRequest,
     CorrectionRequest,
     DeleteRequest,
+    DSRResponse,
+    DSRStatusEvent,
     RestrictProcessingRequest,
 )
 from airflow_provider_braze.ketch.models.subscription import SubscriptionControlRequest, SubscriptionTopicRequest
@@ -33,6 +35,9 @@ KetchRequest = Union[
     CorrectionRequest,
     RestrictProcessingRequest,
 ]
+
+#: Any message of the protocol: what Ketch POSTs, a forwarder's answers and status events, ``Error``.
+KetchMessage = Union[KetchRequest, DSRResponse, DSRStatusEvent, Error]
 
 REQUEST_MODELS: dict[tuple[str, str], type[KetchModel]] = {
     ("subscription/v1", "SubscriptionTopicRequest"): SubscriptionTopicRequest,
@@ -141,7 +146,7 @@ def parse_request(body: bytes | str | Mapping[str, Any]) -> KetchRequest:
     return cast(KetchRequest, _validate(decode_body(body), REQUEST_MODELS))
 
 
-def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchModel:
+def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchMessage:
     """Parse any forwarder message, including answers, status events and ``Error`` (used by emulators).
 
     :raises KetchValidationError: as :func:`parse_request`.
@@ -153,4 +158,5 @@ def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchModel:
         except ValidationError as exc:
             problems = [(_dotted(tuple(e["loc"])), _reason(e)) for e in exc.errors(include_input=False)]
             raise KetchValidationError(problems[0][0], problems[0][1], problems) from None
-    return _validate(data, MESSAGE_MODELS)
+    # MESSAGE_MODELS holds only the members of KetchMessage, which a dict of types cannot say.
+    return cast(KetchMessage, _validate(data, MESSAGE_MODELS))

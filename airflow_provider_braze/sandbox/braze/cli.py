@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import threading
+from types import FrameType
 
 from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS
 from airflow_provider_braze.sandbox.braze.sandbox import DEFAULT_API_KEY, BrazeSandbox
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"braze-sandbox CDI integration {name!r}: {sandbox.add_cdi_integration(integration_name=name)}")
     stopping = threading.Event()
 
-    def _stop(signum, frame) -> None:
+    def _stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGINT, _stop)

@@ -22,8 +22,10 @@ Sandbox choices where the reference is silent:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from airflow_provider_braze.sandbox.braze.context import Call
+from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import norm_email
 from airflow_provider_braze.sandbox.braze.rules import as_list, nonempty_str
@@ -121,7 +123,7 @@ def _page_params(call: Call) -> tuple[dict, Response | None]:
     return params, None
 
 
-def _page(call: Call, pick, field: str) -> Response:
+def _page(call: Call, pick: Callable[[EmailEntry], float | None], field: str) -> Response:
     params, problem = _page_params(call)
     if problem:
         return problem

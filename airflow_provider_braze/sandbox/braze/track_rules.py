@@ -112,7 +112,7 @@ def _standard_problem(key: str, value: Any) -> str | None:
     if key == "gender":
         return None if value in GENDERS else "'gender' must be one of M, F, O, N, P or null"
     if key == "dob":
-        ok = isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and parse_iso8601(value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and parse_iso8601(value))
         return None if ok else "'dob' must be a date in YYYY-MM-DD form"
     if key == "current_location":
         ok = isinstance(value, dict) and set(value) == {"longitude", "latitude"} and all(

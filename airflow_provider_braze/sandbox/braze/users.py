@@ -85,8 +85,8 @@ def _alias_new_apply(call: Call, item: dict[str, Any]) -> str | None:
         # A resent request finds its own alias: nothing to do (the catalogue calls this endpoint idempotent).
         return None if owner.external_id == item.get("external_id") else f"alias '{name}' with label '{label}' already exists"
     if item.get("external_id") is None:
-        user = store.create_user()
-        store.add_alias(user, name, label)
+        created = store.create_user()
+        store.add_alias(created, name, label)
         return None
     user = store.get_by_external_id(item["external_id"])
     if user is None:

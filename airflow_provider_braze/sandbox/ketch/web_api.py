@@ -18,6 +18,7 @@ configured, before the answer, so a test sees it stored once the call returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
@@ -110,8 +111,8 @@ def apply_subscriptions_update(
     sandbox: KetchSandbox,
     org: str,
     identities: dict[str, str],
-    topics: dict[str, dict[str, str]],
-    controls: dict[str, tuple[str, str | None]],
+    topics: Mapping[str, Mapping[str, str]],
+    controls: Mapping[str, tuple[str, str | None]],
     collected_at: float | None,
 ) -> None:
     """A browser set subscriptions: store them, then send the webhooks Ketch would send."""
@@ -135,7 +136,7 @@ def apply_consent_update(
     sandbox: KetchSandbox,
     org: str,
     identities: dict[str, str],
-    purposes: dict[str, tuple[str, str | None]],
+    purposes: Mapping[str, tuple[str, str | None]],
     collected_at: float | None,
     jurisdiction: str | None,
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.ketch.models import (
     RIGHTS_KINDS,
@@ -214,7 +214,8 @@ def rights_request(
     if kind not in RIGHTS_KINDS:
         raise ValueError(f"unknown rights request kind {kind!r}; expected one of {', '.join(RIGHTS_KINDS)}")
     model = RIGHTS_KINDS[kind].request
-    body_model = model.model_fields["request"].annotation
+    # Every rights request model declares its request body class (a DSRRequestBody) as the annotation.
+    body_model = cast("type[DSRRequestBody]", model.model_fields["request"].annotation)
     extra = {"purposes": list(purposes)} if kind == "RestrictProcessingRequest" else {}
     message = model(
         metadata=_metadata(origin, uid),
