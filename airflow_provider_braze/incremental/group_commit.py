@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 class _Job(Generic[T]):
-    __slots__ = ("payload", "done", "error")
+    __slots__ = ("done", "error", "payload")
 
     def __init__(self, payload: T) -> None:
         self.payload = payload
@@ -53,7 +53,7 @@ class GroupCommit(Generic[T]):
         error: BaseException | None = None
         try:
             self._write([j.payload for j in group])
-        except BaseException as exc:  # noqa: BLE001 - handed to every thread of the group
+        except BaseException as exc:
             error = exc
         with self._ready:
             for j in group:

@@ -279,7 +279,7 @@ class IncrementalSync:
         recent = self._decided_before
         # Every row not settled by its digest is built now, in source order; one may stop the export.
         made: list[Any] = []
-        for (ref, data, problem), row_digest in zip(chunk, digests):
+        for (ref, data, problem), row_digest in zip(chunk, digests, strict=False):
             if settled:
                 found = settled.get(row_digest)  # type: ignore[arg-type]
                 if found is not None and found[0] not in recent:
@@ -291,7 +291,7 @@ class IncrementalSync:
                 break
             made.append(built)
         prepared = [
-            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests)
+            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests, strict=False)
         ]
         known = self._look_up([p for p in prepared if p is not None])
         pending_users = known[0]
@@ -303,6 +303,7 @@ class IncrementalSync:
                 if p is None:
                     if made[position] is not _SETTLED:
                         continue  # a row the builder dropped (reported there)
+                    # A row marked settled had a digest (its probe found it), so the key is bytes, not None.
                     key, points = settled[digests[position]]  # type: ignore[index]
                     earlier = held.get(key)
                     if earlier is None and key not in decided:
@@ -318,7 +319,8 @@ class IncrementalSync:
                         return
                     if built is None:
                         continue
-                    p = self._prepare_attributes(built, digests[position])
+                    # The row was settled unprepared; built now, its preparation takes the empty place.
+                    p = self._prepare_attributes(built, digests[position])  # noqa: PLW2901
                     if earlier is not None and p[2] == earlier[0]:
                         pending_users.setdefault(earlier[0], earlier[1])
                 send = self._decide_one(p, known, this_run)

@@ -273,9 +273,13 @@ class KetchWebAPIClient:
             if done % _PROGRESS_EVERY == 0 or now - last_log >= _PROGRESS_SECONDS:
                 self._log_progress(done, total, failed, now - started)
                 last_log = now
-            if state.error is None and changed_since is not None and state.collected_at is not None:
-                if state.collected_at <= changed_since:
-                    continue
+            if (
+                state.error is None
+                and changed_since is not None
+                and state.collected_at is not None
+                and state.collected_at <= changed_since
+            ):
+                continue
             yield state
         self._log_progress(done, total, failed, self._clock() - started, final=True)
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
@@ -124,7 +124,7 @@ class BrazeExportBaseOperator(BaseOperator):
         "sync_key",
     )
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "records": "json", "parameters": "json"}
     ui_color = "#f7e5ff"
     # The public dry_run argument is kept as a bool attribute, shadowing BaseOperator.dry_run(), a method
     # that only renders templates and that Airflow 3 itself never calls; mypy sees the clash of kinds.

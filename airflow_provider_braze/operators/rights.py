@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -237,10 +237,10 @@ class BrazeRightsRequestsOperator(BaseOperator):
     def _notify(self, request: RightsRequest, store: KetchEventStore, session: requests.Session) -> None:
         """Send the request's current status to every callback, then remember it was delivered."""
         kind = RIGHTS_KINDS[request.kind]
-        fields: dict[str, Any] = dict(
-            status=request.status, reason=request.reason, result_message=request.result_message,
-            request_id=request.request_id,
-        )
+        fields: dict[str, Any] = {
+            "status": request.status, "reason": request.reason, "result_message": request.result_message,
+            "request_id": request.request_id,
+        }
         if request.kind == "AccessRequest":
             fields["results"] = list(request.results or []) or None
         event = kind.status_event(

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from airflow.sdk import BaseOperator
@@ -62,7 +62,7 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("subscription_groups", "identity_spaces", "event_range", "ketch_conn_id", "braze_conn_id")
-    template_fields_renderers = {"subscription_groups": "json", "identity_spaces": "json", "event_range": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"subscription_groups": "json", "identity_spaces": "json", "event_range": "json"}
     ui_color = "#e5f3ff"
 
     def __init__(

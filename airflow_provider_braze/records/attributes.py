@@ -28,7 +28,7 @@ from airflow_provider_braze.records.values import Invalid, show, to_bool
 NULL_HANDLING = ("skip", "unset")
 UPDATE_EXISTING_ONLY = "_update_existing_only"
 MERGE_OBJECTS = "_merge_objects"
-PUSH_TOKEN_IMPORT = "push_token_import"
+PUSH_TOKEN_IMPORT = "push_token_import"  # noqa: S105 - a Braze field name, not a secret
 _FLAGS = (UPDATE_EXISTING_ONLY, MERGE_OBJECTS, PUSH_TOKEN_IMPORT)
 _NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
 

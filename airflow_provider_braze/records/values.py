@@ -274,6 +274,6 @@ def _plain_mapping(value: Mapping[str, Any]) -> Any:
 
 def _plain_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
     converted = [plain(item) for item in value]
-    if isinstance(value, list) and all(new is old for new, old in zip(converted, value)):
+    if isinstance(value, list) and all(new is old for new, old in zip(converted, value, strict=False)):
         return value
     return converted

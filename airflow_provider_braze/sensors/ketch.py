@@ -76,7 +76,7 @@ class KetchPreferenceChangeSensor(BaseSensorOperator):
         )
         return PokeReturnValue(is_done=rng.count >= wanted, xcom_value=range_payload(rng))
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> Any:  # noqa: RET503 - it ends in defer(), which raises TaskDeferred
         if not self.deferrable:
             return super().execute(context)
         result = self.poke(context)

@@ -122,5 +122,5 @@ def close_quietly(resource: Any, what: str) -> None:
         return
     try:
         resource.close()
-    except Exception as exc:  # noqa: BLE001 - any driver error while closing is only worth a warning
+    except Exception as exc:
         log.warning("Could not close the %s cleanly: %s", what, exc)

@@ -15,7 +15,13 @@ from sqlalchemy import select, update
 
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
-from airflow_provider_braze.state.schema import SYNC_PENDING, SYNC_SKIPPED, SYNC_SYNCED, ketch_events, ketch_sync_targets
+from airflow_provider_braze.state.schema import (
+    SYNC_PENDING,
+    SYNC_SKIPPED,
+    SYNC_SYNCED,
+    ketch_events,
+    ketch_sync_targets,
+)
 
 _CHUNK = 500
 
@@ -79,8 +85,8 @@ class KetchSyncTargets(StateStore):
         with write_transaction(self._engine) as conn:
             for target in applied:
                 known = existing.get(target.fingerprint)
-                values = dict(state=target.state, submitted_at=target.submitted_at, event_id=target.event_id,
-                              synced_at=now, sync_run_id=run_id)
+                values = {"state": target.state, "submitted_at": target.submitted_at, "event_id": target.event_id,
+                              "synced_at": now, "sync_run_id": run_id}
                 if known is None:
                     conn.execute(ketch_sync_targets.insert().values(fingerprint=target.fingerprint, **values))
                 elif target.order > known.order:

@@ -51,6 +51,7 @@ from airflow_provider_braze.state.schema import (
     braze_syncs,
 )
 
+
 def user_key(user_hash: bytes) -> int:
     """The 64-bit integer a user's rows are keyed by: the first 8 bytes of its hash (see :mod:`.schema`)."""
     return int.from_bytes(user_hash[:8], "big", signed=True)

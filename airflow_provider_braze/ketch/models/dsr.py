@@ -19,7 +19,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, field_validator, model_validator
@@ -306,9 +306,9 @@ class AccessStatusEvent(KetchModel):
 
 
 #: The 200 answer to any rights request.
-DSRResponse = Union[DeleteResponse, AccessResponse, CorrectionResponse, RestrictProcessingResponse]
+DSRResponse = DeleteResponse | AccessResponse | CorrectionResponse | RestrictProcessingResponse
 #: The status event of any rights request.
-DSRStatusEvent = Union[DeleteStatusEvent, AccessStatusEvent, CorrectionStatusEvent, RestrictProcessingStatusEvent]
+DSRStatusEvent = DeleteStatusEvent | AccessStatusEvent | CorrectionStatusEvent | RestrictProcessingStatusEvent
 
 
 @dataclass(frozen=True)

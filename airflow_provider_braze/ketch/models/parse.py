@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Union, cast
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -26,18 +26,18 @@ from airflow_provider_braze.ketch.models.dsr import (
 from airflow_provider_braze.ketch.models.subscription import SubscriptionControlRequest, SubscriptionTopicRequest
 
 #: What Ketch POSTs to a forwarder endpoint.
-KetchRequest = Union[
-    SubscriptionTopicRequest,
-    SubscriptionControlRequest,
-    ConsentRequest,
-    DeleteRequest,
-    AccessRequest,
-    CorrectionRequest,
-    RestrictProcessingRequest,
-]
+KetchRequest = (
+    SubscriptionTopicRequest
+    | SubscriptionControlRequest
+    | ConsentRequest
+    | DeleteRequest
+    | AccessRequest
+    | CorrectionRequest
+    | RestrictProcessingRequest
+)
 
 #: Any message of the protocol: what Ketch POSTs, a forwarder's answers and status events, ``Error``.
-KetchMessage = Union[KetchRequest, DSRResponse, DSRStatusEvent, Error]
+KetchMessage = KetchRequest | DSRResponse | DSRStatusEvent | Error
 
 REQUEST_MODELS: dict[tuple[str, str], type[KetchModel]] = {
     ("subscription/v1", "SubscriptionTopicRequest"): SubscriptionTopicRequest,

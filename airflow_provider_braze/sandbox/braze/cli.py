@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def make_sandbox(args: argparse.Namespace) -> BrazeSandbox:
     keys = args.api_keys or [DEFAULT_API_KEY]
     return BrazeSandbox(
-        api_keys={key: args.permissions for key in keys},
+        api_keys=dict.fromkeys(keys, args.permissions),
         port=args.port,
         latency=args.latency_ms / 1000.0,
         fast=args.fast,

@@ -118,8 +118,8 @@ def _page_params(call: Call) -> tuple[dict, Response | None]:
     direction = call.query("sort_direction") or "desc"
     if direction not in ("asc", "desc"):
         return {}, error(400, "'sort_direction' must be 'asc' or 'desc'")
-    params = dict(start=start.timestamp() if start else None, end=end.timestamp(), email=email, limit=limit,
-                  offset=offset, descending=direction == "desc")
+    params = {"start": start.timestamp() if start else None, "end": end.timestamp(), "email": email, "limit": limit,
+                  "offset": offset, "descending": direction == "desc"}
     return params, None
 
 

@@ -9,6 +9,7 @@ closed), so the client reads a clean 413 instead of a reset connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -123,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Path only: a query string may carry a legacy ``api_key``.
         log.debug("%s %s -> %s", self.command, urlsplit(self.path).path, code)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         # Quiet by default (the request log is the record of traffic), and never a key or token.
         log.debug("%s", _SECRET.sub(r"\1<masked>", format % args))
 
@@ -162,10 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, response: Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -213,10 +212,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def process_request(self, request: _Request, client_address: Any) -> None:
         connection = _socket_of(request)
-        try:
+        with contextlib.suppress(OSError):
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         with self._connections_lock:
             self._connections.add(connection)
         super().process_request(request, client_address)
@@ -231,7 +228,5 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -41,7 +41,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.sandbox.braze import attributes as custom
 from airflow_provider_braze.sandbox.braze.context import Call
@@ -143,8 +143,8 @@ class _Applier:
             self._push_tokens(created, obj["push_tokens"])
             self._finish_attributes(created, 1)
             return created, None
-        ident = identifier(obj)
-        assert isinstance(ident, Identifier)
+        # The object passed validation, which refuses one without an identifier (the error text case).
+        ident = cast(Identifier, identifier(obj))
         if key == "purchases" and not self._product_allowed(obj["product_id"]):
             return None, f"workspace already holds {self.settings.max_product_ids} product IDs"
         user = self._resolve(ident, obj, creates=key == "attributes")

@@ -224,7 +224,7 @@ def _export_problem(call: Call, body: dict[str, Any]) -> str | None:
     singles = [k for k in SINGLE_EXPORT_KEYS if body.get(k) is not None]
     if not arrays and not singles:
         return "Provide 'external_ids' or 'user_aliases', or one of " + ", ".join(f"'{k}'" for k in SINGLE_EXPORT_KEYS)
-    if arrays and singles or len(singles) > 1:
+    if (arrays and singles) or len(singles) > 1:
         return "Provide either 'external_ids'/'user_aliases' or exactly one of " + ", ".join(SINGLE_EXPORT_KEYS)
     if any(not nonempty_str(i) for i in body.get("external_ids") or []):
         return "'external_ids' must hold non-empty strings"

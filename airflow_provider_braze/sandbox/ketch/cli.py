@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported when used, so that --help starts fast
     from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox
 
-DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"
-DEFAULT_CALLBACK_TOKEN_ENV = "KETCH_CALLBACK_TOKEN"
+DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"  # noqa: S105 - the name of an environment variable, not a token
+DEFAULT_CALLBACK_TOKEN_ENV = "KETCH_CALLBACK_TOKEN"  # noqa: S105 - the name of an environment variable, not a token
 
 
 def _codes(text: str) -> list[str]:

@@ -19,7 +19,7 @@ configured, before the answer, so a test sees it stored once the call returns.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -83,7 +83,10 @@ def _invalid(message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": 400, "status": "invalid", "message": message}}, status_code=400)
 
 
-async def _parse(request: Request, model: type[_WebRequest], org: str) -> _WebRequest | JSONResponse:
+_Parsed = TypeVar("_Parsed", bound=_WebRequest)
+
+
+async def _parse(request: Request, model: type[_Parsed], org: str) -> _Parsed | JSONResponse:
     try:
         data = await request.json()
     except ValueError:
@@ -161,7 +164,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
     store = sandbox.preferences
 
     @router.post("/subscriptions/{organizationCode}/get")
-    async def get_subscriptions(organizationCode: str, request: Request) -> Response:  # noqa: N803 - Ketch's name
+    async def get_subscriptions(organizationCode: str, request: Request) -> Response:
         parsed = await _parse(request, SubscriptionsRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
@@ -169,11 +172,10 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return JSONResponse({**_echo(parsed, organizationCode), **known})
 
     @router.post("/subscriptions/{organizationCode}/update")
-    async def set_subscriptions(organizationCode: str, request: Request) -> Response:  # noqa: N803
+    async def set_subscriptions(organizationCode: str, request: Request) -> Response:
         parsed = await _parse(request, SubscriptionsRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
-        assert isinstance(parsed, SubscriptionsRequest)
         topics = {t: {c: d.status for c, d in chans.items()} for t, chans in parsed.topics.items() if chans}
         controls = {code: (d.status, d.impact) for code, d in parsed.controls.items()}
         await run_in_threadpool(
@@ -188,7 +190,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/consent/{organizationCode}/get")
-    async def get_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
+    async def get_consent(organizationCode: str, request: Request) -> Response:
         parsed = await _parse(request, ConsentWebRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
@@ -198,11 +200,10 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return JSONResponse({**_echo(parsed, organizationCode), **consent})
 
     @router.post("/consent/{organizationCode}/update")
-    async def set_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
+    async def set_consent(organizationCode: str, request: Request) -> Response:
         parsed = await _parse(request, ConsentWebRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
-        assert isinstance(parsed, ConsentWebRequest)
         purposes = {code: (p.allowed, p.legal_basis_code) for code, p in parsed.purposes.items()}
         await run_in_threadpool(
             apply_consent_update, sandbox, organizationCode, parsed.identities, purposes, parsed.collected_at,

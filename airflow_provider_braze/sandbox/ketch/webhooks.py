@@ -243,7 +243,7 @@ def masked(body: Mapping[str, Any]) -> dict[str, Any]:
         copy["request"] = {
             **request,
             "callbacks": [
-                {**cb, "headers": {name: "***" for name in cb.get("headers", {})}} for cb in request["callbacks"]
+                {**cb, "headers": dict.fromkeys(cb.get("headers", {}), "***")} for cb in request["callbacks"]
             ],
         }
     return copy
