@@ -97,7 +97,7 @@ def print_ketch_comparison(
         == braze_state[status]
     )
     email_states = {e["email"]: e["state"] for e in state["emails"]}
-    accessed_email, accessed_events = accessed
+    _accessed_email, accessed_events = accessed
     print("\nKetch vs Braze")
     print("-" * 72)
     mark = "ok" if matching == len(choices) else "DIFFERS"

@@ -38,7 +38,7 @@ HANG_UP = "hang up"  # read the whole request, then close the socket without ans
 class _Scripted(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         server = self.server
         server.received += 1  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def _sync(url: str, body: dict, retry_ambiguous: bool) -> tuple[str, int, int]:
     )
     try:
         response = client.request("users/track", json_body=body)
-    except Exception as error:  # noqa: BLE001 (the type is the outcome under test)
+    except Exception as error:
         return type(error).__name__, -1, -1
     finally:
         client.close()
@@ -105,7 +105,7 @@ def _async(url: str, body: dict, retry_ambiguous: bool) -> tuple[str, int, int]:
         async with AsyncBrazeClient(url, TEST_API_KEY, retry_policy=_policy(retry_ambiguous), sleep=no_wait) as client:
             try:
                 response = await client.request("users/track", json_body=body)
-            except Exception as error:  # noqa: BLE001 (the type is the outcome under test)
+            except Exception as error:
                 return type(error).__name__, -1, -1
         return str(response.status_code), response.attempts, response.ambiguous_attempts
 
@@ -128,7 +128,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("client", [_sync, _async], ids=["requests", "httpx"])
-@pytest.mark.parametrize("script, body, retry_ambiguous, expected", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize(("script", "body", "retry_ambiguous", "expected"), CASES.values(), ids=CASES.keys())
 def test_both_clients_decide_each_answer_alike(client, script, body, retry_ambiguous, expected):
     server = _serve(script)
     try:
@@ -158,7 +158,7 @@ def _sync_answer(url: str):
     client = BrazeClient(url, TEST_API_KEY, rate_limiter=RateLimiter(enabled=False), sleep=lambda _s: None)
     try:
         return client.request("users/track", json_body=ATTRIBUTES)
-    except Exception as error:  # noqa: BLE001 (the error is the answer under test)
+    except Exception as error:
         return error
     finally:
         client.close()
@@ -169,7 +169,7 @@ def _async_answer(url: str):
         async with AsyncBrazeClient(url, TEST_API_KEY) as client:
             try:
                 return await client.request("users/track", json_body=ATTRIBUTES)
-            except Exception as error:  # noqa: BLE001 (the error is the answer under test)
+            except Exception as error:
                 return error
 
     return asyncio.run(send())
