@@ -18,7 +18,7 @@ def run_at_once(target: Callable[[int], Any], count: int) -> list[Any]:
         start.wait()
         try:
             results[index] = target(index)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]

@@ -191,7 +191,7 @@ class BatchSender:
         except BrazeAmbiguousOutcomeError as exc:
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items() if id(i) not in done)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure ends the batch; the caller re-raises it
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "failed", str(exc)) for i in batch.all_items() if id(i) not in done)
             result.fatal_error = exc
@@ -201,7 +201,7 @@ class BatchSender:
         if self.journal is not None:
             try:
                 self.journal.after_send(result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the outcomes stand; the send stops
                 result.fatal_error = result.fatal_error or exc
         return result
 

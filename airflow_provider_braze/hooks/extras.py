@@ -96,7 +96,7 @@ def connection_extras(conn: Any, conn_type: str, extras: Any = None) -> dict[str
     if extras is None:
         try:
             extras = conn.extra_dejson
-        except Exception:
+        except Exception:  # noqa: BLE001 - a malformed extra must become a clear configuration error
             extras = None
     if not isinstance(extras, dict):
         raise BrazeConfigurationError(f"The extras of connection {conn.conn_id!r} are not a JSON object.")

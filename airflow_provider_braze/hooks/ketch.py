@@ -108,7 +108,7 @@ class KetchHook(BaseHook):
             return default_state_url()
         try:
             password = make_url(url).password
-        except Exception:
+        except Exception:  # noqa: BLE001 - the engine reports a bad URL; only the password matters here
             password = None
         if password:
             self._secrets.add(str(password))

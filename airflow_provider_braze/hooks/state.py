@@ -26,7 +26,7 @@ def sqlalchemy_url_of(conn: Any) -> str | URL:
     """
     try:
         hook = conn.get_hook()
-    except Exception:
+    except Exception:  # noqa: BLE001 - no provider for this type: fall back to the URI below
         hook = None
     if hook is not None:
         # Not every database hook can build a SQLAlchemy URL; get_uri is the fallback.

@@ -53,7 +53,7 @@ class GroupCommit(Generic[T]):
         error: BaseException | None = None
         try:
             self._write([j.payload for j in group])
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to every thread of the group
             error = exc
         with self._ready:
             for j in group:

@@ -122,5 +122,5 @@ def close_quietly(resource: Any, what: str) -> None:
         return
     try:
         resource.close()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any driver error while closing is only worth a warning
         log.warning("Could not close the %s cleanly: %s", what, exc)

@@ -18,7 +18,7 @@ def main() -> None:
     operator = BrazeTrackUsersOperator(task_id="export", **spec["operator"])
     try:
         summary = operator.execute(context={"run_id": spec["run_id"]})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the parent reads the outcome from stdout
         print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         sys.exit(1)
     print(json.dumps(summary))

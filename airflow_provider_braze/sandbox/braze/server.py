@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Path only: a query string may carry a legacy ``api_key``.
         log.debug("%s %s -> %s", self.command, urlsplit(self.path).path, code)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         # Quiet by default (the request log is the record of traffic), and never a key or token.
         log.debug("%s", _SECRET.sub(r"\1<masked>", format % args))
 

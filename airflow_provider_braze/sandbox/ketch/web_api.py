@@ -164,7 +164,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
     store = sandbox.preferences
 
     @router.post("/subscriptions/{organizationCode}/get")
-    async def get_subscriptions(organizationCode: str, request: Request) -> Response:
+    async def get_subscriptions(organizationCode: str, request: Request) -> Response:  # noqa: N803 - Ketch's name
         parsed = await _parse(request, SubscriptionsRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
@@ -172,7 +172,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return JSONResponse({**_echo(parsed, organizationCode), **known})
 
     @router.post("/subscriptions/{organizationCode}/update")
-    async def set_subscriptions(organizationCode: str, request: Request) -> Response:
+    async def set_subscriptions(organizationCode: str, request: Request) -> Response:  # noqa: N803
         parsed = await _parse(request, SubscriptionsRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
@@ -190,7 +190,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/consent/{organizationCode}/get")
-    async def get_consent(organizationCode: str, request: Request) -> Response:
+    async def get_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
         parsed = await _parse(request, ConsentWebRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
@@ -200,7 +200,7 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         return JSONResponse({**_echo(parsed, organizationCode), **consent})
 
     @router.post("/consent/{organizationCode}/update")
-    async def set_consent(organizationCode: str, request: Request) -> Response:
+    async def set_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
         parsed = await _parse(request, ConsentWebRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
