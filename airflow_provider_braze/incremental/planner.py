@@ -281,6 +281,7 @@ class IncrementalSync:
         made: list[Any] = []
         for (ref, data, problem), row_digest in zip(chunk, digests, strict=False):
             if settled:
+                # A row without a digest (None) is simply not found among the settled digests.
                 found = settled.get(row_digest)  # type: ignore[arg-type]
                 if found is not None and found[0] not in recent:
                     made.append(_SETTLED)

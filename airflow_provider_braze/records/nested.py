@@ -248,6 +248,7 @@ def _nested_mapping(value: Mapping[str, Any], path: str) -> dict[str, Any]:
             if changed is None:
                 changed = dict(value)
             changed[key] = new
+    # Unchanged means value was already the plain container (any other kind was copied into changed).
     return value if changed is None else changed  # type: ignore[return-value]
 
 
@@ -259,6 +260,7 @@ def _nested_list(value: list[Any] | tuple[Any, ...], path: str) -> list[Any]:
             if changed is None:
                 changed = list(value)
             changed[index] = new
+    # Unchanged means value was already the plain container (any other kind was copied into changed).
     return value if changed is None else changed  # type: ignore[return-value]
 
 

@@ -124,6 +124,7 @@ def topic_request(
     body = _wire(message)
     if legacy_shape:
         body["request"]["topics"] = legacy_topics(message.request.topics)
+        # The body is a SubscriptionTopicRequest's, which the union parse_request returns cannot say.
         if parse_request(body).request.topics != message.request.topics:  # type: ignore[union-attr]
             raise AssertionError("the older topic shape does not read back as the same topics")
     return body
