@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 # pip on this kind of machine warns about absent local mirrors; keep the real output readable.
 QUIET_PIP := 2> >(grep -v "^WARNING: Location '" >&2)
 
-.PHONY: setup test demo ui bench clean
+.PHONY: setup lint test demo ui bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,15 @@ $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
 
 setup: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 
+# Static checks, configured in pyproject.toml: ruff over the whole repository, mypy over the package.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 # The suite also runs the state store and SQL sources against a real PostgreSQL on loopback, and the
-# sync history page in a headless Chromium (installed with apt-get when absent).
-test: setup
+# sync history page in a headless Chromium (installed with apt-get when absent). The static checks run
+# first, so a lint or type error fails `make test` as a failing test would.
+test: setup lint
 	tools/test_browser.sh
 	url="$$(tools/test_postgres.sh start)"; \
 	rc=0; BRAZE_PROVIDER_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest || rc=$$?; \

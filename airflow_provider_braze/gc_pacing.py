@@ -37,7 +37,7 @@ def fewer_collections(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
 
     :param young: the threshold to use.
     """
-    global _active, _saved
+    global _active, _saved  # noqa: PLW0603 - the interpreter's GC thresholds are process-wide state
     with _lock:
         if _active == 0:
             _saved = gc.get_threshold()

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any, Protocol
 
 from airflow_provider_braze.braze.data_points import data_points
 from airflow_provider_braze.braze.items import Item, Rejection
@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 
 #: How many problems are logged one by one before the log only counts them.
 LOGGED_PROBLEMS = 20
+
+
+class TextWriter(Protocol):
+    """Where rejected rows go: an open text file, or anything with its ``write``."""
+
+    def write(self, text: str, /) -> int:
+        """Write ``text``; return the number of characters written."""
 
 
 @dataclass
@@ -72,7 +79,7 @@ class ExportLedger:
 
     endpoint: str
     total: int | None = None
-    rejected_file: IO[str] | None = None
+    rejected_file: TextWriter | None = None
     progress_interval: float = 10.0
     clock: Callable[[], float] = time.monotonic
     dry_run: bool = False

@@ -115,7 +115,7 @@ def run_processes(commands: list[list[str]]) -> list[dict]:
             env = {**os.environ, "AIRFLOW_HOME": str(Path(homes) / str(n))}
             running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
         outputs = [process.communicate() for process in running]
-    for process, (out, err) in zip(running, outputs):
+    for process, (_, err) in zip(running, outputs, strict=False):
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(process.args)} failed:\n{err[-4000:]}")
     return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]

@@ -34,7 +34,7 @@ def batches(db: str, rows: int) -> Iterator[list[dict]]:
         cursor = conn.execute("select * from customers limit ?", (rows,))
         columns = [d[0] for d in cursor.description]
         while chunk := cursor.fetchmany(BATCH):
-            yield [dict(zip(columns, row)) for row in chunk]
+            yield [dict(zip(columns, row, strict=False)) for row in chunk]
     finally:
         conn.close()
 

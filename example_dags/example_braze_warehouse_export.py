@@ -26,7 +26,8 @@ from airflow_provider_braze.operators import (
 )
 
 WAREHOUSE = "braze_demo_warehouse"
-REJECTED = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "braze_rejected", "{{ ds }}", "{{ task.task_id }}.jsonl")
+# /tmp only when AIRFLOW_HOME is unset (a bare checkout); rejected rows go under AIRFLOW_HOME otherwise.
+REJECTED = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "braze_rejected", "{{ ds }}", "{{ task.task_id }}.jsonl")  # noqa: S108
 
 with DAG(
     dag_id="example_braze_warehouse_export",

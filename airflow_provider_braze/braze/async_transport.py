@@ -146,7 +146,7 @@ class AsyncBrazeClient:
                 raise
 
         try:
-            response = await self._retrying(call)(attempt)
+            response: BrazeResponse = await self._retrying(call)(attempt)
         except BrazeError as exc:
             call.gave_up(exc, self.retry_policy.retry_ambiguous)
         return call.succeeded(response)

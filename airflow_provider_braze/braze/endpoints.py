@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 #: Braze rejects any request body above 4 MB with HTTP 413 (decimal megabytes).
 MAX_BODY_BYTES = 4_000_000
@@ -146,7 +146,17 @@ def _has_increment(attributes: Any) -> bool:
 
 _TRACK_KEYS = ("attributes", "events", "purchases")
 _TRACK_COUNTED = frozenset({"events", "purchases"})
-_EMAIL_LIST = dict(body_keys=("email",), max_items=50, mix_body_keys=False)
+
+
+class _ArrayLimits(TypedDict):
+    """The limits shared by the email list endpoints, typed so that ``Endpoint(**_EMAIL_LIST)`` checks."""
+
+    body_keys: tuple[str, ...]
+    max_items: int
+    mix_body_keys: bool
+
+
+_EMAIL_LIST = _ArrayLimits(body_keys=("email",), max_items=50, mix_body_keys=False)
 
 CATALOGUE: dict[str, Endpoint] = {
     e.name: e

@@ -54,7 +54,7 @@ class BrazeAPIError(BrazeError):
             text += f" [errors: {shown}{more}]"
         return text
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[BrazeAPIError], tuple[Any, ...]]:
         # Keep the structured fields when the error crosses a process boundary (Airflow pickles some).
         return (self.__class__, (self.status_code, self.message, self.errors, self.endpoint, self.headers))
 

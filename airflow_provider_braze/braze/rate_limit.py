@@ -26,7 +26,6 @@ from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS, RateLimitG
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
 
-
 _EPSILON = 1e-9
 _MIN_SLEEP = 0.001
 #: Fall of ``Remaining`` within a window needed before the window's own share estimate is trusted.

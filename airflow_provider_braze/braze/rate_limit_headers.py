@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class RateLimitHeaders:
         return self.remaining is not None or self.reset is not None
 
 
-def _number(raw: str | None, kind: type):
+def _number(raw: str | None, kind: Callable[[float], _N]) -> _N | None:
     if raw is None:
         return None
     try:

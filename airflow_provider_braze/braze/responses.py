@@ -12,8 +12,12 @@ from airflow_provider_braze.braze.errors import BrazeAPIError, error_for_status
 class _Response(Protocol):
     """What both ``requests.Response`` and ``httpx.Response`` offer."""
 
-    content: bytes
-    text: str
+    # Read-only properties on both libraries, so the protocol declares them as properties.
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
 
     def json(self) -> Any: ...
 
@@ -33,8 +37,9 @@ def error_from_response(
     status_code: int, body: Mapping[str, Any], reason: str | None, endpoint: str, headers: Mapping[str, str], key: str
 ) -> BrazeAPIError:
     """The typed error for a non-2xx answer, with Braze's ``message`` and ``errors`` and the key redacted."""
-    message = body.get("message") if isinstance(body.get("message"), str) else reason or "error"
-    errors = body.get("errors") if isinstance(body.get("errors"), list) else None
+    raw_message, raw_errors = body.get("message"), body.get("errors")
+    message = raw_message if isinstance(raw_message, str) else reason or "error"
+    errors = raw_errors if isinstance(raw_errors, list) else None
     return error_for_status(status_code, redact(message, key), errors, endpoint, dict(headers))
 
 

@@ -92,10 +92,10 @@ class RetryPolicy:
 
         class _wait(tenacity.wait.wait_base):
             def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-                return policy.wait_seconds(retry_state.outcome.exception(), retry_state.attempt_number)
+                return policy.wait_seconds(_outcome_error(retry_state), retry_state.attempt_number)
 
         def _log(retry_state: tenacity.RetryCallState) -> None:
-            error = retry_state.outcome.exception()
+            error = _outcome_error(retry_state)
             why = "until X-RateLimit-Reset" if _has_reset(error) else "(backoff)"
             log.warning(
                 "%s failed (%s); retrying in %.2f s %s, attempt %d of %d",
@@ -115,6 +115,11 @@ class RetryPolicy:
             sleep=sleep,
             reraise=True,
         )
+
+
+def _outcome_error(retry_state: tenacity.RetryCallState) -> BaseException | None:
+    # tenacity sets the outcome before it calls wait and before_sleep; None only guards the type.
+    return retry_state.outcome.exception() if retry_state.outcome is not None else None
 
 
 def _has_reset(error: BaseException | None) -> bool:

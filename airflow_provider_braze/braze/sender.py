@@ -273,7 +273,9 @@ def _next_done(
     """Wait for at least one batch in flight to finish; remove and return the finished ones."""
     done, _ = wait(list(in_flight), timeout=interval if heartbeat else None, return_when=FIRST_COMPLETED)
     while not done:
-        heartbeat()
+        # Only reached with a heartbeat: without one, wait() above blocked until a batch finished.
+        if heartbeat is not None:
+            heartbeat()
         done, _ = wait(list(in_flight), timeout=interval, return_when=FIRST_COMPLETED)
     finished = [f for f in in_flight if f in done]
     for f in finished:

@@ -296,4 +296,4 @@ class BrazeHook(BaseHook):
             return await cdi.afetch_job(own, integration_id, selector)
 
 
-__all__ = ["BrazeHook", "BrazeConfigurationError", "CATALOGUE"]
+__all__ = ["CATALOGUE", "BrazeConfigurationError", "BrazeHook"]

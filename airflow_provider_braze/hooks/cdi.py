@@ -18,7 +18,7 @@ import enum
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from requests.utils import parse_header_links
@@ -156,7 +156,8 @@ class CDIJobSelector:
         candidates = [job for job in jobs if self.matches(job)]
         if not candidates:
             return None
-        return min(candidates, key=lambda job: job.started_at)
+        # matches() keeps only jobs with a start time (is_any returned above).
+        return min(candidates, key=lambda job: cast(datetime, job.started_at))
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from airflow_provider_braze.braze.concurrency import DEFAULT_CAP
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
@@ -116,6 +116,12 @@ class ExtrasReader:
 
     def raw(self, name: str) -> Any:
         return self.extras.get(name)
+
+    @overload
+    def number(self, name: str, default: float, *, minimum: float) -> float: ...
+
+    @overload
+    def number(self, name: str, default: None, *, minimum: float) -> float | None: ...
 
     def number(self, name: str, default: float | None, *, minimum: float) -> float | None:
         value = self.extras.get(name)

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 class _Job(Generic[T]):
-    __slots__ = ("payload", "done", "error")
+    __slots__ = ("done", "error", "payload")
 
     def __init__(self, payload: T) -> None:
         self.payload = payload

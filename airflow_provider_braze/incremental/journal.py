@@ -62,7 +62,9 @@ class LedgerJournal:
         """Commit the keys of guarded objects before they leave: a crash then leaves them ``sending``."""
         if not self.writes:
             return
-        intents = [(i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard]
+        intents: list[tuple[bytes, str | None]] = [
+            (i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard
+        ]
         if intents:
             self._commit(BatchRecord(intents=intents))
 
@@ -89,6 +91,8 @@ class LedgerJournal:
 
     def _write(self, records: Sequence[BatchRecord]) -> None:
         """Write a group of batches' records in one transaction (one sender thread at a time)."""
+        if self.run is None:  # never: only a journal that writes commits records (see ``writes``)
+            return
         merged = BatchRecord()
         for record in records:
             merged.extend(record)
@@ -106,9 +110,9 @@ class LedgerJournal:
         """Keep a row found invalid before sending, for the run's problem list in the ledger."""
         if not self.writes:
             return
-        row = rejection.row
-        found = identity(row) if isinstance(row, Mapping) and self._user_key is not None else None
-        item = self._user_key(f"{found[0]}:{found[1]}") if found else None
+        row, user_key = rejection.row, self._user_key
+        found = identity(row) if isinstance(row, Mapping) and user_key is not None else None
+        item = user_key(f"{found[0]}:{found[1]}") if found and user_key is not None else None
         self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
         if len(self._problems) >= _PROBLEM_BATCH:
             self.flush_problems()
@@ -131,6 +135,6 @@ class LedgerJournal:
 
     def flush_problems(self) -> None:
         """Write the invalid rows kept so far (one transaction)."""
-        if self._problems and self.writes:
+        if self._problems and self.run is not None:  # self.writes, spelt so that the type narrows
             problems, self._problems = self._problems, []
             self.store.add_problems(self.run, problems)

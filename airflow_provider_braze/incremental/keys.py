@@ -26,7 +26,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-
 #: Identifier fields of a /users/track object, in the order Braze looks users up.
 IDENTITY_FIELDS = ("external_id", "braze_id", "user_alias", "email", "phone")
 #: Fields that steer processing: never diffed, never part of a key.

@@ -279,8 +279,9 @@ class IncrementalSync:
         recent = self._decided_before
         # Every row not settled by its digest is built now, in source order; one may stop the export.
         made: list[Any] = []
-        for (ref, data, problem), row_digest in zip(chunk, digests):
+        for (ref, data, problem), row_digest in zip(chunk, digests, strict=False):
             if settled:
+                # A row without a digest (None) is simply not found among the settled digests.
                 found = settled.get(row_digest)  # type: ignore[arg-type]
                 if found is not None and found[0] not in recent:
                     made.append(_SETTLED)
@@ -291,7 +292,7 @@ class IncrementalSync:
                 break
             made.append(built)
         prepared = [
-            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests)
+            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests, strict=False)
         ]
         known = self._look_up([p for p in prepared if p is not None])
         pending_users = known[0]
@@ -303,6 +304,7 @@ class IncrementalSync:
                 if p is None:
                     if made[position] is not _SETTLED:
                         continue  # a row the builder dropped (reported there)
+                    # A row marked settled had a digest (its probe found it), so the key is bytes, not None.
                     key, points = settled[digests[position]]  # type: ignore[index]
                     earlier = held.get(key)
                     if earlier is None and key not in decided:
@@ -318,7 +320,8 @@ class IncrementalSync:
                         return
                     if built is None:
                         continue
-                    p = self._prepare_attributes(built, digests[position])
+                    # The row was settled unprepared; built now, its preparation takes the empty place.
+                    p = self._prepare_attributes(built, digests[position])  # noqa: PLW2901
                     if earlier is not None and p[2] == earlier[0]:
                         pending_users.setdefault(earlier[0], earlier[1])
                 send = self._decide_one(p, known, this_run)
@@ -381,7 +384,7 @@ class IncrementalSync:
         users = [p[2] for p in prepared if p[2] is not None]
         keys = [p[3] for p in prepared if p[3] is not None]
         pending_users, pending_keys = self.overlay.snapshot(users, keys)
-        stored_users: Mapping[bytes, tuple[int, bytes | None, int]] = {}
+        stored_users: Mapping[bytes, tuple[bytes, bytes | None, int]] = {}
         stored_keys: Mapping[bytes, tuple[str, int]] = {}
         if self.run is not None:
             missing_users = [u for u in users if u not in pending_users] if pending_users else users
@@ -414,9 +417,10 @@ class IncrementalSync:
                 return item
             send = Item(item.key, item.value, item.ref, Entry(key, None, key))
         else:
-            send = self._decide_attributes(p, pending_users, stored_users, this_run)
-            if send is None:
+            decided = self._decide_attributes(p, user, pending_users, stored_users, this_run)
+            if decided is None:
                 return None
+            send = decided
         entry = send.sync
         if user is not None:
             self.journal.drop_rekey(user)
@@ -429,12 +433,16 @@ class IncrementalSync:
     def _decide_attributes(
         self,
         p: _Prepared,
+        uh: bytes,
         pending_users: dict[bytes, Any],
         stored_users: Mapping[bytes, tuple[bytes, bytes | None, int]],
         this_run: int | None,
     ) -> Item | None:
-        """The part of an attributes object to send, with its entry; ``None`` when nothing is sent."""
-        item, id_field, uh, key, whole = p
+        """The part of an attributes object to send, with its entry; ``None`` when nothing is sent.
+
+        :param uh: the user hash of ``p`` (set for every attributes object).
+        """
+        item, id_field, _, key, whole = p
         pending = pending_users.get(uh)
         stored = stored_users.get(uh)
         if pending is not None:

@@ -127,6 +127,13 @@ class KetchEvent:
     event_id: int | None = None
 
     @property
+    def stored_id(self) -> int:
+        """:attr:`event_id` of an event read back from the store, where it is always set."""
+        if self.event_id is None:
+            raise ValueError(f"Ketch event {self.uid} has not been stored: it has no event_id")
+        return self.event_id
+
+    @property
     def is_syncable(self) -> bool:
         """Whether a sync to Braze consumes this event (subscription topic or control changes)."""
         return self.kind in SYNCABLE_KINDS

@@ -29,13 +29,13 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_braze.ketch.events import normalise
+from airflow_provider_braze.ketch.events import KetchEvent, normalise
 from airflow_provider_braze.ketch.models import (
     DSR_API_VERSION,
     RIGHTS_KINDS,
@@ -49,6 +49,9 @@ from airflow_provider_braze.ketch.models import (
     parse_request,
 )
 
+if TYPE_CHECKING:
+    from airflow_provider_braze.state.ketch_rights import RightsRequest
+
 log = logging.getLogger(__name__)
 
 #: Default cap on a webhook body. Subscription events are a few KB; rights requests with form data
@@ -59,12 +62,28 @@ DEFAULT_PREFIX = "/ketch"
 _KNOWN_VERSIONS = ("subscription/v1", "consent/v1", "dsr/v1")
 
 
+class ReceiverStore(Protocol):
+    """What the receiver needs of its store; :class:`~airflow_provider_braze.state.KetchEventStore` has it."""
+
+    def record_event(self, event: KetchEvent) -> bool:
+        """Store ``event``; ``False`` when its uid was stored before."""
+
+    def get_event(self, uid: str) -> KetchEvent | None:
+        """The stored event with this ``metadata.uid``."""
+
+    def get_rights_request(self, request_id: str) -> RightsRequest | None:
+        """The stored state of a rights request."""
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+
 class BodyTooLarge(Exception):
     """The body is larger than the receiver accepts."""
 
 
 def _error(code: int, status: str, message: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
-    envelope = Error(error=ErrorBody(code=code, status=status, message=message))  # type: ignore[arg-type]
+    envelope = Error(error=ErrorBody(code=code, status=status, message=message))
     if isinstance(body, dict):
         version = body.get("apiVersion")
         envelope.api_version = version if version in _KNOWN_VERSIONS else None
@@ -132,7 +151,7 @@ def _without_scheme(value: bytes) -> bytes:
     return value
 
 
-def _rights_answer(message: KetchRequest, store: Any) -> Response:
+def _rights_answer(message: KetchRequest, store: ReceiverStore) -> Response:
     """The 200 answer to a rights request: its stored status (``pending`` when just received)."""
     uid = message.metadata.uid
     stored = store.get_rights_request(uid)
@@ -150,7 +169,7 @@ def _rights_answer(message: KetchRequest, store: Any) -> Response:
     return JSONResponse(answer.to_dict(), status_code=200)
 
 
-def _success(message: KetchRequest, store: Any) -> Response:
+def _success(message: KetchRequest, store: ReceiverStore) -> Response:
     if message.api_version == DSR_API_VERSION:
         return _rights_answer(message, store)
     if isinstance(message, ConsentRequest):
@@ -159,7 +178,7 @@ def _success(message: KetchRequest, store: Any) -> Response:
 
 
 def create_receiver_app(
-    store: Any,
+    store: ReceiverStore,
     bearer_token: str | Sequence[str],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     *,

@@ -17,7 +17,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
-DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"
+DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"  # noqa: S105 - the name of an environment variable, not a token
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -133,19 +133,19 @@ class SyncPlan:
 
     def skip(self, event: KetchEvent, reason: str) -> None:
         self.skipped[reason] += 1
-        self.event_skip_reasons.setdefault(event.event_id, reason)
+        self.event_skip_reasons.setdefault(event.stored_id, reason)
 
     def offer(self, target: Target, state: str, event: KetchEvent) -> None:
         key = target.fingerprint
-        self.event_targets.setdefault(event.event_id, set()).add(key)
+        self.event_targets.setdefault(event.stored_id, set()).add(key)
         current = self.decisions.get(key)
-        candidate = (event.submitted_at, event.event_id)
+        candidate = (event.submitted_at, event.stored_id)
         if current is None:
-            self.decisions[key] = Decision(target, state, event.submitted_at, event.event_id, {event.event_id})
+            self.decisions[key] = Decision(target, state, event.submitted_at, event.stored_id, {event.stored_id})
             return
-        current.events.add(event.event_id)
+        current.events.add(event.stored_id)
         if candidate > current.order:
-            current.state, current.submitted_at, current.event_id = state, event.submitted_at, event.event_id
+            current.state, current.submitted_at, current.event_id = state, event.submitted_at, event.stored_id
 
 
 def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
@@ -156,7 +156,7 @@ def plan_sync(events: Iterable[KetchEvent], mapping: SyncMapping) -> SyncPlan:
     """
     plan = SyncPlan()
     for event in events:
-        plan.event_targets.setdefault(event.event_id, set())
+        plan.event_targets.setdefault(event.stored_id, set())
         identifiers, problems = _identifiers(event, mapping)
         for change in event.subscription_changes:
             plan.changes += 1

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -251,7 +251,7 @@ class KetchWebAPIClient:
         :param environment: the Ketch environment (defaults to the ``environment`` extra).
         :param changed_since: unix seconds; skip users whose ``collectedAt`` is not later.
         """
-        total = len(identities_list) if hasattr(identities_list, "__len__") else None
+        total = len(identities_list) if isinstance(identities_list, Sized) else None
         started = last_log = self._clock()
         done = failed = 0
         for identities in identities_list:
@@ -274,9 +274,13 @@ class KetchWebAPIClient:
             if done % _PROGRESS_EVERY == 0 or now - last_log >= _PROGRESS_SECONDS:
                 self._log_progress(done, total, failed, now - started)
                 last_log = now
-            if state.error is None and changed_since is not None and state.collected_at is not None:
-                if state.collected_at <= changed_since:
-                    continue
+            if (
+                state.error is None
+                and changed_since is not None
+                and state.collected_at is not None
+                and state.collected_at <= changed_since
+            ):
+                continue
             yield state
         self._log_progress(done, total, failed, self._clock() - started, final=True)
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
@@ -134,9 +134,12 @@ class BrazeExportBaseOperator(BaseOperator):
         "sync_log_table",
     )
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers = {"sql": "sql", "records": "json", "parameters": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "records": "json", "parameters": "json"}
     ui_color = "#f7e5ff"
     operator_extra_links = (BrazeSyncRunLink(),)
+    # The public dry_run argument is kept as a bool attribute, shadowing BaseOperator.dry_run(), a method
+    # that only renders templates and that Airflow 3 itself never calls; mypy sees the clash of kinds.
+    dry_run: bool  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -166,7 +169,7 @@ class BrazeExportBaseOperator(BaseOperator):
         full_resync: bool = False,
         event_key_column: str | None = None,
         retry_ambiguous: bool | None = None,
-        partition: Sequence[int] | None = None,
+        partition: Sequence[int] | str | None = None,
         sync_log_conn_id: str | None = None,
         sync_log_table: str = "braze_sync_log",
         sync_log_outcomes: str = "refused",
@@ -458,8 +461,9 @@ class BrazeExportBaseOperator(BaseOperator):
             try:
                 sync.journal.flush_problems()
             finally:
-                if sync.journal.writes:
-                    sync.store.finish_run(sync.run, status, ledger.summary())
+                run = sync.journal.run  # set when the journal writes (sync.journal.writes)
+                if run is not None:
+                    sync.store.finish_run(run, status, ledger.summary())
         finally:
             sync.store.dispose()  # the pooled connections and the SQLite memory map
 

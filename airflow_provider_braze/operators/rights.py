@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -41,8 +41,18 @@ ACCESS_FIELDS = (
 )
 #: What a delete, correction or restriction needs to find the profiles it changes.
 LOOKUP_FIELDS = ("braze_id", "external_id")
+
+
+def _per_request(endpoint: str) -> int:
+    """Objects per request to ``endpoint``: the catalogue caps each endpoint used here."""
+    limit = CATALOGUE[endpoint].max_items
+    if limit is None:
+        raise ValueError(f"the endpoint catalogue sets no per-request cap for {endpoint}")
+    return limit
+
+
 #: Attribute objects per /users/track request, from the endpoint catalogue.
-_TRACK_OBJECTS = CATALOGUE["users/track"].max_items
+_TRACK_OBJECTS = _per_request("users/track")
 
 
 class RightsRequestUnapplied(BrazeError):
@@ -175,7 +185,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
         """Do in Braze what the request asks of the profiles found."""
         if request.kind == "DeleteRequest":
             braze_ids = sorted({u["braze_id"] for u in users if u.get("braze_id")})
-            limit = CATALOGUE["users/delete"].max_items
+            limit = _per_request("users/delete")
             for i in range(0, len(braze_ids), limit):
                 braze.call("users/delete", json={"braze_ids": braze_ids[i : i + limit]})
             return _Outcome("deleted", "executed", f"{len(braze_ids)} Braze profile(s) deleted.")
@@ -204,7 +214,9 @@ class BrazeRightsRequestsOperator(BaseOperator):
         wanted: dict[str, set[str]] = {"external_ids": set(), "emails": set(), "phones": set()}
         for identity in request.identities:
             kind = spaces.get(identity.identity_space)
-            value = normalise_identifier(kind, identity.identity_value) if kind and identity.identity_format == "raw" else None
+            if not kind or identity.identity_format != "raw":
+                continue
+            value = normalise_identifier(kind, identity.identity_value)
             if value:
                 wanted[kind].add(value)
         subject_email = (request.subject or {}).get("email")
@@ -213,7 +225,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
             if value:
                 wanted["emails"].add(value)
         found: dict[str, dict[str, Any]] = {}
-        bodies = [{"external_ids": sorted(wanted["external_ids"])[i : i + 50]} for i in range(0, len(wanted["external_ids"]), 50)]
+        bodies: list[dict[str, Any]] = [{"external_ids": sorted(wanted["external_ids"])[i : i + 50]} for i in range(0, len(wanted["external_ids"]), 50)]
         bodies += [{"email_address": e} for e in sorted(wanted["emails"])]
         bodies += [{"phone": p} for p in sorted(wanted["phones"])]
         for body in bodies:
@@ -225,10 +237,10 @@ class BrazeRightsRequestsOperator(BaseOperator):
     def _notify(self, request: RightsRequest, store: KetchEventStore, session: requests.Session) -> None:
         """Send the request's current status to every callback, then remember it was delivered."""
         kind = RIGHTS_KINDS[request.kind]
-        fields: dict[str, Any] = dict(
-            status=request.status, reason=request.reason, result_message=request.result_message,
-            request_id=request.request_id,
-        )
+        fields: dict[str, Any] = {
+            "status": request.status, "reason": request.reason, "result_message": request.result_message,
+            "request_id": request.request_id,
+        }
         if request.kind == "AccessRequest":
             fields["results"] = list(request.results or []) or None
         event = kind.status_event(

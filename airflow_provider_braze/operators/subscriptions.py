@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from airflow.sdk import BaseOperator
@@ -62,7 +62,7 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("subscription_groups", "identity_spaces", "event_range", "ketch_conn_id", "braze_conn_id")
-    template_fields_renderers = {"subscription_groups": "json", "identity_spaces": "json", "event_range": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"subscription_groups": "json", "identity_spaces": "json", "event_range": "json"}
     ui_color = "#e5f3ff"
 
     def __init__(
@@ -165,11 +165,11 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
             error = exc
         synced, skipped_ids = [], defaultdict(list)
         for event in events:
-            targets = plan.event_targets.get(event.event_id, set())
+            targets = plan.event_targets.get(event.stored_id, set())
             if not targets:
-                skipped_ids[plan.event_skip_reasons.get(event.event_id, "nothing to send")].append(event.event_id)
+                skipped_ids[plan.event_skip_reasons.get(event.stored_id, "nothing to send")].append(event.stored_id)
             elif targets <= settled:
-                synced.append(event.event_id)
+                synced.append(event.stored_id)
         # Settle what Braze took even when a later request failed: those changes must not be resent.
         store.commit_sync(accepted, synced, skipped_ids, run_id)
         summary["events_synced"] += len(synced)
@@ -213,7 +213,7 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
 
 
 def _group_entries(decisions: list[Decision], kind: str) -> Iterator[Item]:
-    by_group: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+    by_group: dict[tuple[str | None, str], list[Decision]] = defaultdict(list)
     for d in decisions:
         by_group[d.target.group_id, d.state].append(d)
     for (group_id, state), members in by_group.items():

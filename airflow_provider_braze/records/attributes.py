@@ -28,7 +28,7 @@ from airflow_provider_braze.records.values import Invalid, show, to_bool
 NULL_HANDLING = ("skip", "unset")
 UPDATE_EXISTING_ONLY = "_update_existing_only"
 MERGE_OBJECTS = "_merge_objects"
-PUSH_TOKEN_IMPORT = "push_token_import"
+PUSH_TOKEN_IMPORT = "push_token_import"  # noqa: S105 - a Braze field name, not a secret
 _FLAGS = (UPDATE_EXISTING_ONLY, MERGE_OBJECTS, PUSH_TOKEN_IMPORT)
 _NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
 
@@ -37,7 +37,7 @@ _NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
 class _Plan:
     identity: TrackIdentity
     flags: tuple[tuple[str, Converter | None], ...]
-    fields: tuple[tuple[str, Converter | None, bool], ...]  # column, converter, is custom
+    fields: tuple[tuple[str, Converter, bool], ...]  # column, converter, is custom
     refused: tuple[tuple[str, str], ...]  # columns Braze cannot take as attribute names, and why
 
 
@@ -80,7 +80,7 @@ class AttributesBuilder(RowBuilder):
         }
 
     def plan(self, columns: tuple[str, ...]) -> _Plan:
-        fields = []
+        fields: list[tuple[str, Converter, bool]] = []
         refused = []
         for column in columns:
             if column in _NOT_ATTRIBUTES:

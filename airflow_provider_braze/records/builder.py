@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, overload, runtime_checkable
 
 from airflow_provider_braze.braze.items import Item, Rejection
 from airflow_provider_braze.records.values import Invalid, field_list, parse_json
@@ -170,6 +170,12 @@ class RowBuilder(abc.ABC):
     def is_missing(self, value: Any) -> bool:
         """Whether a value counts as absent (``None``, or ``""`` when ``empty_as_null``)."""
         return value is None or (self.empty_as_null and value == "")
+
+    @overload
+    def reader(self, column: str, convert: Converter, *, json_text: bool = False) -> Converter: ...
+
+    @overload
+    def reader(self, column: str, convert: None, *, json_text: bool = False) -> Converter | None: ...
 
     def reader(self, column: str, convert: Converter | None, *, json_text: bool = False) -> Converter | None:
         """The converter for one column: parse JSON text first where asked, then ``convert``.

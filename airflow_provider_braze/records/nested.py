@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.records.rules import (
     MAX_NESTED_BYTES,
@@ -143,7 +143,10 @@ def _simple_array(items: Any, operator: str | None) -> list[Any]:
             if converted is None:
                 converted = list(items)
             converted[index] = new
-    return items if converted is None else converted
+    if converted is not None:
+        return converted
+    # A tuple was copied into ``converted`` above, so ``items`` is a list here.
+    return cast("list[Any]", items)
 
 
 def _object_array_operators(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,6 +248,7 @@ def _nested_mapping(value: Mapping[str, Any], path: str) -> dict[str, Any]:
             if changed is None:
                 changed = dict(value)
             changed[key] = new
+    # Unchanged means value was already the plain container (any other kind was copied into changed).
     return value if changed is None else changed  # type: ignore[return-value]
 
 
@@ -256,6 +260,7 @@ def _nested_list(value: list[Any] | tuple[Any, ...], path: str) -> list[Any]:
             if changed is None:
                 changed = list(value)
             changed[index] = new
+    # Unchanged means value was already the plain container (any other kind was copied into changed).
     return value if changed is None else changed  # type: ignore[return-value]
 
 

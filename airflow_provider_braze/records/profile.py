@@ -64,7 +64,9 @@ def _current_location(value: Any) -> dict[str, float]:
     return location
 
 
-def _objects(value: Any, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def _objects(
+    value: Any, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[Mapping[str, Any]]:
     value = _structured(value)
     if not isinstance(value, (list, tuple)):
         raise Invalid(f"must be an array of objects, not {type_name(value)}")
@@ -82,7 +84,7 @@ def _objects(value: Any, field: str, required: tuple[str, ...], optional: tuple[
     return result
 
 
-def _subscription_groups(value: Any) -> list[dict[str, Any]]:
+def _subscription_groups(value: Any) -> list[Mapping[str, Any]]:
     groups = _objects(value, "subscription group", ("subscription_group_id", "subscription_state"))
     for index, group in enumerate(groups):
         if not isinstance(group["subscription_group_id"], str):
@@ -95,7 +97,7 @@ def _subscription_groups(value: Any) -> list[dict[str, Any]]:
     return groups
 
 
-def _push_tokens(value: Any) -> list[dict[str, Any]]:
+def _push_tokens(value: Any) -> list[Mapping[str, Any]]:
     tokens = _objects(value, "push token", ("app_id", "token"), ("device_id",))
     for index, token in enumerate(tokens):
         if not all(isinstance(item, str) for item in token.values() if item is not None):

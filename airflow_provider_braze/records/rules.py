@@ -14,7 +14,7 @@ import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.records.currencies import ISO_4217
 from airflow_provider_braze.records.values import Invalid, checked_text, iso_datetime, show, type_name
@@ -78,7 +78,7 @@ def braze_time(value: Any) -> str:
         raise Invalid(f"is {type_name(value)}, not a time; {_TIME_HINT}")
     if moment.year > MAX_YEAR:
         raise Invalid(f"{show(value)} is after the year {MAX_YEAR}, which Braze does not store as a time")
-    if moment == _EPOCH_START or moment == _EPOCH_START_NAIVE:
+    if moment in (_EPOCH_START, _EPOCH_START_NAIVE):
         # Nothing a warehouse records happened at the epoch's first second: a time column defaulted to 0.
         raise Invalid(
             f"{show(value)} is the Unix epoch itself (1970-01-01T00:00:00Z), the mark of a time column that "
@@ -90,7 +90,9 @@ def braze_time(value: Any) -> str:
 def _from_epoch(number: int | float | Decimal) -> datetime:
     if isinstance(number, (float, Decimal)) and not math.isfinite(number):
         raise Invalid(f"{number} is not a time")
-    if abs(number) > _MAX_EPOCH_SECONDS:
+    # abs() of the three-way union is typed as object; it is one of the three, each comparable with a float.
+    magnitude = cast("int | float | Decimal", abs(number))
+    if magnitude > _MAX_EPOCH_SECONDS:
         raise Invalid(
             f"{number} is too large for Unix seconds (after the year {MAX_YEAR}); "
             "if it counts milliseconds, divide it by 1000 in the query"
@@ -165,7 +167,7 @@ def countries() -> frozenset[str]:
     from babel import Locale
 
     territories = Locale("en").territories
-    return frozenset(code for code in territories if len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
+    return frozenset(code for code in territories if isinstance(code, str) and len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
 
 
 def country_code(value: Any) -> str:
@@ -191,7 +193,9 @@ def languages() -> frozenset[str]:
     """ISO 639-1 language codes, from babel's CLDR language list."""
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").languages if len(code) == 2 and code.isalpha())
+    return frozenset(
+        code for code in Locale("en").languages if isinstance(code, str) and len(code) == 2 and code.isalpha()
+    )
 
 
 def language_code(value: Any) -> str:

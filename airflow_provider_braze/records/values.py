@@ -178,6 +178,7 @@ def decimal_number(value: Decimal) -> int | float:
     """
     if not value.is_finite():
         raise Invalid(f"{value} is not a finite number")
+    # A finite Decimal's exponent is an int; typeshed also allows the 'n'/'N'/'F' of NaN and infinity.
     if value.as_tuple().exponent >= 0:  # type: ignore[operator]
         if value.adjusted() > 19:  # "1e400": do not build a 400-digit integer to refuse it
             raise Invalid(f"{value} is beyond the 64-bit integer range (±9,223,372,036,854,775,807)")
@@ -274,6 +275,6 @@ def _plain_mapping(value: Mapping[str, Any]) -> Any:
 
 def _plain_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
     converted = [plain(item) for item in value]
-    if isinstance(value, list) and all(new is old for new, old in zip(converted, value)):
+    if isinstance(value, list) and all(new is old for new, old in zip(converted, value, strict=False)):
         return value
     return converted

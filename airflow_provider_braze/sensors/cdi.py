@@ -72,7 +72,7 @@ class BrazeCDIJobSensor(BaseSensorOperator):
         self._judge(cdi.job_event(self.integration_id, job))
         return True
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> Any:  # noqa: RET503 - it ends in defer(), which raises TaskDeferred
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):

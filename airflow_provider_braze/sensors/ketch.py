@@ -76,7 +76,7 @@ class KetchPreferenceChangeSensor(BaseSensorOperator):
         )
         return PokeReturnValue(is_done=rng.count >= wanted, xcom_value=range_payload(rng))
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> Any:  # noqa: RET503 - it ends in defer(), which raises TaskDeferred
         if not self.deferrable:
             return super().execute(context)
         result = self.poke(context)
@@ -97,17 +97,18 @@ class KetchPreferenceChangeSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Return the range the trigger found; raise (or skip, with ``soft_fail``) on timeout or error."""
-        status = event.get("status") if isinstance(event, dict) else None
+        body = event if isinstance(event, dict) else {}
+        status = body.get("status")
         if status == "changes":
-            payload = {key: event[key] for key in ("first_id", "last_id", "count")}
+            payload = {key: body[key] for key in ("first_id", "last_id", "count")}
             self.log.info("%d unsynced Ketch preference change(s) (events %s to %s)",
                           payload["count"], payload["first_id"], payload["last_id"])
             return payload
         if status == "timeout":
-            message = event.get("message") or "Timed out waiting for Ketch preference changes."
+            message = body.get("message") or "Timed out waiting for Ketch preference changes."
             error: AirflowException = AirflowSensorTimeout(message)
         elif status == "error":
-            error = AirflowException(event.get("message") or "The Ketch change trigger failed.")
+            error = AirflowException(body.get("message") or "The Ketch change trigger failed.")
         else:
             error = AirflowException(f"Unexpected event from the Ketch change trigger: {event!r}")
         if self.soft_fail:

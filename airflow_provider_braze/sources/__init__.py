@@ -103,6 +103,7 @@ def open_source(
             sql_conn_id=sql_conn_id, sql=sql, parameters=parameters, fetch_size=fetch_size, count_rows=count_rows
         )
     if source == "records":
+        # source == "records" means records was given (not None), which the checks above established.
         return RecordsSource(records)  # type: ignore[arg-type]
     if not str(path).strip():
         raise ValueError("path is empty; give the CSV or JSON Lines file to export")

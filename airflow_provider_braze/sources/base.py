@@ -6,7 +6,10 @@ import abc
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ class BaseSource(abc.ABC):
                     time.monotonic() - self._opened_at,
                 )
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

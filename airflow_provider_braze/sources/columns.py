@@ -59,6 +59,7 @@ class ColumnFilter:
         """The columns of a row with these column names that are read; ``None`` when all are."""
         found = self._kept.get(names, False)
         if found is not False:
+            # False is the cache's miss marker; anything else is the cached tuple or None.
             return found  # type: ignore[return-value]
         keep = []
         for name in names:

@@ -128,7 +128,7 @@ def open_text(path: Any, *, gzipped: bool, encoding: str, newline: str | None) -
         text = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)
         return text, [text, raw]
     if gzipped:
-        text = gzip.open(os.fspath(path), "rt", encoding=encoding, errors=errors, newline=newline)
+        text = gzip.open(os.fspath(path), "rt", encoding=encoding, errors=errors, newline=newline)  # noqa: SIM115 - closed by the source
     else:
         text = open(os.fspath(path), encoding=encoding, errors=errors, newline=newline)  # noqa: SIM115 - closed by the source
     return text, [text]
@@ -184,7 +184,7 @@ class _Lines:
     (:meth:`drop_first`), so a stray quote costs one row, not the rest of the file.
     """
 
-    __slots__ = ("_source", "_again", "line", "record", "bad")
+    __slots__ = ("_again", "_source", "bad", "line", "record")
 
     def __init__(self, source: IO[str]) -> None:
         self._source = source
@@ -321,11 +321,11 @@ class CsvSource(FileSource):
                 ref += 1
                 if lines.bad is not None:
                     line, byte = lines.bad
-                    data: dict[str, Any] = dict(zip(header, fields))
+                    data: dict[str, Any] = dict(zip(header, fields, strict=False))
                     column = next((c for c, v in data.items() if escaped_byte(v)), None)
                     yield (ref, data, self._not_text(line, byte, column))
                 elif len(fields) == width:
-                    yield (ref, dict(zip(header, fields)), None)
+                    yield (ref, dict(zip(header, fields, strict=False)), None)
                 else:
                     yield (ref, *self._ragged(fields, lines.line))
         except _GZIP_ERRORS as exc:
@@ -344,7 +344,7 @@ class CsvSource(FileSource):
 
     def _ragged(self, fields: list[str], line: int) -> tuple[dict[str, Any], str]:
         header = self.columns
-        data: dict[str, Any] = dict(zip(header, fields))
+        data: dict[str, Any] = dict(zip(header, fields, strict=False))
         problem = f"line {line}: {len(fields)} fields where the header has {len(header)}"
         if len(fields) > len(header):
             data[EXTRA_FIELDS] = fields[len(header) :]
@@ -439,7 +439,11 @@ _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", boo
 def _unique_columns(fieldnames: Any, description: str) -> tuple[str, ...]:
     columns = tuple(fieldnames)
     seen: set[str] = set()
-    twice = [c for c in columns if c in seen or seen.add(c)]
+    twice = []
+    for column in columns:
+        if column in seen:
+            twice.append(column)
+        seen.add(column)
     if twice:
         raise ValueError(
             f"{description} has more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}"

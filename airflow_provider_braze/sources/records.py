@@ -25,7 +25,7 @@ class RecordsSource(BaseSource):
     def _rows(self) -> Iterator[SourceRow]:
         ref = 0
         try:
-            for ref, record in enumerate(self.records, 1):  # noqa: B007 - ref is read in finally
+            for ref, record in enumerate(self.records, 1):
                 yield (ref, record, None)
         finally:
             self.rows_read = ref

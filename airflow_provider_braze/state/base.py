@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import URL, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
@@ -25,7 +25,7 @@ class StateStore:
     #: connection (see :func:`~airflow_provider_braze.state.engine.create_state_engine`).
     one_connection = False
 
-    def __init__(self, engine: Engine | str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: Engine | str | URL, *, clock: Callable[[], float] = time.time) -> None:
         self._engine = (
             engine if isinstance(engine, Engine) else create_state_engine(engine, one_connection=self.one_connection)
         )
@@ -43,7 +43,9 @@ class StateStore:
             return
         with self._schema_lock:
             if self._schema_ready:
-                return
+                # mypy narrows the flag to False above, but another thread may have set it while this one
+                # waited for the lock: the double check is the point.
+                return  # type: ignore[unreachable]
             try:
                 self._create_tables()
             except DBAPIError:

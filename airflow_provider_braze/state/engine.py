@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
 #: Seconds a SQLite writer waits for the lock before giving up.
@@ -34,6 +34,14 @@ _LOSABLE_OPTION = "braze_provider_losable"
 def is_sqlite_memory(url: URL) -> bool:
     """Whether the URL names a private in-memory SQLite database."""
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The integer primary key a single-row INSERT generated (SQLAlchemy has none for other statements)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise ValueError("the statement was not a single-row INSERT")
+    return int(key[0])
 
 
 def create_state_engine(

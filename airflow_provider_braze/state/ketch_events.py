@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Insert, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.ketch.events import (
@@ -49,7 +49,7 @@ from airflow_provider_braze.ketch.events import (
     SubscriptionChange,
 )
 from airflow_provider_braze.ketch.models import Callback, Identity
-from airflow_provider_braze.state.engine import read_transaction, write_transaction
+from airflow_provider_braze.state.engine import inserted_id, read_transaction, write_transaction
 from airflow_provider_braze.state.ketch_rights import KetchRightsRequests, new_rights_row
 from airflow_provider_braze.state.ketch_sync_targets import KetchSyncTargets
 from airflow_provider_braze.state.schema import (
@@ -168,20 +168,19 @@ class KetchEventStore(KetchRightsRequests, KetchSyncTargets):
         """Insert unless the uid exists; the new id, or ``None`` for a known uid."""
         name = conn.dialect.name
         if name in ("sqlite", "postgresql"):
+            stmt: Insert
             if name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                stmt = sqlite_insert(ketch_events).values(row).on_conflict_do_nothing(index_elements=["uid"])
             else:
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            stmt = (
-                dialect_insert(ketch_events)
-                .values(row)
-                .on_conflict_do_nothing(index_elements=["uid"])
-                .returning(ketch_events.c.id)
-            )
-            return conn.execute(stmt).scalar_one_or_none()
+                from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+                stmt = postgresql_insert(ketch_events).values(row).on_conflict_do_nothing(index_elements=["uid"])
+            return conn.execute(stmt.returning(ketch_events.c.id)).scalar_one_or_none()
         try:  # any other dialect: let the unique constraint decide, inside a savepoint
             with conn.begin_nested():
-                return conn.execute(insert(ketch_events).values(row)).inserted_primary_key[0]
+                return inserted_id(conn.execute(insert(ketch_events).values(row)))
         except IntegrityError:
             if conn.execute(select(ketch_events.c.id).where(ketch_events.c.uid == row["uid"])).first():
                 return None

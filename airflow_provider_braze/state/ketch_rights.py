@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Row, select, update
 
 from airflow_provider_braze.ketch.events import KetchEvent
-from airflow_provider_braze.ketch.models import RIGHTS_KINDS, AccessResult, AccessStatusBody, Callback, DSRStatusBody, Identity
+from airflow_provider_braze.ketch.models import (
+    RIGHTS_KINDS,
+    AccessResult,
+    AccessStatusBody,
+    Callback,
+    DSRStatusBody,
+    Identity,
+)
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.schema import ketch_rights_requests

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
-from airflow_provider_braze.state.schema import SYNC_PENDING, SYNC_SKIPPED, SYNC_SYNCED, ketch_events, ketch_sync_targets
+from airflow_provider_braze.state.schema import (
+    SYNC_PENDING,
+    SYNC_SKIPPED,
+    SYNC_SYNCED,
+    ketch_events,
+    ketch_sync_targets,
+)
 
 _CHUNK = 500
 
@@ -39,7 +46,7 @@ class AppliedTarget:
         return (self.submitted_at, self.event_id)
 
 
-class KetchSyncTargets:
+class KetchSyncTargets(StateStore):
     """Mixed into :class:`~airflow_provider_braze.state.ketch_events.KetchEventStore`."""
 
     def applied(self, fingerprints: Iterable[str]) -> dict[str, AppliedTarget]:
@@ -78,13 +85,13 @@ class KetchSyncTargets:
         with write_transaction(self._engine) as conn:
             for target in applied:
                 known = existing.get(target.fingerprint)
-                values = dict(state=target.state, submitted_at=target.submitted_at, event_id=target.event_id,
-                              synced_at=now, sync_run_id=run_id)
+                values = {"state": target.state, "submitted_at": target.submitted_at, "event_id": target.event_id,
+                              "synced_at": now, "sync_run_id": run_id}
                 if known is None:
                     conn.execute(ketch_sync_targets.insert().values(fingerprint=target.fingerprint, **values))
                 elif target.order > known.order:
                     conn.execute(update(ketch_sync_targets).where(t.fingerprint == target.fingerprint).values(**values))
-            settle = [(SYNC_SYNCED, None, sorted(set(synced_event_ids)))]
+            settle: list[tuple[str, str | None, list[int]]] = [(SYNC_SYNCED, None, sorted(set(synced_event_ids)))]
             settle += [(SYNC_SKIPPED, reason, sorted(set(ids))) for reason, ids in skipped_event_ids.items()]
             for status, note, ids in settle:
                 for i in range(0, len(ids), _CHUNK):

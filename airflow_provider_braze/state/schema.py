@@ -39,6 +39,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 
 metadata = MetaData(
     naming_convention={
@@ -144,10 +145,10 @@ class Digest(LargeBinary):
 
     cache_ok = True
 
-    def bind_processor(self, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy's signature
+    def bind_processor(self, dialect: Dialect) -> None:
         return None
 
-    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201 - SQLAlchemy's signature
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
         return None
 
 

@@ -31,7 +31,13 @@ from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.state import sync_ledger_sql as sql
 from airflow_provider_braze.state.base import StateStore
-from airflow_provider_braze.state.engine import create_state_engine, is_sqlite_memory, read_transaction, write_transaction
+from airflow_provider_braze.state.engine import (
+    create_state_engine,
+    inserted_id,
+    is_sqlite_memory,
+    read_transaction,
+    write_transaction,
+)
 from airflow_provider_braze.state.schema import (
     KEY_ACCEPTED,
     KEY_SENDING,
@@ -44,6 +50,7 @@ from airflow_provider_braze.state.schema import (
     braze_sync_users,
     braze_syncs,
 )
+
 
 def user_key(user_hash: bytes) -> int:
     """The 64-bit integer a user's rows are keyed by: the first 8 bytes of its hash (see :mod:`.schema`)."""
@@ -192,12 +199,12 @@ class SyncLedgerStore(StateStore):
                 select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
             ).first()
             if existing is None:
-                run = conn.execute(
+                run = inserted_id(conn.execute(
                     insert(braze_sync_runs).values(
                         sync_id=sync_id, run_id=run_id, map_index=map_index, try_number=1, partition=partition,
                         status="running", started_at=now,
                     )
-                ).inserted_primary_key[0]
+                ))
                 attempt = 1
             else:
                 run, attempt = existing.id, existing.try_number + 1
@@ -221,9 +228,9 @@ class SyncLedgerStore(StateStore):
     def _insert_sync(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
         try:
             with conn.begin_nested():
-                return conn.execute(
+                return inserted_id(conn.execute(
                     insert(braze_syncs).values(sync_key=sync_key, endpoint=endpoint, mode=mode, created_at=now)
-                ).inserted_primary_key[0]
+                ))
         except IntegrityError:
             # A partition on another worker created it between our read and our insert.
             return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar_one()
@@ -395,8 +402,10 @@ class SyncLedgerStore(StateStore):
             if sync is None:
                 return None
             users = conn.execute(select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)).scalar_one()
-            keys = dict(conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all())
-            problems = dict(
+            keys: dict[str, int] = dict(
+                conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all()
+            )
+            problems: dict[str, int] = dict(
                 conn.execute(
                     select(p.status, func.count()).where(p.sync_id == sync.id, p.resolved_run.is_(None)).group_by(p.status)
                 ).all()
@@ -518,7 +527,9 @@ def _users_on(engine: Engine, hashes: Sequence[bytes]) -> dict[bytes, tuple[byte
             # A row whose hash is not the one asked for is another user sharing the 64-bit key:
             # as if never written.
             asked = set(part)
-            got = {bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked}
+            got: dict[bytes, tuple[bytes, bytes | None, int]] = {
+                bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked
+            }
             if got:
                 by_key = {user_key(u): u for u in got}
                 for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):

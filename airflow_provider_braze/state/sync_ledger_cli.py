@@ -19,6 +19,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when used, so that --help starts without SQLAlchemy
+    from airflow_provider_braze.state.sync_ledger import SyncLedgerStore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.dispose()
 
 
-def _store(parser: argparse.ArgumentParser, args: argparse.Namespace):
+def _store(parser: argparse.ArgumentParser, args: argparse.Namespace) -> SyncLedgerStore:
     from airflow_provider_braze.state.sync_ledger import SyncLedgerStore
 
     if args.state_url_env:
@@ -65,7 +69,7 @@ def _store(parser: argparse.ArgumentParser, args: argparse.Namespace):
     return SyncLedgerStore(state_store_url(args.state_conn_id))
 
 
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store) -> int:
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncLedgerStore) -> int:
     if args.command == "list":
         for key in store.sync_keys():
             print(key)

@@ -9,9 +9,10 @@ for drivers that use ``%s``. The tables are declared in :mod:`.schema`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 # The settled probe answers in one row: each digest found with its user key and data points, as hex,
 # 28 bytes apiece (digest 16, key 8 signed big-endian, points 4). One row because the database then
@@ -64,10 +65,18 @@ def _sql(conn: Connection, statement: str) -> str:
     return statement
 
 
-def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> list[tuple[Any, ...]]:
+def _cursor(conn: Connection) -> DBAPICursor:
+    """A cursor of the driver's own connection (these statements skip SQLAlchemy's per-row work)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None:  # only once the connection is closed or invalidated
+        raise ValueError("the state store connection is closed")
+    return dbapi_connection.cursor()
+
+
+def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> Sequence[tuple[Any, ...]]:
     """The rows of a lookup by a list of keys (after the ``first`` parameters), as the driver's own tuples."""
     sql = _sql(conn, statement.replace("{in}", ", ".join("?" * len(values))))
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = _cursor(conn)
     try:
         cursor.execute(sql, (*first, *values))
         return cursor.fetchall()
@@ -77,7 +86,7 @@ def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: A
 
 def select_settled(conn: Connection, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
     """``digest -> (user key, data points)`` for the 16-byte ``digests`` that are a user's current row."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = _cursor(conn)
     try:
         if conn.dialect.name == "sqlite":
             cursor.execute(SETTLED_SQLITE, (len(digests), b"".join(digests), sync_id))
@@ -85,7 +94,8 @@ def select_settled(conn: Connection, sync_id: int, digests: Sequence[bytes]) -> 
             cursor.execute(SETTLED_POSTGRESQL, (sync_id, list(digests)))
         else:
             raise ValueError(f"the sync ledger needs SQLite or PostgreSQL as its state store, not {conn.dialect.name}")
-        (packed,) = cursor.fetchone()
+        # An aggregate always answers exactly one row.
+        (packed,) = cast("tuple[Any]", cursor.fetchone())
     finally:
         cursor.close()
     if not packed:
@@ -116,7 +126,7 @@ def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], ke
     width = len(latest[0])
     per = max(1, MAX_PARAMETERS // width)
     row = "(" + ", ".join("?" * width) + ")"
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = _cursor(conn)
     try:
         for i in range(0, len(latest), per):
             part = latest[i : i + per]
@@ -128,7 +138,7 @@ def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], ke
 
 def execute_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> None:
     """A statement over a list of keys (after the ``first`` parameters), as few times as the parameter limit allows."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = _cursor(conn)
     per = MAX_PARAMETERS - len(first)
     try:
         for i in range(0, len(values), per):

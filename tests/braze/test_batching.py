@@ -49,7 +49,7 @@ def test_batches_close_before_the_byte_limit():
 
 def test_an_object_larger_than_any_request_is_set_apart_unsent():
     ep = get_endpoint("users/track")
-    items = attrs(2) + [Item("attributes", {"external_id": "huge", "blob": "x" * 4_100_000}, ref="huge")] + attrs(1)
+    items = [*attrs(2), Item("attributes", {"external_id": "huge", "blob": "x" * 4100000}, ref="huge"), *attrs(1)]
     batches = list(Batcher(ep).batches(items))
     oversized = [b for b in batches if b.refusal is not None]
     assert [i.ref for b in oversized for i in b.all_items()] == ["huge"]

@@ -128,7 +128,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("client", [_sync, _async], ids=["requests", "httpx"])
-@pytest.mark.parametrize("script, body, retry_ambiguous, expected", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize(("script", "body", "retry_ambiguous", "expected"), CASES.values(), ids=CASES.keys())
 def test_both_clients_decide_each_answer_alike(client, script, body, retry_ambiguous, expected):
     server = _serve(script)
     try:

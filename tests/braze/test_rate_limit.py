@@ -84,7 +84,7 @@ def test_share_scales_every_bucket():
 
 @pytest.mark.parametrize("bad", [{"nope": [1, 1]}, {"users_track": "fast"}, {"users_track": [0, 1]}])
 def test_bad_overrides_are_clear_configuration_errors(bad):
-    with pytest.raises(BrazeConfigurationError, match="rate_limits|rate-limit group"):
+    with pytest.raises(BrazeConfigurationError, match=r"rate_limits|rate-limit group"):
         RateLimiter(bad)
 
 

@@ -58,7 +58,7 @@ def test_defaults():
 def test_sync_wait_succeeds_and_pushes_only_ids(sandbox, context):
     integration_id = sandbox.add_cdi_integration(job_duration=0.3, rows_synced=42)
     result = operator(integration_id).execute(context)
-    (job,) = jobs_of(sandbox, integration_id)
+    (_job,) = jobs_of(sandbox, integration_id)
     started = sandbox.cdi.to_dict()[0]["jobs"][0]["sync_start_time"]
     assert context["ti"].xcom == {"integration_id": integration_id, "sync_start_time": started}
     assert result == started
@@ -90,7 +90,7 @@ def test_partial_fails_when_asked(sandbox, context):
 
 def test_sync_wait_times_out(sandbox, context):
     integration_id = sandbox.add_cdi_integration(job_duration=5)
-    with pytest.raises(AirflowException, match="Timed out .* job_status=running"):
+    with pytest.raises(AirflowException, match=r"Timed out .* job_status=running"):
         operator(integration_id, timeout=0.3).execute(context)
 
 
@@ -127,7 +127,7 @@ def test_job_in_progress_attaches_to_the_running_job_by_default(sandbox, context
 def test_job_in_progress_fails_clearly_when_reuse_is_off(sandbox, context):
     integration_id = sandbox.add_cdi_integration(job_duration=2)
     BrazeHook().trigger_cdi_sync(integration_id)
-    with pytest.raises(AirflowException, match="already running .*reuse_running_job is False"):
+    with pytest.raises(AirflowException, match=r"already running .*reuse_running_job is False"):
         operator(integration_id, reuse_running_job=False).execute(context)
     assert len(jobs_of(sandbox, integration_id)) == 1
     assert sync_requests(sandbox) == [202, 429]

@@ -89,7 +89,7 @@ def test_a_run_failing_half_way_is_completed_by_the_next(run_dag, ketch_env, bra
 
 
 def test_rights_requests_delete_and_export_and_report_completed(run_dag, ketch_env, braze_with_users):
-    ketch, store, env = ketch_env
+    ketch, _store, env = ketch_env
     braze, emails = braze_with_users
     erase = ketch.send_delete_request([emails[0]], emails[0]).uid
     access = ketch.send_access_request([emails[1]], emails[1]).uid
@@ -104,7 +104,7 @@ def test_rights_requests_delete_and_export_and_report_completed(run_dag, ketch_e
 
 
 def test_event_driven_dag_syncs_everything_pending(run_dag, ketch_env, braze_with_users):
-    ketch, store, env = ketch_env
+    ketch, _store, env = ketch_env
     braze, emails = braze_with_users
     ketch.send_control(emails[2], "global_subscription", "denied")
     ketch.send_subscription_change(emails[3], "offers", "email", "granted")

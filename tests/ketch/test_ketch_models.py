@@ -87,7 +87,7 @@ def test_consent_purposes_in_web_api_object_form_are_accepted():
 
 
 @pytest.mark.parametrize(
-    "kind, model",
+    ("kind", "model"),
     [
         ("DeleteRequest", DeleteRequest),
         ("AccessRequest", AccessRequest),

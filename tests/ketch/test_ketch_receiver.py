@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
-
 from tests.conftest import RECEIVER_TOKEN
 
 TOKEN = RECEIVER_TOKEN

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,7 +18,6 @@ from sqlalchemy import func, select
 from airflow_provider_braze.ketch import receiver_cli
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
-
 from tests.conftest import RECEIVER_SERVER_TOKEN
 
 TOKEN = RECEIVER_SERVER_TOKEN
@@ -137,7 +137,7 @@ def test_repeated_uid_is_stored_once(server, store):
 
 def test_the_token_is_not_on_the_command_line(server):
     process = server[2]
-    cmdline = open(f"/proc/{process.pid}/cmdline", "rb").read() if os.path.exists(f"/proc/{process.pid}") else b""
+    cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes() if os.path.exists(f"/proc/{process.pid}") else b""
     assert TOKEN.encode() not in cmdline
 
 

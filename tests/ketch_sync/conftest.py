@@ -39,10 +39,12 @@ def ketch(store, state_url, monkeypatch):
     """A Ketch sandbox sending to a real receiver over ``store``; ``ketch_default`` points at the store."""
     conn = {"conn_type": "ketch", "login": "axonic", "password": TEST_KETCH_TOKEN, "extra": {"state_url": state_url}}
     monkeypatch.setenv("AIRFLOW_CONN_KETCH_DEFAULT", json.dumps(conn))
-    with UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="ketch-receiver") as receiver:
-        with KetchSandbox(receiver.url + "/ketch/webhook", TEST_KETCH_TOKEN, organization="axonic",
-                          callback_token=CALLBACK_TOKEN, retry=RetryPolicy(delay=0.0)) as sandbox:
-            yield sandbox
+    with (
+        UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="ketch-receiver") as receiver,
+        KetchSandbox(receiver.url + "/ketch/webhook", TEST_KETCH_TOKEN, organization="axonic",
+                     callback_token=CALLBACK_TOKEN, retry=RetryPolicy(delay=0.0)) as sandbox,
+    ):
+        yield sandbox
 
 
 @pytest.fixture

@@ -57,8 +57,8 @@ def test_completed_requests_are_not_handled_twice(ketch, braze):
 
 
 def test_a_failed_callback_is_retried_on_the_next_run_without_redoing_the_work(ketch, braze, store, monkeypatch):
-    import airflow_provider_braze.operators.rights as rights
     from airflow_provider_braze.ketch.callbacks import CallbackError
+    from airflow_provider_braze.operators import rights
 
     seed_braze_users(braze, emails=["ada@example.com"])
     request_id = ketch.send_delete_request(["ada@example.com"], "ada@example.com").uid
@@ -143,7 +143,7 @@ def test_restrict_processing_unsubscribes_the_profile_from_all(ketch, braze):
     assert summary["restricted"] == 1
     ada = braze.store.find_user(email="ada@example.com")
     assert (ada.email_subscribe, ada.push_subscribe) == ("unsubscribed", "unsubscribed")
-    assert ada.subscription_groups == {group: "unsubscribed" for group in sms_groups}
+    assert ada.subscription_groups == dict.fromkeys(sms_groups, "unsubscribed")
     grace = braze.store.find_user(email="grace@example.com")
     assert grace.email_subscribe != "unsubscribed" and grace.subscription_groups == {}
     assert statuses(ketch, request_id) == [("in_progress", "requested"), ("completed", "executed")]

@@ -7,7 +7,6 @@ an earlier one. Each case prints its counts (``pytest -s``).
 
 from __future__ import annotations
 
-
 import pytest
 
 from airflow_provider_braze.operators import BrazeSubscriptionSyncOperator
@@ -36,9 +35,9 @@ def test_the_subscription_sync_under_every_fault_ends_in_every_latest_choice(ket
     assert ketch.deliver(stream, concurrency=4).failed == 0
     braze.faults.update(**ENDPOINT, **FAULTS[fault])
 
-    first, first_error = sync()
+    _first, first_error = sync()
     braze.faults.update(**switched_off(fault))
-    second, second_error = sync()
+    _second, second_error = sync()
     let_slow_requests_land(fault)  # applied after the client gave up: here, not in the next test
 
     faulted = sum(1 for r in braze.requests.records(endpoint="v2/subscription/status/set") if r.faults)

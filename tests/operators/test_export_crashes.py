@@ -110,7 +110,7 @@ def test_events_killed_five_times_are_never_stored_twice(slow_sandbox, warehouse
     operator = {"record_type": "events", "sql": "select * from events order by row_number", "sql_conn_id": "warehouse",
                 "concurrency": CONCURRENCY, "fetch_size": 500, "event_key_column": "row_number"}
 
-    summary, resent = run_with_kills(slow_sandbox, operator)
+    summary, _resent = run_with_kills(slow_sandbox, operator)
 
     stored = Counter(e["properties"]["row_number"] for e in slow_sandbox.store.events())
     assert max(stored.values()) == 1, "an event was stored twice"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.operators import (
     BrazeDeleteUsersOperator,
     BrazeExportFailed,
@@ -25,7 +26,6 @@ from airflow_provider_braze.operators import (
     BrazeNewAliasOperator,
     BrazeTrackUsersOperator,
 )
-from airflow_provider_braze.braze.errors import BrazeError
 from tests.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
 from tests.operators.conftest import run
 
@@ -108,7 +108,7 @@ def test_every_mode_under_every_fault_ends_exact_with_nothing_lost_or_twice(sand
     if "seed" in spec:
         spec["seed"](sandbox)
     sandbox.faults.update(**FAULTS[fault])
-    first, first_error = attempt(spec["operator"]("t"))
+    _first, first_error = attempt(spec["operator"]("t"))
     sandbox.faults.update(**switched_off(fault))
     second, second_error = attempt(spec["operator"]("t"))  # Airflow's retry: same task, same sync
     let_slow_requests_land(fault)  # applied after the client gave up: here, not in the next test

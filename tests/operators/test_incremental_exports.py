@@ -265,7 +265,7 @@ EVENTS = [
 
 def test_an_event_accepted_once_is_never_sent_again(sandbox, braze_conn):
     first = export(record_type="events", records=EVENTS)
-    overlapping = EVENTS[200:] + [dict(EVENTS[0], page=10_000)]  # a later window overlapping the first
+    overlapping = [*EVENTS[200:], dict(EVENTS[0], page=10_000)]  # a later window overlapping the first
     second = export("run-2", record_type="events", records=overlapping)
 
     assert first["accepted"] == 400

@@ -19,7 +19,7 @@ def mixed_rows() -> tuple[list[dict], dict[int, object]]:
     rows = [{"external_id": f"good-{i}", "plan": "pro", "score": i} for i in range(10_000)]
     positions = sorted(random.Random(5).sample(range(10_020), 20))
     bad_at = {}
-    for kind, position in zip(ATTRIBUTE_KINDS, positions):
+    for kind, position in zip(ATTRIBUTE_KINDS, positions, strict=False):
         rows.insert(position, dict(kind.row))
         bad_at[position + 1] = kind
     return rows, bad_at

@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from airflow_provider_braze.sandbox.braze import BrazeSandbox
-
 from tests.conftest import SANDBOX_ALL_KEY as BRAZE_TEST_KEY
 from tests.conftest import SANDBOX_TRACK_ONLY_KEY as BRAZE_TRACK_ONLY_KEY
 

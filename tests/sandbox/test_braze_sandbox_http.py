@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import http.client
 import json
+import logging
 
 import requests
 

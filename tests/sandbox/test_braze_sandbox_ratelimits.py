@@ -71,9 +71,9 @@ def test_groups_are_counted_separately(braze_sandbox, braze, fresh_window):
 
 
 def test_constructor_rate_limits_override_the_catalogue():
-    from airflow_provider_braze.sandbox.braze import BrazeSandbox
-
     import requests
+
+    from airflow_provider_braze.sandbox.braze import BrazeSandbox
 
     with BrazeSandbox(api_keys={"k": None}, rate_limits={"users_track": (9, 30.0)}) as sandbox:
         response = requests.post(sandbox.url + "/users/track", json=ONE, headers={"Authorization": "Bearer k"}, timeout=5)

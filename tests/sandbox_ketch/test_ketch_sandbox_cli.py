@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from airflow_provider_braze.sandbox.ketch import cli
-
 from tests.conftest import TEST_KETCH_TOKEN
 from tests.sandbox_ketch.helpers import CALLBACK_TOKEN, collapsed, stored_count
 

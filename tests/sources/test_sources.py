@@ -348,7 +348,7 @@ def test_csv_encoding_option_reads_other_encodings(tmp_path):
 
 
 def test_csv_row_that_is_not_utf8_is_refused_naming_line_column_and_byte(tmp_path):
-    path = write(tmp_path / "l.csv", "id,name\n1,Ada\n2,José\n3,Bob\n".encode("utf-8").replace("é".encode(), b"\xe9"))
+    path = write(tmp_path / "l.csv", "id,name\n1,Ada\n2,José\n3,Bob\n".encode().replace("é".encode(), b"\xe9"))
     rows = rows_of(path=str(path))
     assert [r[0] for r in rows] == [1, 2, 3] and rows[0][2] is None and rows[2] == (3, {"id": "3", "name": "Bob"}, None)
     assert rows[1][2] == (

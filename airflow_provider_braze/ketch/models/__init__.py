@@ -32,6 +32,7 @@ from airflow_provider_braze.ketch.models.consent import ConsentRequest, ConsentR
 from airflow_provider_braze.ketch.models.dsr import (
     MAX_INLINE_RESULT_BYTES,
     MAX_JSON_RESULTS_BYTES,
+    RIGHTS_KINDS,
     AccessRequest,
     AccessResponse,
     AccessResult,
@@ -49,7 +50,6 @@ from airflow_provider_braze.ketch.models.dsr import (
     RestrictProcessingRequest,
     RestrictProcessingResponse,
     RestrictProcessingStatusEvent,
-    RIGHTS_KINDS,
     RightsKind,
     Subject,
 )
@@ -74,13 +74,13 @@ from airflow_provider_braze.ketch.models.subscription import (
 
 __all__ = [
     "ALL_CHANNELS",
-    "RIGHTS_KINDS",
     "CONSENT_API_VERSION",
     "DSR_API_VERSION",
     "MAX_INLINE_RESULT_BYTES",
     "MAX_JSON_RESULTS_BYTES",
     "MESSAGE_MODELS",
     "REQUEST_MODELS",
+    "RIGHTS_KINDS",
     "SUBSCRIPTION_API_VERSION",
     "AccessRequest",
     "AccessResponse",

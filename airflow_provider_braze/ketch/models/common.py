@@ -7,14 +7,15 @@ models accept either spelling and always serialise to the wire spelling.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-SUBSCRIPTION_API_VERSION = "subscription/v1"
-CONSENT_API_VERSION = "consent/v1"
-DSR_API_VERSION = "dsr/v1"
+# Final keeps each constant's literal type, so it can be the default of a ``Literal[...]`` field.
+SUBSCRIPTION_API_VERSION: Final = "subscription/v1"
+CONSENT_API_VERSION: Final = "consent/v1"
+DSR_API_VERSION: Final = "dsr/v1"
 
 #: Longest ``metadata.uid`` accepted. Ketch sends a UUIDv4 (36 characters); the cap only keeps the
 #: idempotency key column small.

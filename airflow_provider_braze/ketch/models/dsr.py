@@ -305,6 +305,12 @@ class AccessStatusEvent(KetchModel):
     event: AccessStatusBody
 
 
+#: The 200 answer to any rights request.
+DSRResponse = DeleteResponse | AccessResponse | CorrectionResponse | RestrictProcessingResponse
+#: The status event of any rights request.
+DSRStatusEvent = DeleteStatusEvent | AccessStatusEvent | CorrectionStatusEvent | RestrictProcessingStatusEvent
+
+
 @dataclass(frozen=True)
 class RightsKind:
     """The messages of one rights request kind: its request, the answer to it and its status event.
@@ -312,9 +318,9 @@ class RightsKind:
     :param body: the status body model (``AccessStatusBody`` carries results).
     """
 
-    request: type[KetchModel]
-    response: type[KetchModel]
-    status_event: type[KetchModel]
+    request: type[_DSRRequest]
+    response: type[DSRResponse]
+    status_event: type[DSRStatusEvent]
     body: type[DSRStatusBody]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -19,20 +19,25 @@ from airflow_provider_braze.ketch.models.dsr import (
     AccessRequest,
     CorrectionRequest,
     DeleteRequest,
+    DSRResponse,
+    DSRStatusEvent,
     RestrictProcessingRequest,
 )
 from airflow_provider_braze.ketch.models.subscription import SubscriptionControlRequest, SubscriptionTopicRequest
 
 #: What Ketch POSTs to a forwarder endpoint.
-KetchRequest = Union[
-    SubscriptionTopicRequest,
-    SubscriptionControlRequest,
-    ConsentRequest,
-    DeleteRequest,
-    AccessRequest,
-    CorrectionRequest,
-    RestrictProcessingRequest,
-]
+KetchRequest = (
+    SubscriptionTopicRequest
+    | SubscriptionControlRequest
+    | ConsentRequest
+    | DeleteRequest
+    | AccessRequest
+    | CorrectionRequest
+    | RestrictProcessingRequest
+)
+
+#: Any message of the protocol: what Ketch POSTs, a forwarder's answers and status events, ``Error``.
+KetchMessage = KetchRequest | DSRResponse | DSRStatusEvent | Error
 
 REQUEST_MODELS: dict[tuple[str, str], type[KetchModel]] = {
     ("subscription/v1", "SubscriptionTopicRequest"): SubscriptionTopicRequest,
@@ -137,10 +142,11 @@ def parse_request(body: bytes | str | Mapping[str, Any]) -> KetchRequest:
     :param body: the raw body, or already decoded JSON.
     :raises KetchValidationError: the body is not JSON, or not a valid request of a known kind.
     """
-    return _validate(decode_body(body), REQUEST_MODELS)  # type: ignore[return-value]
+    # REQUEST_MODELS holds only the members of KetchRequest, which a dict of types cannot say.
+    return cast(KetchRequest, _validate(decode_body(body), REQUEST_MODELS))
 
 
-def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchModel:
+def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchMessage:
     """Parse any forwarder message, including answers, status events and ``Error`` (used by emulators).
 
     :raises KetchValidationError: as :func:`parse_request`.
@@ -152,4 +158,5 @@ def parse_message(body: bytes | str | Mapping[str, Any]) -> KetchModel:
         except ValidationError as exc:
             problems = [(_dotted(tuple(e["loc"])), _reason(e)) for e in exc.errors(include_input=False)]
             raise KetchValidationError(problems[0][0], problems[0][1], problems) from None
-    return _validate(data, MESSAGE_MODELS)
+    # MESSAGE_MODELS holds only the members of KetchMessage, which a dict of types cannot say.
+    return cast(KetchMessage, _validate(data, MESSAGE_MODELS))

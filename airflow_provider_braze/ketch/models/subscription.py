@@ -36,7 +36,6 @@ from airflow_provider_braze.ketch.models.common import (
     require_usable_identity,
 )
 
-
 #: The channel of a topic decision that named no contact method: it applies to all of them.
 ALL_CHANNELS = "*"
 

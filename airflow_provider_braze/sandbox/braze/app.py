@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.braze.endpoints import Endpoint
 from airflow_provider_braze.sandbox.braze import rules
@@ -108,7 +108,9 @@ class BrazeApp:
     def _roll(self, endpoint: Endpoint) -> Draw:
         return self.dice.roll(self.faults, endpoint.name)
 
-    def _process(self, request, endpoint, params, draw: Draw, key):
+    def _process(
+        self, request: Request, endpoint: Endpoint, params: dict[str, str], draw: Draw, key: str | None
+    ) -> tuple[Response, dict[str, Any] | None]:
         if draw.drop:
             return Response(0, drop=True), None
         if draw.error_status is not None:
@@ -124,7 +126,8 @@ class BrazeApp:
         if refusal is not None:
             return refusal, None
         decision = self.limiter.hit(group)
-        response, body = self._authorised(request, endpoint, params, key, decision.allowed)
+        # _authenticate refused a request without a key, so the key is set here.
+        response, body = self._authorised(request, endpoint, params, cast(str, key), decision.allowed)
         response.headers.update(decision.headers())
         if draw.timeout is not None and 200 <= response.status < 300:
             late = error(504, _SERVER_ERRORS[504], **decision.headers())
@@ -134,7 +137,9 @@ class BrazeApp:
             return Response(0, drop=True), body
         return response, body
 
-    def _authorised(self, request, endpoint: Endpoint, params, key: str, allowed: bool):
+    def _authorised(
+        self, request: Request, endpoint: Endpoint, params: dict[str, str], key: str, allowed: bool
+    ) -> tuple[Response, dict[str, Any] | None]:
         if not allowed:
             return error(429, "Rate Limited"), None
         permissions = self.api_keys[key]
@@ -193,7 +198,15 @@ class BrazeApp:
 
     # --- request log ------------------------------------------------------------------------------
 
-    def _record(self, request, endpoint, response: Response, body, key, draw: Draw) -> None:
+    def _record(
+        self,
+        request: Request,
+        endpoint: Endpoint | None,
+        response: Response,
+        body: dict[str, Any] | None,
+        key: str | None,
+        draw: Draw,
+    ) -> None:
         self.statuses.add(None if response.drop else response.status)
         if self.request_log is None:
             return

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_provider_braze.sandbox.braze.timeparse import iso, parse_attribute_date
+from airflow_provider_braze.sandbox.braze.timeparse import accepted, iso, parse_attribute_date
 
 SCALAR = (str, int, float, bool)
 MAX_NESTED_BYTES = 100_000
@@ -184,7 +184,7 @@ def apply_custom(
         base = current if isinstance(current, (int, float)) and not isinstance(current, bool) else 0
         attrs[key] = base + value["inc"]
     elif kind == "date":
-        attrs[key] = iso(parse_attribute_date(value["$time"]))
+        attrs[key] = iso(accepted(parse_attribute_date(value["$time"])))
     elif kind in ("array", "array_ops"):
         items = _dedupe_append([], value) if kind == "array" else list(current) if isinstance(current, list) else []
         if kind == "array_ops":

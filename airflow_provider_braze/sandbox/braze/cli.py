@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import threading
+from types import FrameType
 
 from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS
 from airflow_provider_braze.sandbox.braze.sandbox import DEFAULT_API_KEY, BrazeSandbox
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def make_sandbox(args: argparse.Namespace) -> BrazeSandbox:
     keys = args.api_keys or [DEFAULT_API_KEY]
     return BrazeSandbox(
-        api_keys={key: args.permissions for key in keys},
+        api_keys=dict.fromkeys(keys, args.permissions),
         port=args.port,
         latency=args.latency_ms / 1000.0,
         fast=args.fast,
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"braze-sandbox CDI integration {name!r}: {sandbox.add_cdi_integration(integration_name=name)}")
     stopping = threading.Event()
 
-    def _stop(signum, frame) -> None:
+    def _stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGINT, _stop)

@@ -22,8 +22,10 @@ Sandbox choices where the reference is silent:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from airflow_provider_braze.sandbox.braze.context import Call
+from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import norm_email
 from airflow_provider_braze.sandbox.braze.rules import as_list, nonempty_str
@@ -116,12 +118,12 @@ def _page_params(call: Call) -> tuple[dict, Response | None]:
     direction = call.query("sort_direction") or "desc"
     if direction not in ("asc", "desc"):
         return {}, error(400, "'sort_direction' must be 'asc' or 'desc'")
-    params = dict(start=start.timestamp() if start else None, end=end.timestamp(), email=email, limit=limit,
-                  offset=offset, descending=direction == "desc")
+    params = {"start": start.timestamp() if start else None, "end": end.timestamp(), "email": email, "limit": limit,
+                  "offset": offset, "descending": direction == "desc"}
     return params, None
 
 
-def _page(call: Call, pick, field: str) -> Response:
+def _page(call: Call, pick: Callable[[EmailEntry], float | None], field: str) -> Response:
     params, problem = _page_params(call)
     if problem:
         return problem

@@ -64,16 +64,16 @@ class Faults:
         unknown = set(settings) - known
         if unknown:
             raise ValueError(f"Unknown fault settings: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        for name, value in settings.items():
+        for name, given in settings.items():
+            value: Any
             if name == "error_statuses":
-                value = tuple(int(v) for v in value)
+                value = tuple(int(v) for v in given)
             elif name == "endpoints":
-                value = frozenset(str(v).lstrip("/") for v in (value or ()))
+                value = frozenset(str(v).lstrip("/") for v in (given or ()))
             else:
-                value = float(value)
-                if name.endswith("rate") or name == "rate_limit_storm":
-                    if not 0.0 <= value <= 1.0:
-                        raise ValueError(f"{name} must be between 0 and 1")
+                value = float(given)
+                if (name.endswith("rate") or name == "rate_limit_storm") and not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{name} must be between 0 and 1")
             setattr(self, name, value)
         if storm_for is not None:
             self.rate_limit_storm_until = time.time() + float(storm_for)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any, Protocol
 
 
@@ -48,7 +49,7 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | Message = field(default_factory=dict)
     body: Body = field(default_factory=EmptyBody)
     base_url: str = ""
     received_at: float = 0.0
@@ -82,8 +83,11 @@ class Response:
     close: bool = False
 
 
-def error(status: int, message: str, errors: list[Any] | None = None, **headers: str) -> Response:
-    """Braze's error envelope: ``{"message": ..., "errors": [...]}`` (reference §1.7)."""
+def error(status: int, message: str, errors: list[Any] | None = None, /, **headers: str) -> Response:
+    """Braze's error envelope: ``{"message": ..., "errors": [...]}`` (reference §1.7).
+
+    Positional-only parameters, so that no header can take the place of ``errors``.
+    """
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = errors

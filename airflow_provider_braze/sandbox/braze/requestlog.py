@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import overload
 
 
 def mask_key(key: str | None) -> str | None:
@@ -62,10 +64,16 @@ class RequestLog:
         with self._lock:
             return len(self._records)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[RequestRecord]:
         return iter(self.records())
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> RequestRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RequestRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> RequestRecord | list[RequestRecord]:
         return self.records()[index]
 
     def records(self, endpoint: str | None = None, status: int | None = None) -> list[RequestRecord]:

@@ -131,7 +131,7 @@ class BrazeSandbox:
     def __enter__(self) -> BrazeSandbox:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _dispatch(self, request: Request) -> Response:

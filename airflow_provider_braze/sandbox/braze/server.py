@@ -9,14 +9,18 @@ closed), so the client reads a clean 413 instead of a reset connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_braze.sandbox.braze.messages import BodyTooLarge, Request, Response, error
@@ -29,11 +33,19 @@ _SECRET = re.compile(r"(api_key=|Bearer\s+)[^\s&'\"]+", re.IGNORECASE)
 DRAIN_LIMIT = 64 * 1024 * 1024
 _CHUNK = 256 * 1024
 
+#: What socketserver passes around as a request: a connection's socket (TCP) or a datagram (UDP).
+_Request = socket.socket | tuple[bytes, socket.socket]
+
+
+def _socket_of(request: _Request) -> socket.socket:
+    # This server is TCP, whose requests are connection sockets; the tuple form is a UDP server's.
+    return cast(socket.socket, request)
+
 
 class SocketBody:
     """The body of the request on the wire: ``Content-Length`` or chunked."""
 
-    def __init__(self, rfile, headers) -> None:
+    def __init__(self, rfile: BufferedIOBase, headers: Message) -> None:
         self._rfile = rfile
         self._chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
         raw_length = headers.get("Content-Length")
@@ -60,7 +72,7 @@ class SocketBody:
             parts.append(chunk)
         return b"".join(parts)
 
-    def _chunks(self):
+    def _chunks(self) -> Iterator[bytes]:
         while True:
             size = int(self._rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -97,6 +109,9 @@ class SocketBody:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: SandboxHTTPServer
+    # Filled by send_header() and emptied by flush_headers(); typeshed leaves this private list out.
+    _headers_buffer: list[bytes]
     protocol_version = "HTTP/1.1"
     server_version = "BrazeSandbox/1.0"
     # Idle keep-alive connections are closed after this many seconds.
@@ -105,11 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # Path only: a query string may carry a legacy ``api_key``.
         log.debug("%s %s -> %s", self.command, urlsplit(self.path).path, code)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         # Quiet by default (the request log is the record of traffic), and never a key or token.
         log.debug("%s", _SECRET.sub(r"\1<masked>", format % args))
 
@@ -148,10 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, response: Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -193,22 +206,21 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: _Request, client_address: Any) -> None:
         # Clients that hang up mid-request are normal here (timeouts, drop faults): no stderr noise.
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
-    def process_request(self, request, client_address) -> None:
-        try:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    def process_request(self, request: _Request, client_address: Any) -> None:
+        connection = _socket_of(request)
+        with contextlib.suppress(OSError):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._connections_lock:
-            self._connections.add(request)
+            self._connections.add(connection)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:
+    def shutdown_request(self, request: _Request) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.discard(_socket_of(request))
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -216,7 +228,5 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry, EmailLists
@@ -168,7 +169,7 @@ class UserStore:
         if user is not None:
             user.data_points += points
 
-    def iter_users(self):
+    def iter_users(self) -> Iterator[User]:
         return iter(self._users.values())
 
     # --- query API for tests and inspection (takes the lock, returns copies) -----------------------
@@ -217,7 +218,9 @@ class UserStore:
             found = self.get_by_email(email) if email is not None else self.get_by_phone(phone or "")
             return [copy.deepcopy(u) for u in found]
 
-    def _records(self, records: list[dict[str, Any]], external_id, braze_id, **match) -> list[dict[str, Any]]:
+    def _records(
+        self, records: list[dict[str, Any]], external_id: str | None, braze_id: str | None, **match: Any
+    ) -> list[dict[str, Any]]:
         with self.lock:
             if external_id is not None:
                 user = self.get_by_external_id(external_id)
@@ -231,15 +234,19 @@ class UserStore:
                 and all(v is None or r.get(k) == v for k, v in match.items())
             ]
 
-    def events(self, *, external_id: str | None = None, braze_id: str | None = None, name: str | None = None):
+    def events(
+        self, *, external_id: str | None = None, braze_id: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]:
         """Events recorded, optionally for one profile and one event name, oldest first."""
         return self._records(self._events, external_id, braze_id, name=name)
 
-    def purchases(self, *, external_id: str | None = None, braze_id: str | None = None, product_id: str | None = None):
+    def purchases(
+        self, *, external_id: str | None = None, braze_id: str | None = None, product_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Purchases recorded (one record per purchase object, with its ``quantity``), oldest first."""
         return self._records(self._purchases, external_id, braze_id, product_id=product_id)
 
-    def subscription_state(self, subscription_group_id: str, **identifier: str) -> str | None:
+    def subscription_state(self, subscription_group_id: str, **identifier: Any) -> str | None:
         """A profile's state in one group (``subscribed``/``unsubscribed``), ``None`` when never set."""
         user = self.find_user(**identifier)
         return user.subscription_groups.get(subscription_group_id) if user else None

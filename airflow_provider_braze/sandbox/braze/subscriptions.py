@@ -29,7 +29,7 @@ from airflow_provider_braze.sandbox.braze.messages import Response, error, succe
 from airflow_provider_braze.sandbox.braze.rules import EMAIL_AND_PHONE_MESSAGE, as_list, nonempty_str
 
 STATES = frozenset({"subscribed", "unsubscribed"})
-_DISPLAY = {"subscribed": "Subscribed", "unsubscribed": "Unsubscribed"}
+_DISPLAY: dict[str | None, str] = {"subscribed": "Subscribed", "unsubscribed": "Unsubscribed"}
 
 
 def _group_problem(call: Call, group_id: Any, state: Any) -> str | None:
@@ -51,7 +51,9 @@ def _profiles(call: Call, external_ids: list[str], emails: list[str], phones: li
     return list({u.braze_id: u for u in found if u is not None}.values())
 
 
-def _set(call: Call, group_id: str, state: str, external_ids, emails, phones) -> None:
+def _set(
+    call: Call, group_id: str, state: str, external_ids: list[str], emails: list[str], phones: list[str]
+) -> None:
     for user in _profiles(call, external_ids, emails, phones):
         user.subscription_groups[group_id] = state
         call.store.touch(user)

@@ -95,6 +95,13 @@ def parse_day(value: object) -> datetime | None:
     return parse_iso8601(value)
 
 
+def accepted(moment: datetime | None) -> datetime:
+    """A time that request validation already parsed: its second parse cannot fail."""
+    if moment is None:
+        raise ValueError("a time that passed validation no longer parses")
+    return moment
+
+
 def iso(moment: datetime | float) -> str:
     """ISO 8601 in UTC with a ``Z`` (what Braze returns), from a datetime or epoch seconds."""
     if not isinstance(moment, datetime):

@@ -40,13 +40,14 @@ import re
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from airflow_provider_braze.sandbox.braze import attributes as custom
 from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import STANDARD_FIELDS, User
-from airflow_provider_braze.sandbox.braze.timeparse import iso, parse_event_time, parse_iso8601
+from airflow_provider_braze.sandbox.braze.timeparse import accepted, iso, parse_event_time, parse_iso8601
 from airflow_provider_braze.sandbox.braze.track_rules import (
     CONTROL_KEYS,
     PRIMARY_IDENTIFIERS,
@@ -138,12 +139,12 @@ class _Applier:
 
     def apply(self, key: str, obj: dict[str, Any]) -> tuple[User | None, str | None]:
         if key == "attributes" and obj.get("push_token_import") is True:
-            user = self.store.create_user()
-            self._push_tokens(user, obj["push_tokens"])
-            self._finish_attributes(user, 1)
-            return user, None
-        ident = identifier(obj)
-        assert isinstance(ident, Identifier)
+            created = self.store.create_user()
+            self._push_tokens(created, obj["push_tokens"])
+            self._finish_attributes(created, 1)
+            return created, None
+        # The object passed validation, which refuses one without an identifier (the error text case).
+        ident = cast(Identifier, identifier(obj))
         if key == "purchases" and not self._product_allowed(obj["product_id"]):
             return None, f"workspace already holds {self.settings.max_product_ids} product IDs"
         user = self._resolve(ident, obj, creates=key == "attributes")
@@ -258,7 +259,7 @@ class _Applier:
 
     # --- events and purchases ---------------------------------------------------------------------
 
-    def _record(self, user: User, obj: dict[str, Any], moment) -> dict[str, Any]:
+    def _record(self, user: User, obj: dict[str, Any], moment: datetime | float) -> dict[str, Any]:
         return {
             "id": uuid.uuid4().hex,
             "braze_id": user.braze_id,
@@ -270,14 +271,14 @@ class _Applier:
         }
 
     def _event(self, user: User, obj: dict[str, Any], ident: Identifier) -> None:
-        moment = min(parse_event_time(obj["time"]).timestamp(), self.now)
+        moment = min(accepted(parse_event_time(obj["time"])).timestamp(), self.now)
         self.store.add_event({**self._record(user, obj, moment), "name": obj["name"]})
         user.events_applied += 1
         self.store.bill(user, 1)
         self.store.touch(user)
 
     def _purchase(self, user: User, obj: dict[str, Any], ident: Identifier) -> None:
-        record = self._record(user, obj, parse_iso8601(obj["time"]))
+        record = self._record(user, obj, accepted(parse_iso8601(obj["time"])))
         record.update(
             product_id=obj["product_id"], currency=obj["currency"], price=obj["price"], quantity=obj.get("quantity", 1)
         )

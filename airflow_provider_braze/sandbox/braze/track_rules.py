@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_braze.sandbox.braze import attributes as custom
 from airflow_provider_braze.records.currencies import ISO_4217
+from airflow_provider_braze.sandbox.braze import attributes as custom
 from airflow_provider_braze.sandbox.braze.profile import STANDARD_FIELDS
 from airflow_provider_braze.sandbox.braze.rules import alias_problem, nonempty_str
 from airflow_provider_braze.sandbox.braze.timeparse import parse_event_time, parse_iso8601
@@ -79,7 +79,7 @@ def attributes_problem(obj: Any) -> str | None:
     """Why an attributes object is rejected, or ``None``. Nested values are judged per request instead."""
     if isinstance(obj, dict) and obj.get("push_token_import") is True:
         return _push_import_problem(obj)
-    ident, problem = _common_problem(obj)
+    _ident, problem = _common_problem(obj)
     if problem:
         return problem
     for key, value in obj.items():
@@ -112,7 +112,7 @@ def _standard_problem(key: str, value: Any) -> str | None:
     if key == "gender":
         return None if value in GENDERS else "'gender' must be one of M, F, O, N, P or null"
     if key == "dob":
-        ok = isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and parse_iso8601(value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and parse_iso8601(value))
         return None if ok else "'dob' must be a date in YYYY-MM-DD form"
     if key == "current_location":
         ok = isinstance(value, dict) and set(value) == {"longitude", "latitude"} and all(
@@ -167,9 +167,10 @@ def _properties_problem(properties: Any, max_bytes: int) -> str | None:
             return f"property '{key}' is longer than 255 characters"
         if isinstance(value, float) and not math.isfinite(value):
             return f"property '{key}' is not a finite number"
-    if any(isinstance(v, (dict, list)) for v in properties.values()):
-        if len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes:
-            return f"'properties' with arrays or objects must be at most {max_bytes // 1000} KB"
+    if any(isinstance(v, (dict, list)) for v in properties.values()) and (
+        len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes
+    ):
+        return f"'properties' with arrays or objects must be at most {max_bytes // 1000} KB"
     return None
 
 

@@ -85,8 +85,8 @@ def _alias_new_apply(call: Call, item: dict[str, Any]) -> str | None:
         # A resent request finds its own alias: nothing to do (the catalogue calls this endpoint idempotent).
         return None if owner.external_id == item.get("external_id") else f"alias '{name}' with label '{label}' already exists"
     if item.get("external_id") is None:
-        user = store.create_user()
-        store.add_alias(user, name, label)
+        created = store.create_user()
+        store.add_alias(created, name, label)
         return None
     user = store.get_by_external_id(item["external_id"])
     if user is None:
@@ -224,7 +224,7 @@ def _export_problem(call: Call, body: dict[str, Any]) -> str | None:
     singles = [k for k in SINGLE_EXPORT_KEYS if body.get(k) is not None]
     if not arrays and not singles:
         return "Provide 'external_ids' or 'user_aliases', or one of " + ", ".join(f"'{k}'" for k in SINGLE_EXPORT_KEYS)
-    if arrays and singles or len(singles) > 1:
+    if (arrays and singles) or len(singles) > 1:
         return "Provide either 'external_ids'/'user_aliases' or exactly one of " + ", ".join(SINGLE_EXPORT_KEYS)
     if any(not nonempty_str(i) for i in body.get("external_ids") or []):
         return "'external_ids' must hold non-empty strings"

@@ -30,7 +30,7 @@ WEB_API_VERSIONS = ("/web/v2", "/web/v3")
 
 
 def _error(code: int, status: str, message: str) -> JSONResponse:
-    body = ErrorBody(code=code, status=status, message=message)  # type: ignore[arg-type]
+    body = ErrorBody(code=code, status=status, message=message)
     envelope = Error(api_version="dsr/v1", error=body)
     headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
     return JSONResponse(envelope.to_dict(), status_code=code, headers=headers)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.ketch.models import (
     MAX_JSON_RESULTS_BYTES,
@@ -35,6 +35,7 @@ from airflow_provider_braze.ketch.models import (
     KetchValidationError,
     parse_message,
 )
+from airflow_provider_braze.ketch.models.dsr import DSRStatusEvent
 
 #: Status event kind expected for each rights request kind.
 EVENT_KIND = {kind: messages.status_event.__name__ for kind, messages in RIGHTS_KINDS.items()}
@@ -211,9 +212,11 @@ class CallbackRecorder:
         expected = EVENT_KIND[sent.kind]
         if message.kind != expected:
             raise CallbackRefused(400, "invalid", f"a {sent.kind} takes {expected}, not {message.kind}")
-        if message.metadata.uid != request_id:
+        # Its kind is the status event's, so the model is that status event.
+        event = cast(DSRStatusEvent, message)
+        if event.metadata.uid != request_id:
             raise CallbackRefused(400, "invalid", "metadata.uid must be the request's metadata.uid")
-        record = RecordedCallback(request_id, time.time(), message)
+        record = RecordedCallback(request_id, time.time(), event)
         with self._lock:
             events = self._events[request_id]
             if any(e.status == "completed" for e in events):  # a completed event raced this one
@@ -221,8 +224,8 @@ class CallbackRecorder:
             merged = self._merged([*events, record])
             size = len(json.dumps(merged, separators=(",", ":")).encode("utf-8")) if merged is not None else 0
             if size > MAX_JSON_RESULTS_BYTES:
-                message = f"merged JSON results are {size} bytes, above {MAX_JSON_RESULTS_BYTES}"
-                raise CallbackRefused(400, "invalid", message)
+                reason = f"merged JSON results are {size} bytes, above {MAX_JSON_RESULTS_BYTES}"
+                raise CallbackRefused(400, "invalid", reason)
             events.append(record)
         return record
 

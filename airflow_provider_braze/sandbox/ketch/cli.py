@@ -20,9 +20,14 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
 
-DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"
-DEFAULT_CALLBACK_TOKEN_ENV = "KETCH_CALLBACK_TOKEN"
+if TYPE_CHECKING:  # imported when used, so that --help starts fast
+    from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox
+
+DEFAULT_TOKEN_ENV = "KETCH_WEBHOOK_TOKEN"  # noqa: S105 - the name of an environment variable, not a token
+DEFAULT_CALLBACK_TOKEN_ENV = "KETCH_CALLBACK_TOKEN"  # noqa: S105 - the name of an environment variable, not a token
 
 
 def _codes(text: str) -> list[str]:
@@ -85,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _send_random(sandbox, args: argparse.Namespace) -> bool:
+def _send_random(sandbox: KetchSandbox, args: argparse.Namespace) -> bool:
     stream = sandbox.random_preference_stream(
         args.send_random, n_identities=args.identities, identity_kind=args.identity_kind,
         identity_space=args.identity_space, hash_format=args.hash, topics=args.topics, channels=args.channels,
@@ -138,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     stopping = threading.Event()
 
-    def _stop(signum, frame) -> None:
+    def _stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGINT, _stop)

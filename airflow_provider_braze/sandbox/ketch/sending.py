@@ -247,7 +247,7 @@ class KetchWebhooks:
 
     # --- streams ----------------------------------------------------------------------------------
 
-    def _topic_body_builder(self, legacy_shape: bool | None):
+    def _topic_body_builder(self, legacy_shape: bool | None) -> Callable[[streams.PreferenceChange], dict[str, Any]]:
         legacy = self.legacy_topic_shape if legacy_shape is None else legacy_shape
 
         def body_for(change: streams.PreferenceChange) -> dict[str, Any]:

@@ -16,6 +16,7 @@ cannot be expected to agree with it.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -118,7 +119,7 @@ class PreferenceStream:
     def is_out_of_order(self) -> bool:
         """Whether first deliveries are not in ``submittedTimestamp`` order."""
         times = [d.change.submitted_at for d in self.deliveries if not d.redelivery]
-        return any(a > b for a, b in zip(times, times[1:]))
+        return any(a > b for a, b in itertools.pairwise(times))
 
     def summary(self) -> dict[str, Any]:
         """Counts for logs and the CLI."""

@@ -18,7 +18,8 @@ configured, before the answer, so a test sees it stored once the call returns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -82,7 +83,10 @@ def _invalid(message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": 400, "status": "invalid", "message": message}}, status_code=400)
 
 
-async def _parse(request: Request, model: type[_WebRequest], org: str) -> _WebRequest | JSONResponse:
+_Parsed = TypeVar("_Parsed", bound=_WebRequest)
+
+
+async def _parse(request: Request, model: type[_Parsed], org: str) -> _Parsed | JSONResponse:
     try:
         data = await request.json()
     except ValueError:
@@ -110,8 +114,8 @@ def apply_subscriptions_update(
     sandbox: KetchSandbox,
     org: str,
     identities: dict[str, str],
-    topics: dict[str, dict[str, str]],
-    controls: dict[str, tuple[str, str | None]],
+    topics: Mapping[str, Mapping[str, str]],
+    controls: Mapping[str, tuple[str, str | None]],
     collected_at: float | None,
 ) -> None:
     """A browser set subscriptions: store them, then send the webhooks Ketch would send."""
@@ -135,7 +139,7 @@ def apply_consent_update(
     sandbox: KetchSandbox,
     org: str,
     identities: dict[str, str],
-    purposes: dict[str, tuple[str, str | None]],
+    purposes: Mapping[str, tuple[str, str | None]],
     collected_at: float | None,
     jurisdiction: str | None,
 ) -> None:
@@ -172,7 +176,6 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         parsed = await _parse(request, SubscriptionsRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
-        assert isinstance(parsed, SubscriptionsRequest)
         topics = {t: {c: d.status for c, d in chans.items()} for t, chans in parsed.topics.items() if chans}
         controls = {code: (d.status, d.impact) for code, d in parsed.controls.items()}
         await run_in_threadpool(
@@ -201,7 +204,6 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
         parsed = await _parse(request, ConsentWebRequest, organizationCode)
         if isinstance(parsed, Response):
             return parsed
-        assert isinstance(parsed, ConsentWebRequest)
         purposes = {code: (p.allowed, p.legal_basis_code) for code, p in parsed.purposes.items()}
         await run_in_threadpool(
             apply_consent_update, sandbox, organizationCode, parsed.identities, purposes, parsed.collected_at,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_braze.ketch.models import (
     RIGHTS_KINDS,
@@ -124,6 +124,7 @@ def topic_request(
     body = _wire(message)
     if legacy_shape:
         body["request"]["topics"] = legacy_topics(message.request.topics)
+        # The body is a SubscriptionTopicRequest's, which the union parse_request returns cannot say.
         if parse_request(body).request.topics != message.request.topics:  # type: ignore[union-attr]
             raise AssertionError("the older topic shape does not read back as the same topics")
     return body
@@ -214,7 +215,8 @@ def rights_request(
     if kind not in RIGHTS_KINDS:
         raise ValueError(f"unknown rights request kind {kind!r}; expected one of {', '.join(RIGHTS_KINDS)}")
     model = RIGHTS_KINDS[kind].request
-    body_model = model.model_fields["request"].annotation
+    # Every rights request model declares its request body class (a DSRRequestBody) as the annotation.
+    body_model = cast("type[DSRRequestBody]", model.model_fields["request"].annotation)
     extra = {"purposes": list(purposes)} if kind == "RestrictProcessingRequest" else {}
     message = model(
         metadata=_metadata(origin, uid),
@@ -242,7 +244,7 @@ def masked(body: Mapping[str, Any]) -> dict[str, Any]:
         copy["request"] = {
             **request,
             "callbacks": [
-                {**cb, "headers": {name: "***" for name in cb.get("headers", {})}} for cb in request["callbacks"]
+                {**cb, "headers": dict.fromkeys(cb.get("headers", {}), "***")} for cb in request["callbacks"]
             ],
         }
     return copy
