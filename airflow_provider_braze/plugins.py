@@ -17,16 +17,14 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-log = logging.getLogger(__name__)
+from airflow_provider_braze.asgi import Receive, Scope, Send, answer_lifespan
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 #: Seconds between two attempts to build the receiver after a failure.
 RETRY_SECONDS = 10.0
@@ -89,14 +87,9 @@ class LazyKetchReceiver:
             return app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":  # served alone (a mounted app gets no lifespan events)
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        if scope["type"] == "lifespan":
+            await answer_lifespan(receive, send)
+            return
         app = self._app or await asyncio.to_thread(self._build)
         if app is None:
             await self._unavailable(scope, send)

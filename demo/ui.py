@@ -46,7 +46,7 @@ def main() -> None:
     }
     sys.stdout.flush()
     args = [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"]
-    os.execve(sys.executable, args, env)
+    os.execve(sys.executable, args, env)  # noqa: S606 - fixed arguments, no shell: the API server replaces us
 
 
 if __name__ == "__main__":

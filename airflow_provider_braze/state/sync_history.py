@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import URL, Engine, func, inspect, select
 
 from airflow_provider_braze.incremental.keys import column_key, user_hasher
 from airflow_provider_braze.state.engine import create_state_engine, read_transaction
@@ -125,7 +125,7 @@ class SyncHistory:
     :param engine: an engine, or a SQLAlchemy URL of the state store.
     """
 
-    def __init__(self, engine: Engine | str) -> None:
+    def __init__(self, engine: Engine | str | URL) -> None:
         self._engine = engine if isinstance(engine, Engine) else create_state_engine(engine)
 
     @property
@@ -138,10 +138,10 @@ class SyncHistory:
 
     def _ledger_exists(self) -> bool:
         url = self._engine.url
-        if url.get_backend_name() == "sqlite" and url.database and not url.database.startswith("file:"):
-            # Connecting would create the file: a store nobody has written to is simply empty.
-            if url.database != ":memory:" and not os.path.exists(url.database):
-                return False
+        path = url.database if url.get_backend_name() == "sqlite" else None
+        # Connecting would create the file: a store nobody has written to is simply empty.
+        if path and path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
+            return False
         return inspect(self._engine).has_table(braze_sync_runs.name)
 
     # -- syncs ---------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def throughput_chart(runs: Sequence[Run]) -> str:
     slot, bar = _slots(len(ordered))
     plot = HEIGHT - TOP - BOTTOM
     every = max(1, math.ceil(len(ordered) / 8))
-    for i, (run, rate) in enumerate(zip(ordered, rates)):
+    for i, (run, rate) in enumerate(zip(ordered, rates, strict=True)):
         x = LEFT + slot * i + slot / 2
         _x_label(parts, run, x, every, i)
         if not rate:
@@ -126,10 +126,10 @@ def outcomes_chart(runs: Sequence[Run]) -> str:
     slot, bar = _slots(len(ordered))
     plot = HEIGHT - TOP - BOTTOM
     every = max(1, math.ceil(len(ordered) / 8))
-    for i, (run, count) in enumerate(zip(ordered, counts)):
+    for i, (run, count) in enumerate(zip(ordered, counts, strict=True)):
         x = LEFT + slot * i + slot / 2
         _x_label(parts, run, x, every, i)
-        base = TOP + plot
+        base = float(TOP + plot)
         for key, label, colour in OUTCOMES:
             if not count[key]:
                 continue

@@ -8,6 +8,7 @@ a user name, and the page must never show a connection's details.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -94,9 +95,9 @@ def problems_csv(sync: Sync, run: Run, *, identifier: str | None, reveal: bool) 
     writer.writerow(CSV_COLUMNS)
     after = None
     while True:
-        chunk = reading(lambda h: h.problems(run.id, identifier=identifier, limit=CSV_CHUNK, after=after))
-        for p in chunk:
-            p = shown(p, reveal)
+        chunk = reading(functools.partial(_problems_after, run.id, identifier, after))
+        for stored in chunk:
+            p = shown(stored, reveal)
             writer.writerow((
                 sync.sync_key, run.run_id, run.map_index, p.row or "", OUTCOME_LABELS.get(p.status, p.status),
                 _cell(p.column), _cell(p.reason), later(p),
@@ -107,6 +108,10 @@ def problems_csv(sync: Sync, run: Run, *, identifier: str | None, reveal: bool) 
         if len(chunk) < CSV_CHUNK:
             return
         after = chunk[-1].id
+
+
+def _problems_after(run_id: int, identifier: str | None, after: int | None, history: SyncHistory) -> list[Problem]:
+    return history.problems(run_id, identifier=identifier, limit=CSV_CHUNK, after=after)
 
 
 def csv_filename(sync: Sync, run: Run) -> str:

@@ -9,14 +9,11 @@ the API server routes to ``/braze``, and each request reads the state store name
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from airflow_provider_braze.asgi import Receive, Scope, Send, answer_lifespan
 
 #: Where the app is mounted, and the page the navigation entry opens.
 URL_PREFIX = "/braze"
@@ -39,14 +36,9 @@ class LazySyncHistoryApp:
             return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":  # served alone (a mounted app gets no lifespan events)
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        if scope["type"] == "lifespan":
+            await answer_lifespan(receive, send)
+            return
         await (self._app or self._build())(scope, receive, send)
 
 
@@ -62,8 +54,9 @@ class BrazeSyncHistoryPlugin(AirflowPlugin):
     """
 
     name = "braze_sync_history"
-    fastapi_apps = [{"app": sync_history_app, "url_prefix": URL_PREFIX, "name": "Braze sync history"}]
-    external_views = [
+    # Lists, as AirflowPlugin declares them; Airflow only reads them.
+    fastapi_apps = [{"app": sync_history_app, "url_prefix": URL_PREFIX, "name": "Braze sync history"}]  # noqa: RUF012
+    external_views = [  # noqa: RUF012
         {
             "name": "Braze syncs",
             "href": SYNCS_PATH,

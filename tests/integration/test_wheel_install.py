@@ -28,7 +28,9 @@ SANDBOX_KEY = "wheel-test-key"
 
 
 def run(*args: str | Path, env: dict | None = None, cwd: Path | None = None, timeout: float = 600) -> str:
-    done = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
     assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 

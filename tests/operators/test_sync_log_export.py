@@ -52,7 +52,7 @@ def test_refused_rows_are_logged_with_census_columns_and_the_table_is_created(
     assert (summary["accepted"], summary["rejected"], summary["skipped"]) == (2, 2, 1)
     assert summary["sync_log_rows"] == 3
     rows = logged(sqlite_warehouse, "braze_sync_log")
-    assert CENSUS_COLUMNS <= set(rows[0])
+    assert set(rows[0]) >= CENSUS_COLUMNS
     assert [(r["row_number"], r["record_identifier"], r["operation"], r["status"]) for r in rows] == [
         (3, "u2", "purchases", "rejected"),
         (4, "u3", "purchases", "rejected"),

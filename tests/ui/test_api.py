@@ -70,7 +70,7 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(api, sandbox, bra
     run = run_ids("formulas")["r1"]
     answer = api.get(f"/braze/api/syncs/formulas/runs/{run}/problems", params={"format": "csv"})
 
-    reason = list(csv.DictReader(io.StringIO(answer.text)))[0]["reason"]
+    reason = next(csv.DictReader(io.StringIO(answer.text)))["reason"]
     assert reason.startswith("dob '=HYPERLINK(1)'")  # quoted inside the reason: no formula
     assert not any(cell.startswith("=") for cell in answer.text.splitlines()[1].split(","))
 

@@ -66,7 +66,7 @@ def demo_home(metadata_db, sandbox, tmp_path):
         "AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(db)}),
     }
     done = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", DEMO_DAG, DEMO_DAY],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return home
 
