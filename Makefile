@@ -36,6 +36,7 @@ setup: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 # Static checks, configured in pyproject.toml: ruff over the whole repository, mypy over the package.
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # The suite also runs the state store and SQL sources against a real PostgreSQL on loopback, and the

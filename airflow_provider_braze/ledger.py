@@ -121,8 +121,15 @@ class ExportLedger:
         """A row that failed validation and was not sent."""
         self.skipped += 1
         self._problem(Problem(rejection.ref, rejection.column, rejection.reason, "validation"))
-        self._write({"row": rejection.ref, "column": rejection.column, "reason": rejection.reason,
-                     "stage": "validation", "data": rejection.row})
+        self._write(
+            {
+                "row": rejection.ref,
+                "column": rejection.column,
+                "reason": rejection.reason,
+                "stage": "validation",
+                "data": rejection.row,
+            }
+        )
         if self.sync_log is not None:
             self.sync_log.invalid(rejection, self.endpoint)
 
@@ -157,8 +164,9 @@ class ExportLedger:
             self.failed += 1
         else:
             self.unknown += 1
-        self._write({"row": item.ref, "column": None, "reason": outcome.reason, "stage": outcome.status,
-                     "object": item.value})
+        self._write(
+            {"row": item.ref, "column": None, "reason": outcome.reason, "stage": outcome.status, "object": item.value}
+        )
 
     def dry_run_batch(self, items: list[Item]) -> None:
         """Count a request a dry run would have sent, as if Braze accepted it."""
@@ -178,7 +186,9 @@ class ExportLedger:
             log.warning("%s", mask_personal(str(problem)))
         elif self._problems_logged == LOGGED_PROBLEMS:
             self._problems_logged += 1
-            log.warning("More rows are at fault; they are counted in the summary and listed in the rejected-records file.")
+            log.warning(
+                "More rows are at fault; they are counted in the summary and listed in the rejected-records file."
+            )
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.rejected_file is not None:
@@ -203,7 +213,8 @@ class ExportLedger:
         rate = self.rows_read / elapsed
         eta = ""
         if self.total and rate > 0:
-            eta = f"; {self.rows_read / self.total:.0%} of {self.total:,}, ETA {max(self.total - self.rows_read, 0) / rate:,.0f} s"
+            left = max(self.total - self.rows_read, 0) / rate
+            eta = f"; {self.rows_read / self.total:.0%} of {self.total:,}, ETA {left:,.0f} s"
         done_before = ""
         if self.unchanged or self.already_sent or self.unsettled:
             done_before = (
@@ -212,14 +223,28 @@ class ExportLedger:
         if self.dry_run:
             log.info(
                 "%s (dry run, nothing sent): %s rows read, %s to send, %s skipped%s; %s requests needed; %.0f rows/s%s",
-                self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.skipped:,}", done_before,
-                f"{self.requests:,}", rate, eta,
+                self.endpoint,
+                f"{self.rows_read:,}",
+                f"{self.rows_sent:,}",
+                f"{self.skipped:,}",
+                done_before,
+                f"{self.requests:,}",
+                rate,
+                eta,
             )
             return
         log.info(
             "%s: %s rows read, %s sent, %s accepted, %s skipped, %s rejected by Braze%s; %s requests; %.0f rows/s%s",
-            self.endpoint, f"{self.rows_read:,}", f"{self.rows_sent:,}", f"{self.accepted:,}",
-            f"{self.skipped:,}", f"{self.rejected:,}", done_before, f"{self.requests:,}", rate, eta,
+            self.endpoint,
+            f"{self.rows_read:,}",
+            f"{self.rows_sent:,}",
+            f"{self.accepted:,}",
+            f"{self.skipped:,}",
+            f"{self.rejected:,}",
+            done_before,
+            f"{self.requests:,}",
+            rate,
+            eta,
         )
 
     def summary(self, **extra: Any) -> dict[str, Any]:
@@ -252,6 +277,10 @@ class ExportLedger:
         if not self.dry_run:
             return {}
         return {
-            "rows_sent": 0, "requests": 0, "data_points": 0,
-            "rows_to_send": self.rows_sent, "requests_needed": self.requests, "data_points_to_spend": self.data_points,
+            "rows_sent": 0,
+            "requests": 0,
+            "data_points": 0,
+            "rows_to_send": self.rows_sent,
+            "requests_needed": self.requests,
+            "data_points_to_spend": self.data_points,
         }

@@ -79,7 +79,9 @@ class LazyKetchReceiver:
                 self._failed_at = self._clock()
                 log.warning(
                     "Ketch webhook receiver unavailable (answering 503): connection %r: %s: %s",
-                    self.conn_id, type(exc).__name__, hook.redact(str(exc)),
+                    self.conn_id,
+                    type(exc).__name__,
+                    hook.redact(str(exc)),
                 )
                 return None
             log.info("Ketch webhook receiver ready for connection %r", self.conn_id)

@@ -129,23 +129,50 @@ class SyncLogWriter:
             if self.only_refused and outcome.status == "accepted":
                 continue
             item = outcome.item
-            self._rows.append(self._row(
-                item.ref, record_identifier(item.value), item.value, item.key, outcome.status, None, outcome.reason,
-                started, completed,
-            ))
+            self._rows.append(
+                self._row(
+                    item.ref,
+                    record_identifier(item.value),
+                    item.value,
+                    item.key,
+                    outcome.status,
+                    None,
+                    outcome.reason,
+                    started,
+                    completed,
+                )
+            )
         self._maybe_flush()
 
     def invalid(self, rejection: Rejection, operation: str) -> None:
         """Log a row found invalid before sending (its source row as the payload)."""
-        self._rows.append(self._row(
-            rejection.ref, record_identifier(rejection.row), rejection.row, operation, "invalid",
-            rejection.column, rejection.reason, None, _utc(self._clock()),
-        ))
+        self._rows.append(
+            self._row(
+                rejection.ref,
+                record_identifier(rejection.row),
+                rejection.row,
+                operation,
+                "invalid",
+                rejection.column,
+                rejection.reason,
+                None,
+                _utc(self._clock()),
+            )
+        )
         self._maybe_flush()
 
-    def _row(self, ref: Any, identifier: str | None, payload: Any, operation: str, status: str,
-             column: str | None, reason: str | None, started: datetime | None,
-             completed: datetime | None) -> dict[str, Any]:
+    def _row(
+        self,
+        ref: Any,
+        identifier: str | None,
+        payload: Any,
+        operation: str,
+        status: str,
+        column: str | None,
+        reason: str | None,
+        started: datetime | None,
+        completed: datetime | None,
+    ) -> dict[str, Any]:
         return {
             "sync_run_id": self.sync_run_id,
             "sync_key": self.sync_key,

@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--partition", help="index/count: export one partition of the table")
     args = parser.parse_args()
     if args.state_db:
-        os.environ["AIRFLOW_CONN_BENCH_STATE"] = json.dumps({"conn_type": "sqlite", "host": os.path.abspath(args.state_db)})
+        os.environ["AIRFLOW_CONN_BENCH_STATE"] = json.dumps(
+            {"conn_type": "sqlite", "host": os.path.abspath(args.state_db)}
+        )
     os.environ["AIRFLOW_CONN_BENCH_WAREHOUSE"] = json.dumps({"conn_type": "sqlite", "host": args.db})
     extra = {"concurrency": args.concurrency} if args.concurrency else {}
     os.environ["AIRFLOW_CONN_BRAZE_DEFAULT"] = json.dumps(
@@ -43,18 +45,31 @@ def main() -> None:
     from airflow_provider_braze.operators import BrazeTrackUsersOperator
 
     operator = BrazeTrackUsersOperator(
-        task_id="bench", sql="select * from customers", sql_conn_id="bench_warehouse", count_rows=True,
-        sync_ledger=not args.no_sync_ledger, only_changed=args.only_changed, dry_run=args.dry_run,
-        state_conn_id="bench_state" if args.state_db else None, partition=args.partition,
+        task_id="bench",
+        sql="select * from customers",
+        sql_conn_id="bench_warehouse",
+        count_rows=True,
+        sync_ledger=not args.no_sync_ledger,
+        only_changed=args.only_changed,
+        dry_run=args.dry_run,
+        state_conn_id="bench_state" if args.state_db else None,
+        partition=args.partition,
     )
     baseline = peak_rss_mb()  # Airflow, the provider and the operator loaded; nothing exported yet
     cpu_before = cpu_seconds()
     summary = operator.execute(context={"run_id": args.run_id})
     cpu = cpu_seconds() - cpu_before
-    print(json.dumps({
-        **summary, "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-        "cpu_seconds": round(cpu, 3), "cpu_us_per_row": round(cpu / max(summary["rows_read"], 1) * 1e6, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                **summary,
+                "baseline_rss_mb": round(baseline, 1),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "cpu_seconds": round(cpu, 3),
+                "cpu_us_per_row": round(cpu / max(summary["rows_read"], 1) * 1e6, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

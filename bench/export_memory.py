@@ -41,7 +41,9 @@ def export(db: Path, braze_url: str, *options: str) -> dict:
     """One export in its own process (options as ``bench.export_child`` takes them); its summary and figures."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.export_child", "--db", str(db), "--braze-url", braze_url, "--key", KEY, *options],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"export {' '.join(options)} failed:\n{done.stderr[-4000:]}")

@@ -93,12 +93,16 @@ def run(work: Path, rows: int = 1_000_000) -> dict:
 def _print(results: dict[str, dict], rows: int, changed: int, rounds: list[tuple[dict, dict]]) -> None:
     dry = results["dry run"]["seconds"]
     print(f"{rows:,} users; {changed:,} of them with one attribute changed before the '1 % changed' run")
-    header = f"{'run':<18}{'rows read':>11}{'rows sent':>11}{'values':>11}{'unchanged':>11}{'seconds':>9}{'rows/s':>10}{'CPU µs/row':>12}{'vs dry':>8}{'peak RSS':>10}"
+    header = (
+        f"{'run':<18}{'rows read':>11}{'rows sent':>11}{'values':>11}{'unchanged':>11}{'seconds':>9}{'rows/s':>10}"
+        f"{'CPU µs/row':>12}{'vs dry':>8}{'peak RSS':>10}"
+    )
     print(header)
     print("-" * len(header))
     for name, s in results.items():
         print(
-            f"{name:<18}{s['rows_read']:>11,}{s.get('rows_to_send', s['rows_sent']):>11,}{s['values_written']:>11,}{s['unchanged']:>11,}"
+            f"{name:<18}{s['rows_read']:>11,}{s.get('rows_to_send', s['rows_sent']):>11,}"
+            f"{s['values_written']:>11,}{s['unchanged']:>11,}"
             f"{s['seconds']:>9.1f}{s['rows_read'] / s['seconds']:>10,.0f}{s['cpu_us_per_row']:>12.1f}"
             f"{s['seconds'] / dry:>8.2f}{s['peak_rss_mb']:>7.0f} MB"
         )
@@ -109,7 +113,9 @@ def _print(results: dict[str, dict], rows: int, changed: int, rounds: list[tuple
         f"{first['cpu_us_per_row'] - one_shot['cpu_us_per_row']:+.1f} µs "
         f"({one_shot['cpu_us_per_row']:.1f} -> {first['cpu_us_per_row']:.1f})"
     )
-    print(f"1 % changed vs the dry run with the ledger: {second['seconds'] / results['dry run, ledger']['seconds']:.2f}x")
+    print(
+        f"1 % changed vs the dry run with the ledger: {second['seconds'] / results['dry run, ledger']['seconds']:.2f}x"
+    )
     dry_median = statistics.median(d["seconds"] for d, _ in rounds)
     pct_median = statistics.median(p["seconds"] for _, p in rounds)
     ratio = pct_median / dry_median

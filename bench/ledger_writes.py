@@ -23,8 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-_USERS = ("create table u (user_key integer primary key, sync_id int not null, user_hash blob not null, "
-          "row_hash blob not null, points int not null, run int not null, updated_at real not null{extra})")
+_USERS = (
+    "create table u (user_key integer primary key, sync_id int not null, user_hash blob not null, "
+    "row_hash blob not null, points int not null, run int not null, updated_at real not null{extra})"
+)
 _VALUES = "create table v (user_key integer primary key, sync_id int not null, fingerprints blob not null)"
 _DIGEST_INDEX = "create index ix on u (row_hash, sync_id, user_key, points)"
 
@@ -50,8 +52,10 @@ def measure(layout: str, users: int, group: int, merge: int) -> tuple[float, flo
             conn.execute(_VALUES)
         conn.execute(_DIGEST_INDEX)
         if layout == "log":
-            conn.execute("create table log (seq integer primary key, user_key int, sync_id int, user_hash blob, "
-                         "row_hash blob, points int, run int, updated_at real, fingerprints blob)")
+            conn.execute(
+                "create table log (seq integer primary key, user_key int, sync_id int, user_hash blob, "
+                "row_hash blob, points int, run int, updated_at real, fingerprints blob)"
+            )
         rnd = random.Random(1)
         wall, cpu = time.perf_counter(), time.process_time()
         done = since_merge = 0
@@ -59,16 +63,28 @@ def measure(layout: str, users: int, group: int, merge: int) -> tuple[float, flo
             rows = _users(rnd, min(group, users - done))
             conn.execute("begin")
             if layout == "current":
-                conn.executemany("insert into u values (?,?,?,?,?,?,?) on conflict (user_key) do update set "
-                                 "row_hash = excluded.row_hash", [r[:7] for r in rows])
-                conn.executemany("insert into v values (?,?,?) on conflict (user_key) do update set "
-                                 "fingerprints = excluded.fingerprints", [(r[0], 1, r[7]) for r in rows])
+                conn.executemany(
+                    "insert into u values (?,?,?,?,?,?,?) on conflict (user_key) do update set "
+                    "row_hash = excluded.row_hash",
+                    [r[:7] for r in rows],
+                )
+                conn.executemany(
+                    "insert into v values (?,?,?) on conflict (user_key) do update set "
+                    "fingerprints = excluded.fingerprints",
+                    [(r[0], 1, r[7]) for r in rows],
+                )
             elif layout == "merged":
-                conn.executemany("insert into u values (?,?,?,?,?,?,?,?) on conflict (user_key) do update set "
-                                 "row_hash = excluded.row_hash, fingerprints = excluded.fingerprints", rows)
+                conn.executemany(
+                    "insert into u values (?,?,?,?,?,?,?,?) on conflict (user_key) do update set "
+                    "row_hash = excluded.row_hash, fingerprints = excluded.fingerprints",
+                    rows,
+                )
             else:
-                conn.executemany("insert into log (user_key, sync_id, user_hash, row_hash, points, run, updated_at, "
-                                 "fingerprints) values (?,?,?,?,?,?,?,?)", rows)
+                conn.executemany(
+                    "insert into log (user_key, sync_id, user_hash, row_hash, points, run, updated_at, "
+                    "fingerprints) values (?,?,?,?,?,?,?,?)",
+                    rows,
+                )
             conn.execute("commit")
             done += len(rows)
             since_merge += len(rows)
@@ -83,17 +99,21 @@ def measure(layout: str, users: int, group: int, merge: int) -> tuple[float, flo
 def _merge(conn: sqlite3.Connection) -> None:
     """The log into the ledger's tables in key order, in one transaction."""
     conn.execute("begin")
-    conn.execute("insert into u select user_key, sync_id, user_hash, row_hash, points, run, updated_at from log "
-                 "where true order by user_key on conflict (user_key) do update set row_hash = excluded.row_hash")
-    conn.execute("insert into v select user_key, sync_id, fingerprints from log where true order by user_key "
-                 "on conflict (user_key) do update set fingerprints = excluded.fingerprints")
+    conn.execute(
+        "insert into u select user_key, sync_id, user_hash, row_hash, points, run, updated_at from log "
+        "where true order by user_key on conflict (user_key) do update set row_hash = excluded.row_hash"
+    )
+    conn.execute(
+        "insert into v select user_key, sync_id, fingerprints from log where true order by user_key "
+        "on conflict (user_key) do update set fingerprints = excluded.fingerprints"
+    )
     conn.execute("delete from log")
     conn.execute("commit")
 
 
 def main() -> None:
     given = [int(a) for a in sys.argv[1:4]]
-    users, group, merge = given + [1_000_000, 1_200, 250_000][len(given):]
+    users, group, merge = given + [1_000_000, 1_200, 250_000][len(given) :]
     print(f"SQLite ledger writes, {users:,} random users, {group:,} per commit (log merges every {merge:,}):")
     print(f"{'layout':<10}{'CPU µs/user':>14}{'wall µs/user':>14}")
     for layout in ("current", "merged", "log"):

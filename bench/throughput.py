@@ -113,7 +113,9 @@ def run_processes(commands: list[list[str]]) -> list[dict]:
         running = []
         for n, command in enumerate(commands):
             env = {**os.environ, "AIRFLOW_HOME": str(Path(homes) / str(n))}
-            running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+            running.append(
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            )
         outputs = [process.communicate() for process in running]
     for process, (_, err) in zip(running, outputs, strict=False):
         if process.returncode != 0:
@@ -130,17 +132,30 @@ def measure(kind: str, db: Path, url: str, rows: int, ceiling_rows_s: float) -> 
     seconds = summary["seconds"]
     rows_s = summary["rows_read"] / seconds if seconds else 0.0
     return {
-        "client": kind, "rows": summary["rows_read"], "accepted": summary["accepted"], "seconds": seconds,
-        "rows_s": rows_s, "ceiling_share": rows_s / ceiling_rows_s, "throttled": throttled,
-        "middle_requests_s": sampler.middle_rate(), "cpu_us_per_row": summary["cpu_us_per_row"],
+        "client": kind,
+        "rows": summary["rows_read"],
+        "accepted": summary["accepted"],
+        "seconds": seconds,
+        "rows_s": rows_s,
+        "ceiling_share": rows_s / ceiling_rows_s,
+        "throttled": throttled,
+        "middle_requests_s": sampler.middle_rate(),
+        "cpu_us_per_row": summary["cpu_us_per_row"],
         "peak_rss_mb": summary["peak_rss_mb"],
     }
 
 
 def sandbox(latency_ms: int, limit: int = LIMIT) -> services.Service:
     return services.start(
-        "braze-sandbox", "airflow_provider_braze.sandbox.braze.cli", "--api-key", KEY, "--fast",
-        "--latency-ms", str(latency_ms), "--rate-limit", f"users_track={limit}/{PERIOD:g}",
+        "braze-sandbox",
+        "airflow_provider_braze.sandbox.braze.cli",
+        "--api-key",
+        KEY,
+        "--fast",
+        "--latency-ms",
+        str(latency_ms),
+        "--rate-limit",
+        f"users_track={limit}/{PERIOD:g}",
     )
 
 
@@ -158,8 +173,12 @@ def run(
     for latency in latencies:
         braze = sandbox(latency)
         try:
-            runs = [("loop", small, LOOP_ROWS), ("pool", small, small), ("provider", small, small),
-                    ("provider, one-shot", small, small)]
+            runs = [
+                ("loop", small, LOOP_ROWS),
+                ("pool", small, small),
+                ("provider", small, small),
+                ("provider, one-shot", small, small),
+            ]
             if latency == 50:
                 runs += [("pool", big, big), ("provider", big, big), ("provider, one-shot", big, big)]
             for kind, size, rows in runs:
@@ -195,9 +214,13 @@ def four_workers(db: Path, rows: int) -> dict:
         braze.stop()
     requests_made = sum(answers["responses"].values())
     result = {
-        "rows": sum(s["rows_read"] for s in summaries), "accepted": sum(s["accepted"] for s in summaries),
-        "seconds": seconds, "users_held": answers["users"], "throttled": answers["responses"].get("429", 0),
-        "requests": requests_made, "share": sampler.middle_rate() / (SHARED_LIMIT / PERIOD),
+        "rows": sum(s["rows_read"] for s in summaries),
+        "accepted": sum(s["accepted"] for s in summaries),
+        "seconds": seconds,
+        "users_held": answers["users"],
+        "throttled": answers["responses"].get("429", 0),
+        "requests": requests_made,
+        "share": sampler.middle_rate() / (SHARED_LIMIT / PERIOD),
     }
     print(
         f"{WORKERS} workers, one limit of {SHARED_LIMIT}/3 s, 50 ms: {result['rows']:,} rows in {seconds:.1f} s, "
@@ -223,23 +246,33 @@ def _print_row(row: dict, results: list[dict]) -> None:
     share = row["middle_requests_s"] / (row["limit"] / PERIOD) if row["limit"] != LIMIT else row["ceiling_share"]
     print(
         f"{row['latency_ms']:>5}ms  {row['limit']:>8,}  {row['client']:<19}{row['rows']:>10,}  {row['rows_s']:>8,.0f}  "
-        f"{ratio:>7}  {share:>8.0%}  {row['throttled']:>5,}  {row['cpu_us_per_row']:>10.1f}  {row['peak_rss_mb']:>6.0f} MB",
+        f"{ratio:>7}  {share:>8.0%}  {row['throttled']:>5,}  {row['cpu_us_per_row']:>10.1f}"
+        f"  {row['peak_rss_mb']:>6.0f} MB",
         flush=True,
     )
 
 
 def _print_verdicts(results: list[dict], shared: dict) -> None:
     def find(client: str, rows: int, latency: int = 50, limit: int = LIMIT) -> dict:
-        return next(r for r in results if (r["client"], r["rows"], r["latency_ms"], r["limit"]) == (client, rows, latency, limit))
+        return next(
+            r
+            for r in results
+            if (r["client"], r["rows"], r["latency_ms"], r["limit"]) == (client, rows, latency, limit)
+        )
 
     big = max(r["rows"] for r in results)
     small = min(r["rows"] for r in results if r["client"] != "loop")
     provider, loop, pool = find("provider", big), find("loop", LOOP_ROWS), find("pool", big)
     limited = next(r for r in results if r["limit"] == LOW_LIMIT)
     checks = [
-        (f"default settings, {big:,} rows, 50 ms: {provider['rows_s'] / loop['rows_s']:.0f}x the loop (>= 50)",
-         provider["rows_s"] >= 50 * loop["rows_s"]),
-        (f"... and {provider['rows_s'] / pool['rows_s']:.2f}x the naive pool (>= 1)", provider["rows_s"] >= pool["rows_s"]),
+        (
+            f"default settings, {big:,} rows, 50 ms: {provider['rows_s'] / loop['rows_s']:.0f}x the loop (>= 50)",
+            provider["rows_s"] >= 50 * loop["rows_s"],
+        ),
+        (
+            f"... and {provider['rows_s'] / pool['rows_s']:.2f}x the naive pool (>= 1)",
+            provider["rows_s"] >= pool["rows_s"],
+        ),
         (f"client CPU {provider['cpu_us_per_row']:.1f} µs a row (<= 10)", provider["cpu_us_per_row"] <= 10),
         (
             f"limit of {LOW_LIMIT}/3 s: {limited['middle_requests_s'] / (LOW_LIMIT / PERIOD):.0%} of it over the "
@@ -252,12 +285,15 @@ def _print_verdicts(results: list[dict], shared: dict) -> None:
             provider["peak_rss_mb"] <= 1.1 * find("provider", small)["peak_rss_mb"],
         ),
     ]
-    checks.append((
-        f"{WORKERS} workers sharing a limit: {shared['share']:.0%} of it (>= 85 %), "
-        f"{shared['throttled'] / max(shared['requests'], 1):.1%} answers 429 (<= 1 %), "
-        f"{shared['users_held']:,} of {shared['rows']:,} users held",
-        shared["share"] >= 0.85 and shared["throttled"] <= 0.01 * shared["requests"]
-        and shared["users_held"] == shared["rows"] == shared["accepted"],
-    ))
+    checks.append(
+        (
+            f"{WORKERS} workers sharing a limit: {shared['share']:.0%} of it (>= 85 %), "
+            f"{shared['throttled'] / max(shared['requests'], 1):.1%} answers 429 (<= 1 %), "
+            f"{shared['users_held']:,} of {shared['rows']:,} users held",
+            shared["share"] >= 0.85
+            and shared["throttled"] <= 0.01 * shared["requests"]
+            and shared["users_held"] == shared["rows"] == shared["accepted"],
+        )
+    )
     for text, ok in checks:
         print(f"{text}: {'PASS' if ok else 'FAIL'}")

@@ -85,11 +85,18 @@ def main() -> None:
     cpu_before, started = cpu_seconds(), time.monotonic()
     statuses, accepted = client(args.db, args.braze_url.rstrip("/") + "/users/track", args.key, args.rows)
     seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
-    print(json.dumps({
-        "rows_read": args.rows, "accepted": accepted,
-        "seconds": round(seconds, 3), "statuses": {str(s): n for s, n in statuses.items()},
-        "cpu_us_per_row": round(cpu / args.rows * 1e6, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows_read": args.rows,
+                "accepted": accepted,
+                "seconds": round(seconds, 3),
+                "statuses": {str(s): n for s, n in statuses.items()},
+                "cpu_us_per_row": round(cpu / args.rows * 1e6, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

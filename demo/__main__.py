@@ -80,7 +80,9 @@ def main() -> None:
         ).json()["integration_id"]
         env = {
             **os.environ,
-            "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps({"conn_type": "braze", "host": braze.url, "password": DEMO_BRAZE_KEY}),
+            "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps(
+                {"conn_type": "braze", "host": braze.url, "password": DEMO_BRAZE_KEY}
+            ),
             "AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(db)}),
             "AIRFLOW_VAR_BRAZE_CDI_INTEGRATION_ID": integration,
         }
@@ -105,8 +107,11 @@ def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
     """Ketch sends preference changes and rights requests; the Ketch DAGs carry them into Braze."""
     for channels in SUBSCRIPTION_GROUPS.values():
         for channel, group in channels.items():
-            requests.post(f"{braze_url}/_sandbox/subscription_groups",
-                          json={"subscription_group_id": group, "channel": channel}, timeout=10)
+            requests.post(
+                f"{braze_url}/_sandbox/subscription_groups",
+                json={"subscription_group_id": group, "channel": channel},
+                timeout=10,
+            )
     state_db = WORK / "ketch_state.db"
     state_db.unlink(missing_ok=True)
     receiver, sandbox = ketch.start_services(state_db)
@@ -114,10 +119,15 @@ def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
         print(f"Ketch webhook receiver on {receiver.url}; Ketch sandbox on {sandbox.url}")
         env = {
             **env,
-            "AIRFLOW_CONN_KETCH_DEFAULT": json.dumps({
-                "conn_type": "ketch", "host": f"{sandbox.url}/web/v2", "login": ketch.ORGANIZATION,
-                "password": ketch.DEMO_KETCH_TOKEN, "extra": {"state_url": f"sqlite:///{state_db}"},
-            }),
+            "AIRFLOW_CONN_KETCH_DEFAULT": json.dumps(
+                {
+                    "conn_type": "ketch",
+                    "host": f"{sandbox.url}/web/v2",
+                    "login": ketch.ORGANIZATION,
+                    "password": ketch.DEMO_KETCH_TOKEN,
+                    "extra": {"state_url": f"sqlite:///{state_db}"},
+                }
+            ),
         }
         emails = ketch.customer_emails(db)
         stream = ketch.send_preference_changes(sandbox.url, emails)
@@ -133,8 +143,12 @@ def run_ketch_half(braze_url: str, db: Path, env: dict[str, str]) -> dict:
         run_dag("example_ketch_event_driven", None, env)
         erased = ketch.send(sandbox.url, "delete", identities=[emails[1]], subject_email=emails[1])["uid"]
         accessed = ketch.send(sandbox.url, "access", identities=[emails[2]], subject_email=emails[2])["uid"]
-        corrected = ketch.send(sandbox.url, "correction", identities=[emails[3]],
-                               subject={"email": emails[3], "lastName": "Corrected", "city": "Lyon"})["uid"]
+        corrected = ketch.send(
+            sandbox.url,
+            "correction",
+            identities=[emails[3]],
+            subject={"email": emails[3], "lastName": "Corrected", "city": "Lyon"},
+        )["uid"]
         restricted = ketch.send(sandbox.url, "restriction", identities=[emails[4]], purposes=["marketing"])["uid"]
         run_dag("example_ketch_rights_requests", None, env)
         return {

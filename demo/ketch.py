@@ -21,12 +21,22 @@ def start_services(state_db: Path) -> tuple[services.Service, services.Service]:
     """The receiver (storing into ``state_db``) and the Ketch sandbox sending to it."""
     env = {"KETCH_WEBHOOK_TOKEN": DEMO_KETCH_TOKEN, "KETCH_CALLBACK_TOKEN": DEMO_CALLBACK_TOKEN}
     receiver = services.start(
-        "ketch-receiver", "airflow_provider_braze.ketch.receiver_cli", "--state-url", f"sqlite:///{state_db}",
-        env=env, health="/ketch/health",
+        "ketch-receiver",
+        "airflow_provider_braze.ketch.receiver_cli",
+        "--state-url",
+        f"sqlite:///{state_db}",
+        env=env,
+        health="/ketch/health",
     )
     sandbox = services.start(
-        "ketch-sandbox", "airflow_provider_braze.sandbox.ketch.cli", "--receiver-url", receiver.url, "--org", ORGANIZATION,
-        env=env, health="/_sandbox/state",
+        "ketch-sandbox",
+        "airflow_provider_braze.sandbox.ketch.cli",
+        "--receiver-url",
+        receiver.url,
+        "--org",
+        ORGANIZATION,
+        env=env,
+        health="/_sandbox/state",
     )
     return receiver, sandbox
 
@@ -36,7 +46,8 @@ def customer_emails(warehouse_db: Path) -> list[str]:
     db = sqlite3.connect(warehouse_db)
     try:
         rows = db.execute(
-            "select email from customers where external_id not in (select external_id from deletions) order by external_id"
+            "select email from customers where external_id not in (select external_id from deletions)"
+            " order by external_id"
         ).fetchall()
     finally:
         db.close()

@@ -79,19 +79,34 @@ def print_warehouse_comparison(db_path, state: dict[str, Any]) -> None:
     users = state["users"]
     profiles = {u.get("external_id") for u in users}
     rows = [
-        ("customers (not erased)",
-         one(f"select count(*) from customers where external_id not in {deleted}"),
-         sum(1 for p in profiles if p and p.startswith("customer-"))),
-        ("app events of those customers",
-         one(f"select count(*) from app_events where external_id not in {deleted}"), len(state["events"])),
-        ("valid orders of those customers",
-         one(f"select count(*) from orders where external_id not in {deleted} "
-             f"and product_id not like '{INVALID_PRODUCT_PREFIX}%'"), len(state["purchases"])),
-        ("CRM leads still alias-only",
-         one("select count(*) from crm_aliases where alias_name not in (select alias_name from identifications)"),
-         sum(1 for u in users if not u.get("external_id") and u.get("aliases"))),
-        ("leads identified at signup",
-         one("select count(*) from identifications"), sum(1 for p in profiles if p and p.startswith("signup-"))),
+        (
+            "customers (not erased)",
+            one(f"select count(*) from customers where external_id not in {deleted}"),
+            sum(1 for p in profiles if p and p.startswith("customer-")),
+        ),
+        (
+            "app events of those customers",
+            one(f"select count(*) from app_events where external_id not in {deleted}"),
+            len(state["events"]),
+        ),
+        (
+            "valid orders of those customers",
+            one(
+                f"select count(*) from orders where external_id not in {deleted} "
+                f"and product_id not like '{INVALID_PRODUCT_PREFIX}%'"
+            ),
+            len(state["purchases"]),
+        ),
+        (
+            "CRM leads still alias-only",
+            one("select count(*) from crm_aliases where alias_name not in (select alias_name from identifications)"),
+            sum(1 for u in users if not u.get("external_id") and u.get("aliases")),
+        ),
+        (
+            "leads identified at signup",
+            one("select count(*) from identifications"),
+            sum(1 for p in profiles if p and p.startswith("signup-")),
+        ),
         ("erasure requests", one("select count(*) from deletions"), len(state["deleted"])),
     ]
     invalid = one(f"select count(*) from orders where product_id like '{INVALID_PRODUCT_PREFIX}%'")
@@ -129,26 +144,38 @@ def print_ketch_comparison(
         == braze_state[status]
     )
     email_states = {e["email"]: e["state"] for e in state["emails"]}
-    names = {group: f"{topic}/{channel}" for topic, channels in SUBSCRIPTION_GROUPS.items() for channel, group in channels.items()}
-    held = Counter((names.get(g, g), s) for u in state["users"] for g, s in (u.get("subscription_groups") or {}).items())
+    names = {
+        group: f"{topic}/{channel}"
+        for topic, channels in SUBSCRIPTION_GROUPS.items()
+        for channel, group in channels.items()
+    }
+    held = Counter(
+        (names.get(g, g), s) for u in state["users"] for g, s in (u.get("subscription_groups") or {}).items()
+    )
     documents = [r.get("document") for e in accessed[1] for r in e.get("results", []) if r.get("document")]
     corrected_user = by_email.get(corrected[0]) or {}
     restricted_user = by_email.get(restricted[0]) or {}
     rows: list[tuple[str, Any]] = [
         ("latest choice per (user, topic) in Ketch", f"{len(choices):,}"),
-        ("  ... that Braze subscription groups hold",
-         f"{matching:,} " + ("ok" if matching == len(choices) else "DIFFERS")),
+        (
+            "  ... that Braze subscription groups hold",
+            f"{matching:,} " + ("ok" if matching == len(choices) else "DIFFERS"),
+        ),
         *[(f"  subscription group {name}: {status}", f"{count:,}") for (name, status), count in sorted(held.items())],
         ("unsubscribe-all -> global email state", email_states.get(unsubscribed_all) or "not set"),
         ("erasure: profile still in Braze", "yes" if erased_email in by_email else "no"),
         ("erasure: statuses Ketch received", _statuses(erased_events)),
         ("access: statuses Ketch received", _statuses(accessed[1])),
         ("access: profiles returned to Ketch", str(sum(len(d.get("users", [])) for d in documents))),
-        ("correction: last name / city in Braze",
-         " / ".join(str((corrected_user.get("attributes") or {}).get(k)) for k in ("last_name", "home_city"))),
+        (
+            "correction: last name / city in Braze",
+            " / ".join(str((corrected_user.get("attributes") or {}).get(k)) for k in ("last_name", "home_city")),
+        ),
         ("correction: statuses Ketch received", _statuses(corrected[1])),
-        ("restriction: email / push state in Braze",
-         f"{restricted_user.get('email_subscribe')} / {restricted_user.get('push_subscribe')}"),
+        (
+            "restriction: email / push state in Braze",
+            f"{restricted_user.get('email_subscribe')} / {restricted_user.get('push_subscribe')}",
+        ),
         ("restriction: statuses Ketch received", _statuses(restricted[1])),
     ]
     print("\nKetch vs Braze")

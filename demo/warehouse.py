@@ -30,8 +30,12 @@ create table orders (
     external_id text not null, product_id text not null, currency text not null, price real not null,
     quantity integer, time text not null
 );
-create table crm_aliases (alias_name text not null, alias_label text not null, external_id text, created_at text not null);
-create table identifications (external_id text not null, alias_name text not null, alias_label text not null, identified_at text not null);
+create table crm_aliases (
+    alias_name text not null, alias_label text not null, external_id text, created_at text not null
+);
+create table identifications (
+    external_id text not null, alias_name text not null, alias_label text not null, identified_at text not null
+);
 create table deletions (external_id text not null, requested_at text not null);
 """
 
@@ -80,7 +84,13 @@ def seed(path: str | Path, *, customers: int = 300) -> Path:
     db.executemany(
         "insert into app_events values (?, ?, ?, ?, ?)",
         [
-            (rng.choice(ids), rng.choice(EVENTS), _at(rng.choice(DAYS), rng), json.dumps({"screen": rng.randint(1, 9)}), None)
+            (
+                rng.choice(ids),
+                rng.choice(EVENTS),
+                _at(rng.choice(DAYS), rng),
+                json.dumps({"screen": rng.randint(1, 9)}),
+                None,
+            )
             for _ in range(customers * 5)
         ],
     )

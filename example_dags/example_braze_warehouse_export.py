@@ -27,7 +27,8 @@ from airflow_provider_braze.operators import (
 
 WAREHOUSE = "braze_demo_warehouse"
 # /tmp only when AIRFLOW_HOME is unset (a bare checkout); rejected rows go under AIRFLOW_HOME otherwise.
-REJECTED = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "braze_rejected", "{{ ds }}", "{{ task.task_id }}.jsonl")  # noqa: S108
+HOME = os.environ.get("AIRFLOW_HOME", "/tmp")  # noqa: S108
+REJECTED = os.path.join(HOME, "braze_rejected", "{{ ds }}", "{{ task.task_id }}.jsonl")
 
 with DAG(
     dag_id="example_braze_warehouse_export",

@@ -27,13 +27,27 @@ def test_every_row_ends_in_exactly_one_count():
     ledger.skip(Rejection(5, "plan", "bad plan", {"plan": None}))
     for item in items:
         ledger.sent(item)
-    ledger.record(BatchResult("users/track", [
-        ItemOutcome(items[0], "accepted"), ItemOutcome(items[1], "rejected", "bad"),
-        ItemOutcome(items[2], "failed", "503"), ItemOutcome(items[3], "unknown", "timeout"),
-    ], requests=1))
+    ledger.record(
+        BatchResult(
+            "users/track",
+            [
+                ItemOutcome(items[0], "accepted"),
+                ItemOutcome(items[1], "rejected", "bad"),
+                ItemOutcome(items[2], "failed", "503"),
+                ItemOutcome(items[3], "unknown", "timeout"),
+            ],
+            requests=1,
+        )
+    )
     summary = ledger.summary()
-    assert (summary["rows_read"], summary["skipped"], summary["accepted"], summary["rejected"], summary["failed"],
-            summary["unknown"]) == (5, 1, 1, 1, 1, 1)
+    assert (
+        summary["rows_read"],
+        summary["skipped"],
+        summary["accepted"],
+        summary["rejected"],
+        summary["failed"],
+        summary["unknown"],
+    ) == (5, 1, 1, 1, 1, 1)
     assert summary["data_points"] == 1  # only the accepted object's "plan"
 
 
@@ -41,11 +55,18 @@ def test_rows_at_fault_are_written_with_row_column_and_reason():
     out = io.StringIO()
     ledger = ExportLedger("users/track", rejected_file=out)
     ledger.skip(Rejection(7, "currency", "'ZZZ' is not an ISO 4217 currency code", {"currency": "ZZZ"}))
-    ledger.record(BatchResult("users/track", [ItemOutcome(Item("purchases", {"product_id": "p"}, ref=9), "rejected", "no")]))
+    ledger.record(
+        BatchResult("users/track", [ItemOutcome(Item("purchases", {"product_id": "p"}, ref=9), "rejected", "no")])
+    )
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines == [
-        {"row": 7, "column": "currency", "reason": "'ZZZ' is not an ISO 4217 currency code", "stage": "validation",
-         "data": {"currency": "ZZZ"}},
+        {
+            "row": 7,
+            "column": "currency",
+            "reason": "'ZZZ' is not an ISO 4217 currency code",
+            "stage": "validation",
+            "data": {"currency": "ZZZ"},
+        },
         {"row": 9, "column": None, "reason": "no", "stage": "rejected", "object": {"product_id": "p"}},
     ]
     assert str(ledger.first_problem) == "row 7, column 'currency': 'ZZZ' is not an ISO 4217 currency code (invalid)"

@@ -24,12 +24,18 @@ from airflow_provider_braze.records import AttributesBuilder, EventsBuilder, Pur
 # Values as sources hand them over: any text (NUL, lone surrogates included), any integer, any
 # float (NaN and infinities included), booleans, None, and JSON-like containers of them.
 # Any character (lone surrogates, category Cs, too), with the troublesome ones drawn often.
-any_char = st.one_of(st.sampled_from(["\x00", "\ud800", "\udc80", "\udfff", "é", "😀", "a"]),
-                     st.characters(exclude_categories=()))
+any_char = st.one_of(
+    st.sampled_from(["\x00", "\ud800", "\udc80", "\udfff", "é", "😀", "a"]), st.characters(exclude_categories=())
+)
 # (st.text leaves lone surrogates out whatever its alphabet: build strings from characters instead.)
 any_text = st.lists(any_char, max_size=20).map("".join)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), any_text, st.text(alphabet=st.characters(codec="utf-8")),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    any_text,
+    st.text(alphabet=st.characters(codec="utf-8")),
 )
 values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4), max_leaves=12
@@ -84,8 +90,14 @@ def test_event_rows_build_to_a_sendable_object_or_a_reason(row, name, time):
 @SETTINGS
 @given(price=values, quantity=values, currency=values)
 def test_purchase_rows_build_to_a_sendable_object_or_a_reason(price, quantity, currency):
-    row = {"external_id": "u1", "product_id": "sku", "time": "2026-11-30T10:00:00Z",
-           "price": price, "quantity": quantity, "currency": currency}
+    row = {
+        "external_id": "u1",
+        "product_id": "sku",
+        "time": "2026-11-30T10:00:00Z",
+        "price": price,
+        "quantity": quantity,
+        "currency": currency,
+    }
     result = PurchasesBuilder().build(row, 1)
     assert_sendable(result)
     if isinstance(result, Item):
@@ -109,11 +121,15 @@ texts = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00")
 @SETTINGS
 @given(
     kinds=st.lists(st.tuples(st.sampled_from(["attributes", "events", "purchases"]), texts), max_size=300),
-    max_items=st.integers(1, 75), max_total=st.integers(1, 200), max_bytes=st.integers(3_500, 60_000),
+    max_items=st.integers(1, 75),
+    max_total=st.integers(1, 200),
+    max_bytes=st.integers(3_500, 60_000),
 )
 def test_batches_respect_every_limit_and_lose_nothing(kinds, max_items, max_total, max_bytes):
-    endpoint = replace(get_endpoint("users/track").with_limits(max_items=max_items, max_total_items=max_total),
-                       max_body_bytes=max_bytes)
+    endpoint = replace(
+        get_endpoint("users/track").with_limits(max_items=max_items, max_total_items=max_total),
+        max_body_bytes=max_bytes,
+    )
     items = [Item(key, {"external_id": f"u{n}", "note": text}, ref=n) for n, (key, text) in enumerate(kinds)]
 
     batches = list(Batcher(endpoint).batches(items))
@@ -141,13 +157,24 @@ EMAIL = Identity.model_validate({"identitySpace": "email", "identityFormat": "ra
 
 
 @SETTINGS
-@given(choices=st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["granted", "denied"])), min_size=1, max_size=30),
-       order=st.randoms(use_true_random=False))
+@given(
+    choices=st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["granted", "denied"])), min_size=1, max_size=30),
+    order=st.randoms(use_true_random=False),
+)
 def test_the_latest_choice_wins_in_any_arrival_order_and_with_repeats(choices, order):
     events = [
-        KetchEvent(uid=f"u{n}", api_version="subscription/v1", kind="SubscriptionTopicRequest", tenant="t",
-                   received_at=0, submitted_at=float(submitted), identities=(EMAIL,),
-                   subscription_changes=(SubscriptionChange("news", "email", status),), control_changes=(), event_id=n)
+        KetchEvent(
+            uid=f"u{n}",
+            api_version="subscription/v1",
+            kind="SubscriptionTopicRequest",
+            tenant="t",
+            received_at=0,
+            submitted_at=float(submitted),
+            identities=(EMAIL,),
+            subscription_changes=(SubscriptionChange("news", "email", status),),
+            control_changes=(),
+            event_id=n,
+        )
         for n, (submitted, status) in enumerate(choices)
     ]
     arrived = events + events[: len(events) // 2]  # some delivered twice

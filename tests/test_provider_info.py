@@ -46,7 +46,11 @@ def test_airflow_providers_list_discovers_the_provider(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     out = subprocess.run(
         [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     listed = {p["package_name"]: p for p in json.loads(out[out.index("[{") :])}
     assert "airflow-provider-braze-sync" in listed
@@ -56,7 +60,11 @@ def test_airflow_lists_the_braze_connection_type(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     out = subprocess.run(
         [sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     hooks = json.loads(out[out.index("[{") :])
     braze = [h for h in hooks if h.get("connection_type") == "braze"]

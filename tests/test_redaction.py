@@ -32,12 +32,16 @@ def test_a_problem_logged_by_an_export_masks_emails_but_the_rejected_file_keeps_
     rejected = tmp_path / "rejected.jsonl"
     with caplog.at_level("WARNING"):
         BrazeTrackUsersOperator(
-            task_id="t", records=[{"external_id": "u1", "gender": "ada.lovelace@example.com"}],
-            skip_on_invalid_records=True, rejected_records_path=str(rejected),
+            task_id="t",
+            records=[{"external_id": "u1", "gender": "ada.lovelace@example.com"}],
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
         ).execute(context={})
     logged = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_braze.ledger"]
-    assert logged == ["row 1, column 'gender': gender 'ad***@example.com' is not one of Braze's genders: M (male), "
-                      "F (female), O (other), N (not applicable), P (prefer not to say) (invalid)"]
+    assert logged == [
+        "row 1, column 'gender': gender 'ad***@example.com' is not one of Braze's genders: M (male), "
+        "F (female), O (other), N (not applicable), P (prefer not to say) (invalid)"
+    ]
     assert "ada.lovelace@example.com" not in caplog.text
     assert json.loads(rejected.read_text())["data"]["gender"] == "ada.lovelace@example.com"
 

@@ -135,7 +135,9 @@ class AsyncBrazeClient:
         :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
             attempt Braze may have applied.
         """
-        call = Exchange.prepare(self.base_url, endpoint, json_body=json_body, path_params=path_params, idempotent=idempotent)
+        call = Exchange.prepare(
+            self.base_url, endpoint, json_body=json_body, path_params=path_params, idempotent=idempotent
+        )
 
         async def attempt() -> BrazeResponse:
             call.attempt_started()

@@ -73,7 +73,11 @@ class Batch:
 
     def split(self) -> tuple[Batch, Batch]:
         """Two batches with the first and second half of the items (used to isolate a bad object)."""
-        flat = [(key, item, chunk) for key in self.items for item, chunk in zip(self.items[key], self.encoded[key], strict=False)]
+        flat = [
+            (key, item, chunk)
+            for key in self.items
+            for item, chunk in zip(self.items[key], self.encoded[key], strict=False)
+        ]
         half = len(flat) // 2
         return self._from(flat[:half]), self._from(flat[half:])
 

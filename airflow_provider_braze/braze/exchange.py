@@ -163,9 +163,13 @@ def ambiguous_outcome(ep: Endpoint, error: BaseException, resent: bool) -> Braze
     :param error: the last attempt's error.
     :param resent: whether ambiguous attempts were sent again (``retry_ambiguous``).
     """
-    why = "was sent again (retry_ambiguous) and still failed" if resent else (
-        "was not resent because it carries events, purchases or increments that would count twice "
-        "(set retry_ambiguous to resend anyway)"
+    why = (
+        "was sent again (retry_ambiguous) and still failed"
+        if resent
+        else (
+            "was not resent because it carries events, purchases or increments that would count twice "
+            "(set retry_ambiguous to resend anyway)"
+        )
     )
     return BrazeAmbiguousOutcomeError(
         f"{ep.method} {ep.path} may have been applied by Braze although no success answer came back "

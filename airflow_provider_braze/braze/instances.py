@@ -58,9 +58,7 @@ def resolve_base_url(host: str, port: int | None = None) -> str:
     if code in INSTANCES:
         return INSTANCES[code]
     if _looks_like_instance_code(code):
-        raise BrazeConfigurationError(
-            f"Unknown Braze instance {value!r}; valid instances are {', '.join(INSTANCES)}."
-        )
+        raise BrazeConfigurationError(f"Unknown Braze instance {value!r}; valid instances are {', '.join(INSTANCES)}.")
     url = value if "://" in value else f"https://{value}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -226,7 +226,10 @@ class BatchSender:
                 return
             log.info(
                 "%s rejected a batch of %d objects (HTTP %s: %s); splitting it to isolate the objects at fault",
-                batch.endpoint.path, len(batch), exc.status_code, exc.message,
+                batch.endpoint.path,
+                len(batch),
+                exc.status_code,
+                exc.message,
             )
             for half in batch.split():
                 self._send_or_split(half, result, window)

@@ -194,7 +194,9 @@ class KetchHook(BaseHook):
         """Record a user's choices in Ketch; see :meth:`KetchWebAPIClient.set_subscriptions`."""
         self.web_api.set_subscriptions(identities, **choices)
 
-    def reconcile(self, identities_list: Iterable[Mapping[str, str]], *args: Any, **kwargs: Any) -> Iterator[KetchSubscriptionState]:
+    def reconcile(
+        self, identities_list: Iterable[Mapping[str, str]], *args: Any, **kwargs: Any
+    ) -> Iterator[KetchSubscriptionState]:
         """Read Ketch's current state of every known identity; see :meth:`KetchWebAPIClient.reconcile`."""
         return self.web_api.reconcile(identities_list, *args, **kwargs)
 

@@ -27,7 +27,6 @@ DEFAULT_STATE_FILE = "braze_provider_state.db"
 DEFAULT_WEB_API_QPS = 5.0
 
 
-
 class KetchConfigurationError(ValueError):
     """A Ketch connection is missing a setting or has an invalid one."""
 
@@ -38,7 +37,8 @@ def airflow_home() -> str:
 
 
 def default_state_url() -> str:
-    """The embedded state store: ``sqlite:///$AIRFLOW_HOME/braze_provider_state.db`` (Ketch events and the sync ledger)."""
+    """The embedded state store, ``sqlite:///$AIRFLOW_HOME/braze_provider_state.db``: Ketch events and the
+    sync ledger."""
     return f"sqlite:///{os.path.join(os.path.abspath(airflow_home()), DEFAULT_STATE_FILE)}"
 
 

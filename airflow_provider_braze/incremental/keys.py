@@ -130,5 +130,6 @@ def object_key(obj: Mapping[str, Any], salt: bytes) -> bytes:
 
 def column_key(value: Any, salt: bytes) -> bytes:
     """The key of an event or purchase named by a unique column (``event_key_column``)."""
-    return hashlib.blake2b(str(value).encode("utf-8", "surrogatepass"), digest_size=_DIGEST, key=salt,
-                           person=b"event_key").digest()
+    return hashlib.blake2b(
+        str(value).encode("utf-8", "surrogatepass"), digest_size=_DIGEST, key=salt, person=b"event_key"
+    ).digest()

@@ -28,7 +28,9 @@ class Partition:
 
     def __post_init__(self) -> None:
         if self.count < 1 or not 0 <= self.index < self.count:
-            raise ValueError(f"partition must be (index, count) with 0 <= index < count, got ({self.index}, {self.count})")
+            raise ValueError(
+                f"partition must be (index, count) with 0 <= index < count, got ({self.index}, {self.count})"
+            )
 
     @classmethod
     def parse(cls, value: Partition | Sequence[int] | str) -> Partition:

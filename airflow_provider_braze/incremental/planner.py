@@ -101,7 +101,10 @@ _Prepared = tuple[Item, "str | None", "bytes | None", "bytes | None", "bytes | N
 
 #: A chunk's lookup: pending users, stored users, pending keys, stored keys.
 _Known = tuple[
-    dict[bytes, Any], Mapping[bytes, tuple[bytes, bytes | None, int]], dict[bytes, Entry], Mapping[bytes, tuple[str, int]]
+    dict[bytes, Any],
+    Mapping[bytes, tuple[bytes, bytes | None, int]],
+    dict[bytes, Entry],
+    Mapping[bytes, tuple[str, int]],
 ]
 
 
@@ -257,7 +260,8 @@ class IncrementalSync:
         self.journal.flush_problems()
 
     def _stage(self, chunk: list[SourceRow], reader: LedgerReader | None) -> _Staged:
-        """Digest a chunk's rows and start its ledger probe (``reader``: ``None`` when rows are not settled by digest)."""
+        """Digest a chunk's rows and start its ledger probe (``reader``: ``None`` when rows are not settled
+        by digest)."""
         digest = self._digest
         digests = [None if problem is not None else digest(data) for _, data, problem in chunk]
         if reader is None or self.run is None:
@@ -292,7 +296,8 @@ class IncrementalSync:
                 break
             made.append(built)
         prepared = [
-            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None for m, d in zip(made, digests, strict=False)
+            self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None
+            for m, d in zip(made, digests, strict=False)
         ]
         known = self._look_up([p for p in prepared if p is not None])
         pending_users = known[0]
@@ -491,7 +496,8 @@ class IncrementalSync:
     def _diff(
         self, obj: dict[str, Any], id_field: str | None, prints: dict[str, int]
     ) -> tuple[dict[str, Any], dict[str, int], bool, bool]:
-        """What to send of ``obj`` given the user's fingerprints: ``(object, new fingerprints, changed, operations)``."""
+        """What to send of ``obj`` given the user's fingerprints: ``(object, new fingerprints, changed,
+        operations)``."""
         send: dict[str, Any] = {}
         new_prints: dict[str, int] = {} if self.full_resync else dict(prints)
         changed = operations = False
@@ -516,7 +522,8 @@ class IncrementalSync:
     def _missing_key(self, item: Item) -> None:
         key_column = self.key_column
         rejection = Rejection(
-            item.ref, key_column,
+            item.ref,
+            key_column,
             f"{key_column} is empty; with event_key_column={key_column!r} every row needs its unique key",
             item.value,
         )

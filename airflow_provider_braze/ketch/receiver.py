@@ -251,9 +251,7 @@ def create_receiver_app(
             # The state engine hides SQL parameters, so the traceback carries no identities or headers.
             log.exception("Ketch webhook %s %s could not be stored", event.kind, event.uid)
             return _error(503, "unavailable", "the event could not be stored; retry later", data)
-        log.info(
-            "Ketch %s %s %s", event.kind, event.uid, "stored" if stored else "already stored (repeated uid)"
-        )
+        log.info("Ketch %s %s %s", event.kind, event.uid, "stored" if stored else "already stored (repeated uid)")
         return answer
 
     return app

@@ -33,6 +33,7 @@ _PROGRESS_EVERY = 100
 _PROGRESS_SECONDS = 30.0
 _MAX_BACKOFF = 30.0
 
+
 class KetchWebAPIError(Exception):
     """Ketch's web API answered with an error status; the text is Ketch's message, never the request sent."""
 
@@ -164,8 +165,11 @@ class KetchWebAPIClient:
                 wait = random.uniform(0, min(_MAX_BACKOFF, 0.5 * 2 ** (attempt - 1)))
             log.warning(
                 "Ketch web API %s failed (%s); attempt %d of %d in %.1f s",
-                operation, type(error).__name__ if response is None else response.status_code,
-                attempt + 1, attempts, wait,
+                operation,
+                type(error).__name__ if response is None else response.status_code,
+                attempt + 1,
+                attempts,
+                wait,
             )
             self._sleep(wait)
 
@@ -291,7 +295,12 @@ class KetchWebAPIClient:
             eta = f", ETA {(total - done) / rate:.0f} s"
         log.info(
             "Ketch reconciliation%s: %d/%s identities read (%.1f/s, %d refused%s)",
-            " done" if final else "", done, "?" if total is None else total, rate, failed, eta,
+            " done" if final else "",
+            done,
+            "?" if total is None else total,
+            rate,
+            failed,
+            eta,
         )
 
 

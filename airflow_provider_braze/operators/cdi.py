@@ -101,7 +101,8 @@ class BrazeCDISyncOperator(BaseOperator):
             if job is None:
                 self.log.warning(
                     "The sync of integration %s was started but its job is not listed yet, so no "
-                    "sync_start_time was pushed to XCom.", self.integration_id,
+                    "sync_start_time was pushed to XCom.",
+                    self.integration_id,
                 )
             return job.sync_start_time if job else None
         if job is not None and job.is_terminal:
@@ -155,7 +156,8 @@ class BrazeCDISyncOperator(BaseOperator):
             selector = cdi.CDIJobSelector(sync_start_time=job.sync_start_time)
         self.log.info(
             "Started a sync of Braze CDI integration %s (job started %s)",
-            self.integration_id, job.sync_start_time if job else "- not listed yet",
+            self.integration_id,
+            job.sync_start_time if job else "- not listed yet",
         )
         return job, selector
 
@@ -169,13 +171,15 @@ class BrazeCDISyncOperator(BaseOperator):
         running = self.hook.get_cdi_job_status(self.integration_id)
         if running is None or not running.sync_start_time:
             self.log.warning(
-                "Braze says a sync of integration %s is in progress but lists no job; following the "
-                "latest job.", self.integration_id,
+                "Braze says a sync of integration %s is in progress but lists no job; following the latest job.",
+                self.integration_id,
             )
             return running, cdi.CDIJobSelector()
         self.log.info(
             "A sync of Braze CDI integration %s is already running (started %s); waiting for that job "
-            "instead of starting another.", self.integration_id, running.sync_start_time,
+            "instead of starting another.",
+            self.integration_id,
+            running.sync_start_time,
         )
         return running, cdi.CDIJobSelector(sync_start_time=running.sync_start_time)
 
@@ -190,7 +194,9 @@ class BrazeCDISyncOperator(BaseOperator):
                 return cdi.timeout_event(self.integration_id, job, now - started)
             self.log.info(
                 "Braze CDI job of integration %s: %s; next check in %g s",
-                self.integration_id, job.describe() if job else "not listed yet", self.poll_interval,
+                self.integration_id,
+                job.describe() if job else "not listed yet",
+                self.poll_interval,
             )
             time.sleep(min(self.poll_interval, end_time - now))
             job = self.hook.get_cdi_job_status(

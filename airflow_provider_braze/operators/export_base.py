@@ -330,7 +330,10 @@ class BrazeExportBaseOperator(BaseOperator):
         # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
         heartbeat = ledger.maybe_log_progress
         for result in hook.send(
-            endpoint, items, static_body=self.static_body(), heartbeat=heartbeat,
+            endpoint,
+            items,
+            static_body=self.static_body(),
+            heartbeat=heartbeat,
             journal=sync.journal if sync is not None else None,
         ):
             ledger.record(result)
@@ -423,7 +426,8 @@ class BrazeExportBaseOperator(BaseOperator):
         if self.state_conn_id is None:
             self.log.info(
                 "Sync ledger %r in the embedded SQLite state store under AIRFLOW_HOME: it serves one machine; "
-                "workers on several machines or in throwaway pods need state_conn_id (PostgreSQL, say).", key,
+                "workers on several machines or in throwaway pods need state_conn_id (PostgreSQL, say).",
+                key,
             )
         if self.dry_run:
             run = store.peek_run(key)
@@ -433,7 +437,10 @@ class BrazeExportBaseOperator(BaseOperator):
             map_index = getattr(ti, "map_index", -1) if ti is not None else -1
             try:
                 run = store.open_run(
-                    key, endpoint=endpoint, mode=record_type, run_id=str(run_id),
+                    key,
+                    endpoint=endpoint,
+                    mode=record_type,
+                    run_id=str(run_id),
                     map_index=-1 if map_index is None else int(map_index),
                     partition=str(partition) if partition else None,
                 )
@@ -443,11 +450,18 @@ class BrazeExportBaseOperator(BaseOperator):
                 self.log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
         self._sync_key = key
         return IncrementalSync(
-            store, run,
-            record_type=record_type, report=ledger, only_changed=self.only_changed, full_resync=self.full_resync,
-            retry_ambiguous=retry_ambiguous, key_column=self.event_key_column,
-            record=not self.dry_run, stop_on_invalid=not self.skip_on_invalid_records,
-            builder_settings=_settings(builder), partition=str(partition) if partition else None,
+            store,
+            run,
+            record_type=record_type,
+            report=ledger,
+            only_changed=self.only_changed,
+            full_resync=self.full_resync,
+            retry_ambiguous=retry_ambiguous,
+            key_column=self.event_key_column,
+            record=not self.dry_run,
+            stop_on_invalid=not self.skip_on_invalid_records,
+            builder_settings=_settings(builder),
+            partition=str(partition) if partition else None,
         )
 
     def _check_sync_options(self, record_type: str | None) -> None:
@@ -481,7 +495,8 @@ class BrazeExportBaseOperator(BaseOperator):
                 "%s rows were not sent because an earlier attempt sent them and got no clear answer: Braze may hold "
                 "them. Check in Braze, then settle them with `braze-sync-ledger settle %s --delivered` (they arrived) "
                 "or `--not-delivered` (the next run sends them), or pass retry_ambiguous=True to resend them.",
-                f"{ledger.unsettled:,}", self._sync_key,
+                f"{ledger.unsettled:,}",
+                self._sync_key,
             )
 
     def _complete(self, ledger: ExportLedger) -> bool:
@@ -493,7 +508,8 @@ class BrazeExportBaseOperator(BaseOperator):
             settle = (
                 f" Later attempts and runs hold them back; once you have checked Braze, settle them with "
                 f"`braze-sync-ledger settle {self._sync_key} --delivered` (or --not-delivered to send them again)."
-                if sync is not None else ""
+                if sync is not None
+                else ""
             )
             raise BrazeExportFailed(
                 f"{ledger.unknown:,} rows were sent without a clear answer (connection lost, timeout, 502 or 504), "

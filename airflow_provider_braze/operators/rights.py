@@ -35,9 +35,27 @@ log = logging.getLogger(__name__)
 
 #: What an access request returns: the profile fields /users/export/ids documents, less message history.
 ACCESS_FIELDS = (
-    "braze_id", "external_id", "user_aliases", "email", "phone", "first_name", "last_name", "dob", "gender",
-    "country", "home_city", "language", "time_zone", "created_at", "custom_attributes", "custom_events",
-    "purchases", "devices", "email_subscribe", "push_subscribe", "total_revenue",
+    "braze_id",
+    "external_id",
+    "user_aliases",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "dob",
+    "gender",
+    "country",
+    "home_city",
+    "language",
+    "time_zone",
+    "created_at",
+    "custom_attributes",
+    "custom_events",
+    "purchases",
+    "devices",
+    "email_subscribe",
+    "push_subscribe",
+    "total_revenue",
 )
 #: What a delete, correction or restriction needs to find the profiles it changes.
 LOOKUP_FIELDS = ("braze_id", "external_id")
@@ -110,7 +128,10 @@ class BrazeRightsRequestsOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "identity_spaces", "restriction_subscription_groups", "ketch_conn_id", "braze_conn_id",
+        "identity_spaces",
+        "restriction_subscription_groups",
+        "ketch_conn_id",
+        "braze_conn_id",
     )
     ui_color = "#ffe9e5"
 
@@ -162,7 +183,9 @@ class BrazeRightsRequestsOperator(BaseOperator):
             )
         return summary
 
-    def _handle(self, request: RightsRequest, store: KetchEventStore, braze: BrazeHook, session: requests.Session) -> str:
+    def _handle(
+        self, request: RightsRequest, store: KetchEventStore, braze: BrazeHook, session: requests.Session
+    ) -> str:
         if request.is_completed:
             self._notify(request, store, session)  # an earlier run did the work; Ketch was not told yet
             return "notified_again"
@@ -203,7 +226,8 @@ class BrazeRightsRequestsOperator(BaseOperator):
         _update_profiles(braze, users, unsubscribe_all(self.restriction_subscription_groups))
         groups = len(self.restriction_subscription_groups)
         return _Outcome(
-            "restricted", "executed",
+            "restricted",
+            "executed",
             f"{len(users)} Braze profile(s) unsubscribed from email, push and {groups} subscription group(s); "
             "Braze cannot restrict processing per purpose.",
         )
@@ -225,7 +249,10 @@ class BrazeRightsRequestsOperator(BaseOperator):
             if value:
                 wanted["emails"].add(value)
         found: dict[str, dict[str, Any]] = {}
-        bodies: list[dict[str, Any]] = [{"external_ids": sorted(wanted["external_ids"])[i : i + 50]} for i in range(0, len(wanted["external_ids"]), 50)]
+        bodies: list[dict[str, Any]] = [
+            {"external_ids": sorted(wanted["external_ids"])[i : i + 50]}
+            for i in range(0, len(wanted["external_ids"]), 50)
+        ]
         bodies += [{"email_address": e} for e in sorted(wanted["emails"])]
         bodies += [{"phone": p} for p in sorted(wanted["phones"])]
         for body in bodies:
@@ -238,7 +265,9 @@ class BrazeRightsRequestsOperator(BaseOperator):
         """Send the request's current status to every callback, then remember it was delivered."""
         kind = RIGHTS_KINDS[request.kind]
         fields: dict[str, Any] = {
-            "status": request.status, "reason": request.reason, "result_message": request.result_message,
+            "status": request.status,
+            "reason": request.reason,
+            "result_message": request.result_message,
             "request_id": request.request_id,
         }
         if request.kind == "AccessRequest":

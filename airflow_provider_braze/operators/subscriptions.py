@@ -61,8 +61,18 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
     :param page_size: events read from the store at a time.
     """
 
-    template_fields: Sequence[str] = ("subscription_groups", "identity_spaces", "event_range", "ketch_conn_id", "braze_conn_id")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"subscription_groups": "json", "identity_spaces": "json", "event_range": "json"}
+    template_fields: Sequence[str] = (
+        "subscription_groups",
+        "identity_spaces",
+        "event_range",
+        "ketch_conn_id",
+        "braze_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "subscription_groups": "json",
+        "identity_spaces": "json",
+        "event_range": "json",
+    }
     ui_color = "#e5f3ff"
 
     def __init__(
@@ -104,7 +114,9 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
             self.log.info("No pending Ketch preference changes.")
             return _summary(summary, skipped)
         after = None if first_id is None else first_id - 1
-        self.log.info("Syncing pending Ketch changes with event ids %s..%s to Braze %s", first_id, last_id, braze.base_url)
+        self.log.info(
+            "Syncing pending Ketch changes with event ids %s..%s to Braze %s", first_id, last_id, braze.base_url
+        )
         try:
             while events := store.pending_changes(after_id=after, upto_id=last_id, limit=self.page_size):
                 self._sync_page(events, mapping, store, braze, run_id, summary, skipped)
@@ -177,7 +189,9 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         if error is not None:
             raise error
 
-    def _send(self, decisions: list[Decision], braze: BrazeHook, summary: Counter) -> Iterator[tuple[list[str], str, str | None]]:
+    def _send(
+        self, decisions: list[Decision], braze: BrazeHook, summary: Counter
+    ) -> Iterator[tuple[list[str], str, str | None]]:
         """Send decisions; yield ``(fingerprints, status, reason)`` per object Braze answered for."""
         groups = [d for d in decisions if d.target.kind == GROUP]
         global_email = [d for d in decisions if d.target.kind == GLOBAL_EMAIL]
@@ -195,14 +209,22 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
             yield from self._send_items(braze, "email/status", items, summary, {"subscription_state": state})
         ids = [d for d in global_email if d.target.identifier_kind == "external_ids"]
         items = [
-            Item("attributes", {"external_id": d.target.identifier, "email_subscribe": d.state}, ref=[d.target.fingerprint])
+            Item(
+                "attributes",
+                {"external_id": d.target.identifier, "email_subscribe": d.state},
+                ref=[d.target.fingerprint],
+            )
             for d in ids
         ]
         yield from self._send_items(braze, "users/track", items, summary)
 
     @staticmethod
     def _send_items(
-        braze: BrazeHook, endpoint: str, items: list[Item], summary: Counter, static_body: Mapping[str, Any] | None = None
+        braze: BrazeHook,
+        endpoint: str,
+        items: list[Item],
+        summary: Counter,
+        static_body: Mapping[str, Any] | None = None,
     ) -> Iterator[tuple[list[str], str, str | None]]:
         if not items:
             return
@@ -219,7 +241,11 @@ def _group_entries(decisions: list[Decision], kind: str) -> Iterator[Item]:
     for (group_id, state), members in by_group.items():
         for i in range(0, len(members), IDS_PER_ENTRY):
             chunk = members[i : i + IDS_PER_ENTRY]
-            entry = {"subscription_group_id": group_id, "subscription_state": state, kind: [d.target.identifier for d in chunk]}
+            entry = {
+                "subscription_group_id": group_id,
+                "subscription_state": state,
+                kind: [d.target.identifier for d in chunk],
+            }
             yield Item("subscription_groups", entry, ref=[d.target.fingerprint for d in chunk])
 
 
@@ -246,5 +272,15 @@ def _mapping_argument(name: str, value: Any) -> dict[str, Any]:
 
 
 def _summary(summary: Counter, skipped: Counter) -> dict[str, Any]:
-    keys = ("events", "changes", "accepted", "rejected", "not_applied", "superseded", "requests", "events_synced", "events_skipped")
+    keys = (
+        "events",
+        "changes",
+        "accepted",
+        "rejected",
+        "not_applied",
+        "superseded",
+        "requests",
+        "events_synced",
+        "events_skipped",
+    )
     return {**{k: summary.get(k, 0) for k in keys}, "skipped": dict(skipped)}

@@ -41,7 +41,10 @@ class BrazeSyncResetOperator(BaseOperator):
         store.reset(self.sync_key)
         self.log.info(
             "Forgot sync %r: %s users, %s event keys, %s runs.",
-            self.sync_key, f"{state.users:,}", f"{sum(state.keys.values()):,}", f"{state.runs:,}",
+            self.sync_key,
+            f"{state.users:,}",
+            f"{sum(state.keys.values()):,}",
+            f"{state.runs:,}",
         )
         return {"sync_key": self.sync_key, "forgotten": True, "users": state.users, "keys": sum(state.keys.values())}
 

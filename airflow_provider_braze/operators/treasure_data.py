@@ -54,7 +54,9 @@ class BrazeExportOperator(BrazeExportBaseOperator):
         **kwargs: Any,
     ) -> None:
         if pre_formated_fields is not None and kwargs.get("pre_formatted_fields") is not None:
-            raise BrazeExportMisconfigured("Give pre_formatted_fields or its older spelling pre_formated_fields, not both.")
+            raise BrazeExportMisconfigured(
+                "Give pre_formatted_fields or its older spelling pre_formated_fields, not both."
+            )
         if pre_formated_fields is not None:
             kwargs["pre_formatted_fields"] = pre_formated_fields
         super().__init__(**kwargs)

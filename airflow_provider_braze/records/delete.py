@@ -38,9 +38,10 @@ class DeleteBuilder(PrioritizedBuilder):
 
     Columns: exactly one of ``external_id`` (``external_ids``), ``braze_id`` (``braze_ids``),
     ``email`` (``email_addresses``, as ``{"email", "prioritization"}``), ``phone``
-    (``phone_numbers``, as ``{"phone", "prioritization"}``) or ``alias_name`` with ``alias_label`` (``user_aliases``) per row; a row
-    naming several is rejected rather than guessed at. ``prioritization`` (a JSON array or
-    comma-separated text) overrides the option for email and phone rows. Other columns are ignored.
+    (``phone_numbers``, as ``{"phone", "prioritization"}``) or ``alias_name`` with ``alias_label``
+    (``user_aliases``) per row; a row naming several is rejected rather than guessed at.
+    ``prioritization`` (a JSON array or comma-separated text) overrides the option for email and phone
+    rows. Other columns are ignored.
 
     :param prioritization: which profile to delete when several share an email or a phone number: values from
         ``identified``, ``unidentified``, ``most_recently_updated``; not both ``identified`` and

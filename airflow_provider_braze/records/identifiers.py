@@ -56,8 +56,10 @@ def identifier(value: Any) -> str:
     if not text.strip():
         raise Invalid("is blank")
     if len(text) > MAX_IDENTIFIER:
-        raise Invalid(f"is {len(text):,} characters long; identifiers longer than {MAX_IDENTIFIER} are refused "
-                      "as a column mix-up (Braze's pages set no limit)")
+        raise Invalid(
+            f"is {len(text):,} characters long; identifiers longer than {MAX_IDENTIFIER} are refused "
+            "as a column mix-up (Braze's pages set no limit)"
+        )
     return text
 
 
@@ -80,7 +82,9 @@ def phone_number(value: Any) -> str:
     if not text:
         raise Invalid("is blank")
     if not _PHONE.match(text):
-        raise Invalid("is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)")
+        raise Invalid(
+            "is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)"
+        )
     digits = sum(c.isdigit() for c in text)
     if not 7 <= digits <= 15:
         raise Invalid(f"has {digits} digits; a phone number has 7 to 15 (E.164)")

@@ -167,7 +167,10 @@ def countries() -> frozenset[str]:
     from babel import Locale
 
     territories = Locale("en").territories
-    return frozenset(code for code in territories if isinstance(code, str) and len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
+    return (
+        frozenset(code for code in territories if isinstance(code, str) and len(code) == 2 and code.isalpha())
+        - _NOT_COUNTRIES
+    )
 
 
 def country_code(value: Any) -> str:

@@ -72,7 +72,10 @@ class KetchPreferenceChangeSensor(BaseSensorOperator):
         rng = self.hook.get_event_store().unsynced_range(self._after_id())
         self.log.info(
             "%d unsynced Ketch preference change(s) (events %s to %s); waiting for %d",
-            rng.count, rng.first_id, rng.last_id, wanted,
+            rng.count,
+            rng.first_id,
+            rng.last_id,
+            wanted,
         )
         return PokeReturnValue(is_done=rng.count >= wanted, xcom_value=range_payload(rng))
 
@@ -101,8 +104,12 @@ class KetchPreferenceChangeSensor(BaseSensorOperator):
         status = body.get("status")
         if status == "changes":
             payload = {key: body[key] for key in ("first_id", "last_id", "count")}
-            self.log.info("%d unsynced Ketch preference change(s) (events %s to %s)",
-                          payload["count"], payload["first_id"], payload["last_id"])
+            self.log.info(
+                "%d unsynced Ketch preference change(s) (events %s to %s)",
+                payload["count"],
+                payload["first_id"],
+                payload["last_id"],
+            )
             return payload
         if status == "timeout":
             message = body.get("message") or "Timed out waiting for Ketch preference changes."

@@ -52,7 +52,9 @@ class ColumnFilter:
         self.exclude = frozenset(_names(exclude_columns or (), "exclude_columns"))
         both = sorted(self.exclude & (self.columns or frozenset()))
         if both:
-            raise ValueError(f"{', '.join(both)} {'is' if len(both) == 1 else 'are'} in both columns and exclude_columns")
+            raise ValueError(
+                f"{', '.join(both)} {'is' if len(both) == 1 else 'are'} in both columns and exclude_columns"
+            )
         self._kept: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 
     def kept(self, names: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -70,7 +72,8 @@ class ColumnFilter:
             elif looks_secret(name):
                 log.warning(
                     "Column %r looks like a secret and is not exported; name it in columns= to export it anyway, "
-                    "or leave it out of the query.", name,
+                    "or leave it out of the query.",
+                    name,
                 )
             else:
                 keep.append(name)

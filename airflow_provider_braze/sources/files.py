@@ -149,7 +149,9 @@ class FileSource(BaseSource):
         try:
             "".encode(self.encoding)
         except LookupError:
-            raise ValueError(f"encoding {encoding!r} is not a text encoding Python knows (utf-8, latin-1, cp1252 ...)") from None
+            raise ValueError(
+                f"encoding {encoding!r} is not a text encoding Python knows (utf-8, latin-1, cp1252 ...)"
+            ) from None
         self._file, self._closables = open_text(path, gzipped=gzipped, encoding=self.encoding, newline=newline)
 
     def _release(self) -> None:
@@ -314,8 +316,12 @@ class CsvSource(FileSource):
                     # Several lines joined by quotes into a record that still does not fit the
                     # header: a quote left open, closed by some later line's quote.
                     ref += 1
-                    yield self._unreadable(ref, start, f"a quote opened here closes on line {lines.line}, "
-                                                      f"and the record has {len(fields)} fields where the header has {width}")
+                    yield self._unreadable(
+                        ref,
+                        start,
+                        f"a quote opened here closes on line {lines.line}, "
+                        f"and the record has {len(fields)} fields where the header has {width}",
+                    )
                     reader = csv.reader(lines, **self._options)
                     continue
                 ref += 1
@@ -339,8 +345,11 @@ class CsvSource(FileSource):
         first = self._lines.drop_first()
         column = _open_quote_column(first, self._options, self.columns)
         where = f", column {column}" if column else ""
-        return (ref, {RAW_LINE: first.rstrip("\r\n")}, f"line {start}{where}: not valid CSV ({why}); "
-                f"the lines after it are read as rows of their own")
+        return (
+            ref,
+            {RAW_LINE: first.rstrip("\r\n")},
+            f"line {start}{where}: not valid CSV ({why}); the lines after it are read as rows of their own",
+        )
 
     def _ragged(self, fields: list[str], line: int) -> tuple[dict[str, Any], str]:
         header = self.columns
@@ -400,7 +409,11 @@ class JsonLinesSource(FileSource):
                         continue
                     self._refuse_array(ref, line)
                     ref += 1
-                    yield (ref, {RAW_LINE: line.rstrip("\r\n")}, f"line {line_number}: not valid JSON ({_why(exc, line)})")
+                    yield (
+                        ref,
+                        {RAW_LINE: line.rstrip("\r\n")},
+                        f"line {line_number}: not valid JSON ({_why(exc, line)})",
+                    )
                     continue
                 ref += 1
                 if type(value) is dict:
@@ -445,7 +458,5 @@ def _unique_columns(fieldnames: Any, description: str) -> tuple[str, ...]:
             twice.append(column)
         seen.add(column)
     if twice:
-        raise ValueError(
-            f"{description} has more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}"
-        )
+        raise ValueError(f"{description} has more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}")
     return columns

@@ -123,7 +123,9 @@ def create_state_engine(
             return
         # The level cannot change inside a transaction: it is set for each one before BEGIN. In WAL
         # mode NORMAL skips the fsync at commit; a later FULL commit makes it durable too.
-        conn.exec_driver_sql("PRAGMA synchronous = NORMAL" if options.get(_LOSABLE_OPTION) else "PRAGMA synchronous = FULL")
+        conn.exec_driver_sql(
+            "PRAGMA synchronous = NORMAL" if options.get(_LOSABLE_OPTION) else "PRAGMA synchronous = FULL"
+        )
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

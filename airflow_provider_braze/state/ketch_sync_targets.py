@@ -58,7 +58,9 @@ class KetchSyncTargets(StateStore):
         with read_transaction(self._engine) as conn:
             for i in range(0, len(keys), _CHUNK):
                 rows = conn.execute(
-                    select(t.fingerprint, t.state, t.submitted_at, t.event_id).where(t.fingerprint.in_(keys[i : i + _CHUNK]))
+                    select(t.fingerprint, t.state, t.submitted_at, t.event_id).where(
+                        t.fingerprint.in_(keys[i : i + _CHUNK])
+                    )
                 )
                 found.update({r.fingerprint: AppliedTarget(*r) for r in rows})
         return found
@@ -85,8 +87,13 @@ class KetchSyncTargets(StateStore):
         with write_transaction(self._engine) as conn:
             for target in applied:
                 known = existing.get(target.fingerprint)
-                values = {"state": target.state, "submitted_at": target.submitted_at, "event_id": target.event_id,
-                              "synced_at": now, "sync_run_id": run_id}
+                values = {
+                    "state": target.state,
+                    "submitted_at": target.submitted_at,
+                    "event_id": target.event_id,
+                    "synced_at": now,
+                    "sync_run_id": run_id,
+                }
                 if known is None:
                     conn.execute(ketch_sync_targets.insert().values(fingerprint=target.fingerprint, **values))
                 elif target.order > known.order:

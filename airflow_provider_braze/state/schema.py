@@ -139,6 +139,7 @@ ketch_sync_targets = Table(
 # done yet. Users and events are known by keyed BLAKE2b digests (``LargeBinary(16)``), never by their
 # identifiers. ``run`` columns hold a ``braze_sync_runs.id``.
 
+
 class Digest(LargeBinary):
     """A 16-byte digest. Both drivers take and return ``bytes`` as they are, so SQLAlchemy's per-value
     conversion (measurable when a lookup binds a thousand of them) is skipped."""

@@ -161,8 +161,12 @@ class SyncHistory:
     def _syncs(self, sync_key: str | None = None) -> Iterator[Sync]:
         s, r = braze_syncs.c, braze_sync_runs.c
         newest = (
-            select(r.id).where(r.sync_id == s.id).order_by(r.started_at.desc(), r.id.desc()).limit(1)
-            .correlate(braze_syncs).scalar_subquery()
+            select(r.id)
+            .where(r.sync_id == s.id)
+            .order_by(r.started_at.desc(), r.id.desc())
+            .limit(1)
+            .correlate(braze_syncs)
+            .scalar_subquery()
         )
         count = select(func.count()).where(r.sync_id == s.id).correlate(braze_syncs).scalar_subquery()
         query = select(s.id, s.sync_key, s.endpoint, s.mode, count.label("runs"), newest.label("newest"))
@@ -258,11 +262,20 @@ class SyncHistory:
 
 def _run_columns() -> Any:
     r = braze_sync_runs.c
-    return select(r.id, r.run_id, r.map_index, r.try_number, r.partition, r.status, r.started_at, r.finished_at, r.summary)
+    return select(
+        r.id, r.run_id, r.map_index, r.try_number, r.partition, r.status, r.started_at, r.finished_at, r.summary
+    )
 
 
 def _run(row: Any) -> Run:
     return Run(
-        int(row.id), row.run_id, int(row.map_index), int(row.try_number), row.partition, row.status,
-        float(row.started_at), None if row.finished_at is None else float(row.finished_at), dict(row.summary or {}),
+        int(row.id),
+        row.run_id,
+        int(row.map_index),
+        int(row.try_number),
+        row.partition,
+        row.status,
+        float(row.started_at),
+        None if row.finished_at is None else float(row.finished_at),
+        dict(row.summary or {}),
     )

@@ -199,22 +199,31 @@ class SyncLedgerStore(StateStore):
                 select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
             ).first()
             if existing is None:
-                run = inserted_id(conn.execute(
-                    insert(braze_sync_runs).values(
-                        sync_id=sync_id, run_id=run_id, map_index=map_index, try_number=1, partition=partition,
-                        status="running", started_at=now,
+                run = inserted_id(
+                    conn.execute(
+                        insert(braze_sync_runs).values(
+                            sync_id=sync_id,
+                            run_id=run_id,
+                            map_index=map_index,
+                            try_number=1,
+                            partition=partition,
+                            status="running",
+                            started_at=now,
+                        )
                     )
-                ))
+                )
                 attempt = 1
             else:
                 run, attempt = existing.id, existing.try_number + 1
                 conn.execute(
-                    update(braze_sync_runs).where(r.id == run).values(try_number=attempt, status="running", finished_at=None)
+                    update(braze_sync_runs)
+                    .where(r.id == run)
+                    .values(try_number=attempt, status="running", finished_at=None)
                 )
             open_problems = conn.execute(
-                select(func.count()).select_from(braze_sync_problems).where(
-                    p.sync_id == sync_id, p.resolved_run.is_(None), p.run != run
-                )
+                select(func.count())
+                .select_from(braze_sync_problems)
+                .where(p.sync_id == sync_id, p.resolved_run.is_(None), p.run != run)
             ).scalar_one()
         return SyncRun(int(sync_id), int(run), salt, attempt, int(open_problems))
 
@@ -228,9 +237,11 @@ class SyncLedgerStore(StateStore):
     def _insert_sync(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
         try:
             with conn.begin_nested():
-                return inserted_id(conn.execute(
-                    insert(braze_syncs).values(sync_key=sync_key, endpoint=endpoint, mode=mode, created_at=now)
-                ))
+                return inserted_id(
+                    conn.execute(
+                        insert(braze_syncs).values(sync_key=sync_key, endpoint=endpoint, mode=mode, created_at=now)
+                    )
+                )
         except IntegrityError:
             # A partition on another worker created it between our read and our insert.
             return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar_one()
@@ -317,7 +328,9 @@ class SyncLedgerStore(StateStore):
             with write_transaction(self._engine) as conn:
                 self._write_intents(conn, run, keys, self._clock())
 
-    def _write_intents(self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float) -> None:
+    def _write_intents(
+        self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float
+    ) -> None:
         rows = [(run.sync_id, k, KEY_SENDING, run.run, ref, now) for k, ref in keys]
         sql.upsert(conn, sql.UPSERT_KEYS, rows, key_width=2)
 
@@ -384,8 +397,14 @@ class SyncLedgerStore(StateStore):
             insert(braze_sync_problems),
             [
                 {
-                    "sync_id": run.sync_id, "run": run.run, "item_key": item, "row_ref": ref, "status": status,
-                    "column_name": column, "reason": reason, "created_at": now,
+                    "sync_id": run.sync_id,
+                    "run": run.run,
+                    "item_key": item,
+                    "row_ref": ref,
+                    "status": status,
+                    "column_name": column,
+                    "reason": reason,
+                    "created_at": now,
                 }
                 for item, ref, status, column, reason in problems
             ],
@@ -401,16 +420,22 @@ class SyncLedgerStore(StateStore):
             sync = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
             if sync is None:
                 return None
-            users = conn.execute(select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)).scalar_one()
+            users = conn.execute(
+                select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)
+            ).scalar_one()
             keys: dict[str, int] = dict(
                 conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all()
             )
             problems: dict[str, int] = dict(
                 conn.execute(
-                    select(p.status, func.count()).where(p.sync_id == sync.id, p.resolved_run.is_(None)).group_by(p.status)
+                    select(p.status, func.count())
+                    .where(p.sync_id == sync.id, p.resolved_run.is_(None))
+                    .group_by(p.status)
                 ).all()
             )
-            runs = conn.execute(select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)).scalar_one()
+            runs = conn.execute(
+                select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)
+            ).scalar_one()
         return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs)
 
     def runs(self, sync_key: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -443,7 +468,13 @@ class SyncLedgerStore(StateStore):
         if sync_id is None:
             return False
         with write_transaction(self._engine) as conn:
-            for table in (braze_sync_users, braze_sync_user_values, braze_sync_keys, braze_sync_problems, braze_sync_runs):
+            for table in (
+                braze_sync_users,
+                braze_sync_user_values,
+                braze_sync_keys,
+                braze_sync_problems,
+                braze_sync_runs,
+            ):
                 conn.execute(delete(table).where(table.c.sync_id == sync_id))
             conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
         return True

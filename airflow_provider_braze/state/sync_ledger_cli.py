@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     verdict.add_argument("--not-delivered", action="store_true", help="they did not: the next run sends them")
     reset = commands.add_parser("reset", help="forget everything about a sync (its next run sends every row)")
     reset.add_argument("sync_key")
-    reset.add_argument("--yes", action="store_true", help="confirm: events and purchases sent before would be sent again")
+    reset.add_argument(
+        "--yes", action="store_true", help="confirm: events and purchases sent before would be sent again"
+    )
     return parser
 
 
@@ -83,10 +85,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
         print(f"braze-sync-ledger: no sync {args.sync_key!r} in this state store", file=sys.stderr)
         return 1
     if args.command == "show":
-        print(json.dumps({
-            "sync_key": state.sync_key, "endpoint": state.endpoint, "mode": state.mode, "users": state.users,
-            "keys": state.keys, "open_problems": state.open_problems, "runs": state.runs,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "sync_key": state.sync_key,
+                    "endpoint": state.endpoint,
+                    "mode": state.mode,
+                    "users": state.users,
+                    "keys": state.keys,
+                    "open_problems": state.open_problems,
+                    "runs": state.runs,
+                },
+                indent=2,
+            )
+        )
         return 0
     if args.command == "settle":
         settled = store.settle_unknown(args.sync_key, delivered=args.delivered)
@@ -99,8 +111,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
             "attribute and sends every event and purchase again. Add --yes to confirm."
         )
     store.reset(args.sync_key)
-    print(f"forgot sync {args.sync_key!r}: {state.users:,} users, {sum(state.keys.values()):,} event keys, "
-          f"{state.runs:,} runs")
+    print(
+        f"forgot sync {args.sync_key!r}: {state.users:,} users, {sum(state.keys.values()):,} event keys, "
+        f"{state.runs:,} runs"
+    )
     return 0
 
 

@@ -103,7 +103,10 @@ def select_settled(conn: Connection, sync_id: int, digests: Sequence[bytes]) -> 
     data = bytes.fromhex(packed)
     w = _SETTLED_WIDTH
     return {
-        data[i : i + 16]: (int.from_bytes(data[i + 16 : i + 24], "big", signed=True), int.from_bytes(data[i + 24 : i + w], "big"))
+        data[i : i + 16]: (
+            int.from_bytes(data[i + 16 : i + 24], "big", signed=True),
+            int.from_bytes(data[i + 24 : i + w], "big"),
+        )
         for i in range(0, len(data), w)
     }
 

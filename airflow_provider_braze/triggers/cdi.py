@@ -95,11 +95,21 @@ class BrazeCDIJobTrigger(BaseTrigger):
 
     def _log_progress(self, job: cdi.CDIJob | None) -> None:
         if job is None:
-            self.log.info("Braze CDI job of integration %s not listed yet; next check in %g s",
-                          self.integration_id, self.poll_interval)
+            self.log.info(
+                "Braze CDI job of integration %s not listed yet; next check in %g s",
+                self.integration_id,
+                self.poll_interval,
+            )
         elif job.status is None:
-            self.log.warning("Braze CDI job of integration %s has unknown status %r; still waiting",
-                             self.integration_id, job.job_status)
+            self.log.warning(
+                "Braze CDI job of integration %s has unknown status %r; still waiting",
+                self.integration_id,
+                job.job_status,
+            )
         else:
-            self.log.info("Braze CDI job of integration %s: %s; next check in %g s",
-                          self.integration_id, job.describe(), self.poll_interval)
+            self.log.info(
+                "Braze CDI job of integration %s: %s; next check in %g s",
+                self.integration_id,
+                job.describe(),
+                self.poll_interval,
+            )

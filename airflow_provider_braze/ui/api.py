@@ -95,8 +95,12 @@ def run_problems(
         "total": total,
         "problems": [
             {
-                "row": p.row, "status": p.status, "outcome": OUTCOME_LABELS.get(p.status, p.status),
-                "column": p.column, "reason": p.reason, "later": later(p),
+                "row": p.row,
+                "status": p.status,
+                "outcome": OUTCOME_LABELS.get(p.status, p.status),
+                "column": p.column,
+                "reason": p.reason,
+                "later": later(p),
             }
             for p in (shown(p, reveal) for p in rows)
         ],

@@ -39,7 +39,7 @@ def create_app() -> FastAPI:
 def _is_api(request: Request) -> bool:
     root = request.scope.get("root_path", "")
     path = request.scope.get("path", "")
-    return path[len(root):].startswith("/api/") if path.startswith(root) else path.startswith("/api/")
+    return path[len(root) :].startswith("/api/") if path.startswith(root) else path.startswith("/api/")
 
 
 def _login_url(request: Request) -> str | None:

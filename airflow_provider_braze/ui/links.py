@@ -61,6 +61,8 @@ class BrazeSyncRunLink(BaseOperatorLink):
         sync_key = getattr(operator, "sync_key", None) or f"{operator.dag_id}.{operator.task_id}"
         map_index = getattr(ti_key, "map_index", -1)
         return task_run_url(
-            str(sync_key), str(ti_key.run_id), -1 if map_index is None else int(map_index),
+            str(sync_key),
+            str(ti_key.run_id),
+            -1 if map_index is None else int(map_index),
             base_url=conf.get("api", "base_url", fallback="") or "",
         )

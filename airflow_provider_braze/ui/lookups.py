@@ -98,10 +98,18 @@ def problems_csv(sync: Sync, run: Run, *, identifier: str | None, reveal: bool) 
         chunk = reading(functools.partial(_problems_after, run.id, identifier, after))
         for stored in chunk:
             p = shown(stored, reveal)
-            writer.writerow((
-                sync.sync_key, run.run_id, run.map_index, p.row or "", OUTCOME_LABELS.get(p.status, p.status),
-                _cell(p.column), _cell(p.reason), later(p),
-            ))
+            writer.writerow(
+                (
+                    sync.sync_key,
+                    run.run_id,
+                    run.map_index,
+                    p.row or "",
+                    OUTCOME_LABELS.get(p.status, p.status),
+                    _cell(p.column),
+                    _cell(p.reason),
+                    later(p),
+                )
+            )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -49,8 +49,13 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=number, duration=duration, when=when, urlpath=urlpath,
-                       outcome=lambda status: OUTCOME_LABELS.get(status, status))
+    env.filters.update(
+        number=number,
+        duration=duration,
+        when=when,
+        urlpath=urlpath,
+        outcome=lambda status: OUTCOME_LABELS.get(status, status),
+    )
     return env
 
 
@@ -59,7 +64,9 @@ def _why(sync: Sync) -> str:
     if sync.last is None or sync.last.status != "success":
         return ""
     f = figures(sync.last)
-    parts = [f"{number(n)} {word}" for n, word in ((f.refused, "refused"), (f.failed, "failed"), (f.unknown, "unknown")) if n]
+    parts = [
+        f"{number(n)} {word}" for n, word in ((f.refused, "refused"), (f.failed, "failed"), (f.unknown, "unknown")) if n
+    ]
     return ", ".join(parts)
 
 
@@ -81,14 +88,18 @@ def sync_page(sync: Sync, runs: Sequence[Run], *, root: str) -> str:
     :param runs: its runs, newest first.
     :param root: the path the app is mounted at.
     """
-    return environment().get_template("sync.html").render(
-        sync=sync,
-        runs=[{"run": run, "f": figures(run)} for run in runs],
-        health=health(sync.last),
-        throughput=charts.throughput_chart(runs) if runs else "",
-        outcomes=charts.outcomes_chart(runs) if runs else "",
-        legend=charts.OUTCOMES,
-        root=root,
+    return (
+        environment()
+        .get_template("sync.html")
+        .render(
+            sync=sync,
+            runs=[{"run": run, "f": figures(run)} for run in runs],
+            health=health(sync.last),
+            throughput=charts.throughput_chart(runs) if runs else "",
+            outcomes=charts.outcomes_chart(runs) if runs else "",
+            legend=charts.OUTCOMES,
+            root=root,
+        )
     )
 
 
@@ -101,7 +112,9 @@ def run_page(sync: Sync, run: Run, problems: Sequence[Problem], **context: Any) 
     :param context: ``root``, ``identifier`` (the search, ``None`` for none), ``reveal``, ``page``,
         ``page_size``, ``total``, ``more`` and ``csv_url``.
     """
-    return environment().get_template("run.html").render(sync=sync, run=run, f=figures(run), problems=problems, **context)
+    return (
+        environment().get_template("run.html").render(sync=sync, run=run, f=figures(run), problems=problems, **context)
+    )
 
 
 def message_page(title: str, text: str, *, link: tuple[str, str] | None = None) -> str:
@@ -111,7 +124,7 @@ def message_page(title: str, text: str, *, link: tuple[str, str] | None = None) 
     """
     template = environment().from_string(
         '{% extends "base.html" %}{% block title %}{{ title }}{% endblock %}{% block body %}'
-        "<h1>{{ title }}</h1><p>{{ text }}</p>{% if link %}<p><a href=\"{{ link[0] }}\">{{ link[1] }}</a></p>{% endif %}"
+        '<h1>{{ title }}</h1><p>{{ text }}</p>{% if link %}<p><a href="{{ link[0] }}">{{ link[1] }}</a></p>{% endif %}'
         "{% endblock %}"
     )
     return template.render(title=title, text=text, link=link)

@@ -1,4 +1,5 @@
-"""Which state store the sync history page reads: ``[braze] state_conn_id``, else the SQLite file under ``AIRFLOW_HOME``.
+"""Which state store the sync history page reads: ``[braze] state_conn_id``, else the SQLite file under
+``AIRFLOW_HOME``.
 
 Read at each request, not when the plugin loads (loading plugins must need no connection and no
 database), so setting the option or creating the connection later needs no restart. Engines are

@@ -96,8 +96,16 @@ def _run_response(
     root = _root(request)
     query = urlencode({"format": "csv", **({"reveal": "true"} if reveal else {})})
     body = pages.run_page(
-        sync, found, [shown(p, reveal) for p in rows],
-        root=root, identifier=identifier, reveal=reveal, page=page, page_size=PAGE_SIZE, total=total, more=more,
+        sync,
+        found,
+        [shown(p, reveal) for p in rows],
+        root=root,
+        identifier=identifier,
+        reveal=reveal,
+        page=page,
+        page_size=PAGE_SIZE,
+        total=total,
+        more=more,
         csv_url=f"{root}/api/syncs/{pages.urlpath(sync.sync_key)}/runs/{found.id}/problems?{query}",
     )
     return HTMLResponse(body)

@@ -22,7 +22,9 @@ def test_users_track_batches_hold_at_most_75_per_array():
 
 
 def test_users_track_mixes_arrays_up_to_75_each():
-    items = attrs(75) + [Item("events", {"external_id": "u", "name": "e", "time": "2026-01-01"}, ref=f"e{i}") for i in range(75)]
+    items = attrs(75) + [
+        Item("events", {"external_id": "u", "name": "e", "time": "2026-01-01"}, ref=f"e{i}") for i in range(75)
+    ]
     (batch,) = Batcher(get_endpoint("users/track")).batches(items)
     body = json.loads(batch.body())
     assert len(body["attributes"]) == 75 and len(body["events"]) == 75
@@ -77,8 +79,19 @@ def test_static_fields_are_sent_with_every_request():
 
 def test_v2_subscription_entries_are_packed_by_identifier_count():
     ep = get_endpoint("v2/subscription/status/set")
-    entry = lambda n: {"subscription_group_id": "g", "subscription_state": "subscribed", "external_ids": [f"u{i}" for i in range(n)]}  # noqa: E731
-    items = [Item("subscription_groups", entry(30)), Item("subscription_groups", entry(20)), Item("subscription_groups", entry(10))]
+
+    def entry(n: int) -> dict:
+        return {
+            "subscription_group_id": "g",
+            "subscription_state": "subscribed",
+            "external_ids": [f"u{i}" for i in range(n)],
+        }
+
+    items = [
+        Item("subscription_groups", entry(30)),
+        Item("subscription_groups", entry(20)),
+        Item("subscription_groups", entry(10)),
+    ]
     assert [len(b) for b in Batcher(ep).batches(items)] == [2, 1]
 
 

@@ -80,12 +80,17 @@ def _serve(script: list) -> ThreadingHTTPServer:
 
 
 def _policy(retry_ambiguous: bool) -> RetryPolicy:
-    return RetryPolicy(max_attempts=3, backoff_base=0.0, backoff_max=0.0, reset_jitter=0.0, retry_ambiguous=retry_ambiguous)
+    return RetryPolicy(
+        max_attempts=3, backoff_base=0.0, backoff_max=0.0, reset_jitter=0.0, retry_ambiguous=retry_ambiguous
+    )
 
 
 def _sync(url: str, body: dict, retry_ambiguous: bool) -> tuple[str, int, int]:
     client = BrazeClient(
-        url, TEST_API_KEY, retry_policy=_policy(retry_ambiguous), rate_limiter=RateLimiter(enabled=False),
+        url,
+        TEST_API_KEY,
+        retry_policy=_policy(retry_ambiguous),
+        rate_limiter=RateLimiter(enabled=False),
         sleep=lambda _seconds: None,
     )
     try:
@@ -119,9 +124,19 @@ CASES = {
     "504 on events is not resent": ([504], EVENTS, False, Outcome(BrazeAmbiguousOutcomeError.__name__, -1, -1, 1)),
     "504 on attributes is resent": ([504, 201], ATTRIBUTES, False, Outcome("201", 2, 0, 2)),
     "504 on events resent when asked": ([504, 201], EVENTS, True, Outcome("201", 2, 1, 2)),
-    "an answer lost after events were sent": ([HANG_UP], EVENTS, False, Outcome(BrazeAmbiguousOutcomeError.__name__, -1, -1, 1)),
+    "an answer lost after events were sent": (
+        [HANG_UP],
+        EVENTS,
+        False,
+        Outcome(BrazeAmbiguousOutcomeError.__name__, -1, -1, 1),
+    ),
     "an answer lost after attributes were sent": ([HANG_UP, 201], ATTRIBUTES, False, Outcome("201", 2, 0, 2)),
-    "503 then 504 on events: ambiguous, not failed": ([503, 504], EVENTS, False, Outcome(BrazeAmbiguousOutcomeError.__name__, -1, -1, 2)),
+    "503 then 504 on events: ambiguous, not failed": (
+        [503, 504],
+        EVENTS,
+        False,
+        Outcome(BrazeAmbiguousOutcomeError.__name__, -1, -1, 2),
+    ),
     "400 is never resent": ([400], EVENTS, False, Outcome(BrazeBadRequestError.__name__, -1, -1, 1)),
     "500 until the attempts run out": ([500, 500, 500], EVENTS, False, Outcome(BrazeServerError.__name__, -1, -1, 3)),
 }

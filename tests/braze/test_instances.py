@@ -24,8 +24,21 @@ def test_instance_code_in_any_case_resolves_to_its_rest_url(host, url):
 
 def test_every_documented_instance_is_known():
     assert set(INSTANCES) == {
-        "US-01", "US-02", "US-03", "US-04", "US-05", "US-06", "US-07", "US-08", "US-10",
-        "EU-01", "EU-02", "AU-01", "ID-01", "JP-01", "KR-01",
+        "US-01",
+        "US-02",
+        "US-03",
+        "US-04",
+        "US-05",
+        "US-06",
+        "US-07",
+        "US-08",
+        "US-10",
+        "EU-01",
+        "EU-02",
+        "AU-01",
+        "ID-01",
+        "JP-01",
+        "KR-01",
     }
 
 

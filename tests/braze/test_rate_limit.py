@@ -58,7 +58,9 @@ def test_headers_without_remaining_change_nothing():
 
 
 def test_headers_are_read_case_insensitively():
-    parsed = RateLimitHeaders.parse({"x-ratelimit-limit": "3000", "X-RATELIMIT-REMAINING": "7", "X-RateLimit-Reset": "1800000003"})
+    parsed = RateLimitHeaders.parse(
+        {"x-ratelimit-limit": "3000", "X-RATELIMIT-REMAINING": "7", "X-RateLimit-Reset": "1800000003"}
+    )
     assert parsed == RateLimitHeaders(limit=3000, remaining=7, reset=1_800_000_003.0)
 
 

@@ -52,7 +52,11 @@ def test_partial_errors_map_back_to_the_objects_sent(client, requests_mock):
 
 def test_errors_in_mixed_requests_use_their_own_array_index(client, requests_mock):
     items = attrs(2) + [Item("events", {"external_id": "u", "name": "e", "time": "t"}, ref=f"e{i}") for i in range(2)]
-    requests_mock.post(TRACK, status_code=201, json={"message": "success", "errors": [{"type": "bad event", "input_array": "events", "index": 1}]})
+    requests_mock.post(
+        TRACK,
+        status_code=201,
+        json={"message": "success", "errors": [{"type": "bad event", "input_array": "events", "index": 1}]},
+    )
     got = outcomes(BatchSender(client).send("users/track", items))
     assert got["e1"] == ("rejected", "bad event")
     assert got[1] == ("accepted", None) and got["e0"] == ("accepted", None)
@@ -77,8 +81,17 @@ def test_a_rejected_batch_is_split_until_the_bad_object_stands_alone(client, req
 
 
 def test_an_unmapped_error_is_kept_and_the_objects_accepted(client, requests_mock):
-    requests_mock.post(f"{BASE}/users/identify", status_code=201, json={"message": "success", "errors": ["external_id u9 not found"]})
-    items = [Item("aliases_to_identify", {"external_id": f"u{i}", "user_alias": {"alias_name": "a", "alias_label": "l"}}, ref=i) for i in range(3)]
+    requests_mock.post(
+        f"{BASE}/users/identify", status_code=201, json={"message": "success", "errors": ["external_id u9 not found"]}
+    )
+    items = [
+        Item(
+            "aliases_to_identify",
+            {"external_id": f"u{i}", "user_alias": {"alias_name": "a", "alias_label": "l"}},
+            ref=i,
+        )
+        for i in range(3)
+    ]
     (result,) = BatchSender(client).send("users/identify", items)
     assert result.count("accepted") == 3 and result.unmapped_errors == ["external_id u9 not found"]
 
@@ -97,7 +110,11 @@ def test_an_object_with_a_lone_surrogate_is_rejected_and_its_batch_still_goes(cl
     requests_mock.post(TRACK, status_code=201, json={"message": "success"})
     items = [*attrs(3), Item("attributes", {"external_id": "bad", "plan": "pro\ud800"}, ref="bad"), *attrs(2)]
     got = outcomes(BatchSender(client).send("users/track", items))
-    assert got["bad"] == ("rejected", "object cannot be encoded as JSON: a string holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text")
+    assert got["bad"] == (
+        "rejected",
+        "object cannot be encoded as JSON: a string holds a lone surrogate (U+D800 to U+DFFF), "
+        "which is not Unicode text",
+    )
     assert [got[i] for i in range(3)] == [("accepted", None)] * 3 and requests_mock.call_count == 1
     assert len(requests_mock.last_request.json()["attributes"]) == 5
 
@@ -117,7 +134,9 @@ def test_timeout_on_events_marks_the_batch_unknown_and_continues(client, request
     import requests
 
     events = [Item("events", {"external_id": f"u{i}", "name": "e", "time": "t"}, ref=i) for i in range(100)]
-    requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, {"status_code": 201, "json": {"message": "success"}}])
+    requests_mock.post(
+        TRACK, [{"exc": requests.ReadTimeout("slow")}, {"status_code": 201, "json": {"message": "success"}}]
+    )
     results = list(BatchSender(client, concurrency=1).send("users/track", events))
     statuses = [o.status for r in results for o in r.outcomes]
     assert statuses.count("unknown") == 75 and statuses.count("accepted") == 25
@@ -126,7 +145,9 @@ def test_timeout_on_events_marks_the_batch_unknown_and_continues(client, request
 def test_request_bodies_are_the_objects_in_order(client, requests_mock):
     requests_mock.post(TRACK, status_code=201, json={"message": "success"})
     list(BatchSender(client).send("users/track", attrs(3)))
-    assert json.loads(requests_mock.last_request.body) == {"attributes": [{"external_id": f"u{i}", "n": i} for i in range(3)]}
+    assert json.loads(requests_mock.last_request.body) == {
+        "attributes": [{"external_id": f"u{i}", "n": i} for i in range(3)]
+    }
 
 
 def test_source_is_read_only_as_fast_as_batches_are_sent(client, requests_mock):
@@ -156,7 +177,9 @@ def test_heartbeat_is_called_while_braze_keeps_us_waiting(client, requests_mock)
 
     requests_mock.post(TRACK, json=slow)
     beats = []
-    results = list(BatchSender(client).send("users/track", attrs(3), heartbeat=lambda: beats.append(1), heartbeat_interval=0.05))
+    results = list(
+        BatchSender(client).send("users/track", attrs(3), heartbeat=lambda: beats.append(1), heartbeat_interval=0.05)
+    )
     assert results[0].count("accepted") == 3 and len(beats) >= 3
 
 

@@ -59,8 +59,11 @@ def test_429_waits_until_x_ratelimit_reset_then_succeeds(client, sleeps, request
     requests_mock.post(
         TRACK,
         [
-            {"status_code": 429, "json": {"message": "Rate Limited"},
-             "headers": {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}},
+            {
+                "status_code": 429,
+                "json": {"message": "Rate Limited"},
+                "headers": {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+            },
             OK,
         ],
     )
@@ -93,11 +96,16 @@ def test_retries_stop_after_max_attempts_with_the_typed_error(client, requests_m
 
 def test_retries_stop_early_when_the_next_wait_would_pass_max_delay(sleeps, requests_mock):
     client = BrazeClient(
-        BASE, TEST_API_KEY, retry_policy=RetryPolicy(max_attempts=10, max_delay=30), sleep=sleeps,
+        BASE,
+        TEST_API_KEY,
+        retry_policy=RetryPolicy(max_attempts=10, max_delay=30),
+        sleep=sleeps,
         rate_limiter=RateLimiter(enabled=False),
     )
     reset = int(time.time()) + 3600
-    requests_mock.post(TRACK, status_code=429, json={"message": "Rate Limited"}, headers={"X-RateLimit-Reset": str(reset)})
+    requests_mock.post(
+        TRACK, status_code=429, json={"message": "Rate Limited"}, headers={"X-RateLimit-Reset": str(reset)}
+    )
     with pytest.raises(BrazeRateLimitError):
         client.request("users/track", json_body=ATTRS)
     assert requests_mock.call_count == 1 and sleeps.waits == []
@@ -179,7 +187,9 @@ def test_503_on_events_is_resent(client, requests_mock):
     assert client.request("users/track", json_body=EVENTS).attempts == 2
 
 
-def test_retry_ambiguous_resends_events_after_a_timeout_and_counts_the_attempt_that_may_have_landed(sleeps, requests_mock):
+def test_retry_ambiguous_resends_events_after_a_timeout_and_counts_the_attempt_that_may_have_landed(
+    sleeps, requests_mock
+):
     client = BrazeClient(BASE, TEST_API_KEY, retry_policy=RetryPolicy(retry_ambiguous=True), sleep=sleeps)
     requests_mock.post(TRACK, [{"exc": requests.ReadTimeout("slow")}, OK])
     response = client.request("users/track", json_body=EVENTS)
@@ -198,7 +208,9 @@ def test_retries_are_logged_with_the_wait_and_reason(client, requests_mock, capl
     requests_mock.post(TRACK, [{"status_code": 503, "json": {"message": "busy"}}, OK])
     with caplog.at_level(logging.WARNING):
         client.request("users/track", json_body=ATTRS)
-    assert any("POST /users/track failed" in r.getMessage() and "attempt 2 of 5" in r.getMessage() for r in caplog.records)
+    assert any(
+        "POST /users/track failed" in r.getMessage() and "attempt 2 of 5" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_key_is_absent_from_repr_errors_and_logs(client, requests_mock, caplog):
@@ -237,8 +249,10 @@ def test_429_pauses_the_rate_limit_group_for_every_thread(requests_mock):
     limiter = RateLimiter(clock=lambda: clock.mono, wall_clock=lambda: clock.wall, sleep=clock.sleep)
     client = BrazeClient(BASE, TEST_API_KEY, rate_limiter=limiter, sleep=lambda s: None)
     reset = int(clock.wall) + 5
-    requests_mock.post(TRACK, [{"status_code": 429, "json": {"message": "Rate Limited"},
-                                "headers": {"X-RateLimit-Reset": str(reset)}}, OK])
+    requests_mock.post(
+        TRACK,
+        [{"status_code": 429, "json": {"message": "Rate Limited"}, "headers": {"X-RateLimit-Reset": str(reset)}}, OK],
+    )
     client.request("users/track", json_body=ATTRS)
     # The retry had to pass the group's pause: the limiter held it until the reset.
     assert 4.0 <= sum(clock.slept) <= 5.0

@@ -94,7 +94,10 @@ def test_a_connection_closed_after_the_request_with_httpx_may_have_been_applied(
     [
         (requests.ConnectTimeout("x"), BrazeConnectError),
         (requests.ReadTimeout("x"), BrazeResponseLostError),
-        (requests.ConnectionError(urllib3.exceptions.ProtocolError("aborted", ConnectionResetError())), BrazeResponseLostError),
+        (
+            requests.ConnectionError(urllib3.exceptions.ProtocolError("aborted", ConnectionResetError())),
+            BrazeResponseLostError,
+        ),
         (requests.exceptions.ChunkedEncodingError("cut"), BrazeResponseLostError),
         (httpx.ConnectTimeout("x"), BrazeConnectError),
         (httpx.PoolTimeout("x"), BrazeConnectError),

@@ -55,8 +55,12 @@ class Script:
 
 def mocked(script: Script, sleeps: AsyncSleepRecorder | None = None, **kwargs) -> AsyncBrazeClient:
     return AsyncBrazeClient(
-        BASE, TEST_API_KEY, retry_policy=POLICY, sleep=sleeps or AsyncSleepRecorder(),
-        transport=httpx.MockTransport(script), **kwargs,
+        BASE,
+        TEST_API_KEY,
+        retry_policy=POLICY,
+        sleep=sleeps or AsyncSleepRecorder(),
+        transport=httpx.MockTransport(script),
+        **kwargs,
     )
 
 

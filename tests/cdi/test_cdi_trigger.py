@@ -15,8 +15,12 @@ from airflow_provider_braze.triggers import BrazeCDIJobTrigger
 
 CLASSPATH = "airflow_provider_braze.triggers.cdi.BrazeCDIJobTrigger"
 JOB_KEYS = {
-    "job_status", "sync_start_time", "sync_finish_time", "last_timestamp_synced",
-    "rows_synced", "rows_failed_with_errors",
+    "job_status",
+    "sync_start_time",
+    "sync_finish_time",
+    "last_timestamp_synced",
+    "rows_synced",
+    "rows_failed_with_errors",
 }
 
 
@@ -43,14 +47,22 @@ def import_string(path: str):
 
 def test_serialize_round_trips_with_json_only_kwargs():
     trigger = BrazeCDIJobTrigger(
-        integration_id="i-1", end_time=1_800_000_000.5, braze_conn_id="braze_eu", poll_interval=15,
-        sync_start_time="2026-01-01T00:00:00.000Z", after=None,
+        integration_id="i-1",
+        end_time=1_800_000_000.5,
+        braze_conn_id="braze_eu",
+        poll_interval=15,
+        sync_start_time="2026-01-01T00:00:00.000Z",
+        after=None,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert kwargs == {
-        "integration_id": "i-1", "end_time": 1_800_000_000.5, "braze_conn_id": "braze_eu", "poll_interval": 15.0,
-        "sync_start_time": "2026-01-01T00:00:00.000Z", "after": None,
+        "integration_id": "i-1",
+        "end_time": 1_800_000_000.5,
+        "braze_conn_id": "braze_eu",
+        "poll_interval": 15.0,
+        "sync_start_time": "2026-01-01T00:00:00.000Z",
+        "after": None,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)

@@ -23,7 +23,10 @@ def airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow_home")
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=_airflow_env(home), check=True, capture_output=True, timeout=300,
+        env=_airflow_env(home),
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return home
 
@@ -55,7 +58,11 @@ def run_dag(airflow_home, dag_sandbox):
         env = _airflow_env(airflow_home, **{"AIRFLOW_CONN_BRAZE_DEFAULT": braze_conn, **extra_env})
         done = subprocess.run(
             [sys.executable, "-m", "airflow", "dags", "test", dag_id, *([logical_date] if logical_date else [])],
-            env=env, capture_output=True, text=True, timeout=600, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         output = done.stdout + done.stderr
         assert not [s for s in SECRETS if s in output], "a secret leaked into the task log"

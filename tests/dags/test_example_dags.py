@@ -11,7 +11,9 @@ def test_example_dags_import_without_errors():
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}
     assert "example_braze_hook" in bag.dag_ids
-    assert {"example_ketch_preferences", "example_ketch_event_driven", "example_ketch_rights_requests"} <= set(bag.dag_ids)
+    assert {"example_ketch_preferences", "example_ketch_event_driven", "example_ketch_rights_requests"} <= set(
+        bag.dag_ids
+    )
 
 
 def test_hook_example_leaves_every_customer_in_braze(run_dag, dag_sandbox):

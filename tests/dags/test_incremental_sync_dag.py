@@ -22,19 +22,25 @@ def customers(db_path) -> dict[str, dict]:
     db = sqlite3.connect(db_path)
     db.row_factory = sqlite3.Row
     try:
-        query = f"select external_id, {', '.join(COLUMNS)} from customers where external_id not in (select external_id from deletions)"
+        query = (
+            f"select external_id, {', '.join(COLUMNS)} from customers"
+            " where external_id not in (select external_id from deletions)"
+        )
         return {r["external_id"]: dict(r) for r in db.execute(query)}
     finally:
         db.close()
 
 
-def test_four_partitions_export_every_customer_once_then_only_what_changed(run_dag, dag_sandbox, sample_db, airflow_home):
+def test_four_partitions_export_every_customer_once_then_only_what_changed(
+    run_dag, dag_sandbox, sample_db, airflow_home
+):
     env = {"AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(sample_db)})}
     run_dag("example_braze_incremental_sync", "2026-11-20", **env)
     first_points = dag_sandbox.store.data_points
     db = sqlite3.connect(sample_db)
     changed = db.execute(
-        "update customers set plan = 'changed' where rowid % 50 = 0 and external_id not in (select external_id from deletions)"
+        "update customers set plan = 'changed' where rowid % 50 = 0"
+        " and external_id not in (select external_id from deletions)"
     ).rowcount
     db.commit()
     db.close()

@@ -20,11 +20,22 @@ def ketch_env(tmp_path):
     """A receiver over a fresh state store, the Ketch sandbox sending to it, and ``ketch_default`` for the DAGs."""
     state_url = f"sqlite:///{tmp_path / 'ketch_state.db'}"
     store = KetchEventStore(state_url)
-    with UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="receiver") as receiver, KetchSandbox(
-        receiver.url + "/ketch/webhook", TEST_KETCH_TOKEN, organization="sandbox", callback_token=CALLBACK_TOKEN,
-        retry=RetryPolicy(delay=0.0),
-    ) as ketch:
-        conn = {"conn_type": "ketch", "login": "sandbox", "password": TEST_KETCH_TOKEN, "extra": {"state_url": state_url}}
+    with (
+        UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="receiver") as receiver,
+        KetchSandbox(
+            receiver.url + "/ketch/webhook",
+            TEST_KETCH_TOKEN,
+            organization="sandbox",
+            callback_token=CALLBACK_TOKEN,
+            retry=RetryPolicy(delay=0.0),
+        ) as ketch,
+    ):
+        conn = {
+            "conn_type": "ketch",
+            "login": "sandbox",
+            "password": TEST_KETCH_TOKEN,
+            "extra": {"state_url": state_url},
+        }
         yield ketch, store, {"AIRFLOW_CONN_KETCH_DEFAULT": json.dumps(conn)}
     store.dispose()
 
@@ -40,7 +51,9 @@ def braze_with_users(dag_sandbox):
     emails = [f"user{n}@example.com" for n in range(1, 81)]
     for i in range(0, len(emails), 75):
         body = {"attributes": [{"external_id": f"id-{e}", "email": e} for e in emails[i : i + 75]]}
-        requests.post(f"{dag_sandbox.url}/users/track", json=body, headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=10)
+        requests.post(
+            f"{dag_sandbox.url}/users/track", json=body, headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=10
+        )
     yield dag_sandbox, emails
     dag_sandbox.store.subscription_group_registry.clear()
 
@@ -71,12 +84,17 @@ def test_1000_changes_out_of_order_and_repeated_end_in_each_users_latest_choice(
 def test_a_run_failing_half_way_is_completed_by_the_next(run_dag, ketch_env, braze_with_users):
     ketch, store, env = ketch_env
     braze, emails = braze_with_users
-    stream = ketch.random_preference_stream(400, identities=emails, topics=("newsletter", "offers"), channels=("email",), seed=5)
+    stream = ketch.random_preference_stream(
+        400, identities=emails, topics=("newsletter", "offers"), channels=("email",), seed=5
+    )
     ketch.deliver(stream)
     braze.faults.update(error_rate=0.5, error_statuses=(503,), endpoints=["v2/subscription/status/set"])
-    env = {**env, "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps(
-        {"conn_type": "braze", "host": braze.url, "password": TEST_API_KEY, "extra": {"max_attempts": 1}}
-    )}
+    env = {
+        **env,
+        "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps(
+            {"conn_type": "braze", "host": braze.url, "password": TEST_API_KEY, "extra": {"max_attempts": 1}}
+        ),
+    }
 
     failed = run_dag("example_ketch_preferences", expect_success=False, **env)
     assert failed.returncode != 0

@@ -47,7 +47,9 @@ def test_one_day_run_leaves_braze_holding_exactly_that_days_rows(run_export, dag
 
     customers = rows(sample_db, "select * from customers where updated_at >= ? and updated_at < ?", start, end)
     events = rows(sample_db, "select * from app_events where time >= ? and time < ?", start, end)
-    orders = rows(sample_db, "select * from orders where time >= ? and time < ? and product_id not like 'invalid-%'", start, end)
+    orders = rows(
+        sample_db, "select * from orders where time >= ? and time < ? and product_id not like 'invalid-%'", start, end
+    )
     held = {u.external_id: u for u in store.users() if u.external_id}
     # Attributes, events and purchases each create the profile they name.
     assert set(held) == {r["external_id"] for r in customers + events + orders}
@@ -57,15 +59,19 @@ def test_one_day_run_leaves_braze_holding_exactly_that_days_rows(run_export, dag
         assert (user.attributes["first_name"], user.attributes["last_name"]) == (c["first_name"], c["last_name"])
         assert user.attributes["country"] == c["country"] and user.attributes["dob"] == c["dob"]
         assert user.custom_attributes == {
-            "plan": c["plan"], "lifetime_value": c["lifetime_value"],
-            "tags": json.loads(c["tags"]), "address": json.loads(c["address"]),
+            "plan": c["plan"],
+            "lifetime_value": c["lifetime_value"],
+            "tags": json.loads(c["tags"]),
+            "address": json.loads(c["address"]),
         }
 
     assert Counter((e["external_id"], e["name"], json.loads(e["properties"])["screen"]) for e in events) == Counter(
         (e["external_id"], e["name"], e["properties"]["screen"]) for e in store.events()
     )
 
-    assert Counter((o["external_id"], o["product_id"], o["currency"], o["price"], o["quantity"]) for o in orders) == Counter(
+    assert Counter(
+        (o["external_id"], o["product_id"], o["currency"], o["price"], o["quantity"]) for o in orders
+    ) == Counter(
         (p["external_id"], p["product_id"], p["currency"], p["price"], p["quantity"]) for p in store.purchases()
     )
 
@@ -93,11 +99,17 @@ def test_backfill_of_three_days_sends_each_row_once_and_applies_identify_and_del
     store = dag_sandbox.store
 
     # Each source row went to Braze exactly once across the three windows.
-    assert len(store.events()) == len(rows(sample_db, "select * from app_events where external_id not in (select external_id from deletions)"))
+    assert len(store.events()) == len(
+        rows(sample_db, "select * from app_events where external_id not in (select external_id from deletions)")
+    )
     track_objects = sum(r.objects for r in dag_sandbox.requests.records(endpoint="users/track", status=201))
     expected_objects = sum(
         len(rows(sample_db, f"select 1 from {table}{where}"))
-        for table, where in (("customers", ""), ("app_events", ""), ("orders", " where product_id not like 'invalid-%'"))
+        for table, where in (
+            ("customers", ""),
+            ("app_events", ""),
+            ("orders", " where product_id not like 'invalid-%'"),
+        )
     )
     assert track_objects == expected_objects
 

@@ -37,7 +37,9 @@ def test_unknown_instance_is_a_clear_error(monkeypatch):
 
 
 def test_extras_configure_the_client(monkeypatch):
-    set_connection(monkeypatch, extra={"concurrency": 3, "timeout": 12, "max_attempts": 2, "rate_limits": {"users_track": [10, 1]}})
+    set_connection(
+        monkeypatch, extra={"concurrency": 3, "timeout": 12, "max_attempts": 2, "rate_limits": {"users_track": [10, 1]}}
+    )
     hook = BrazeHook()
     assert hook.concurrency == 3
     assert hook.client.timeout == (10.0, 12.0)
@@ -86,21 +88,27 @@ def test_send_batches_and_reports_outcomes(monkeypatch, requests_mock):
 
 def test_call_returns_the_parsed_response(monkeypatch, requests_mock):
     set_connection(monkeypatch)
-    requests_mock.post("https://rest.iad-03.braze.com/users/export/ids", json={"message": "success", "users": [{"external_id": "u1"}]})
+    requests_mock.post(
+        "https://rest.iad-03.braze.com/users/export/ids", json={"message": "success", "users": [{"external_id": "u1"}]}
+    )
     response = BrazeHook().call("users/export/ids", json={"external_ids": ["u1"], "fields_to_export": ["external_id"]})
     assert response.body["users"] == [{"external_id": "u1"}]
 
 
 def test_connection_test_succeeds_when_braze_only_objects_to_the_empty_body(monkeypatch, requests_mock):
     set_connection(monkeypatch)
-    requests_mock.post("https://rest.iad-03.braze.com/users/track", status_code=400, json={"message": "Invalid request"})
+    requests_mock.post(
+        "https://rest.iad-03.braze.com/users/track", status_code=400, json={"message": "Invalid request"}
+    )
     ok, message = BrazeHook().test_connection()
     assert ok and "rest.iad-03.braze.com" in message and "users.track" in message
 
 
 def test_connection_test_explains_a_401(monkeypatch, requests_mock):
     set_connection(monkeypatch)
-    requests_mock.post("https://rest.iad-03.braze.com/users/track", status_code=401, json={"message": "Invalid API key"})
+    requests_mock.post(
+        "https://rest.iad-03.braze.com/users/track", status_code=401, json={"message": "Invalid API key"}
+    )
     ok, message = BrazeHook().test_connection()
     assert not ok and "HTTP 401" in message and "another instance" in message
     assert TEST_API_KEY not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -62,13 +63,18 @@ def test_partial_failure_maps_back_to_the_objects_at_fault(sandbox, braze_conn):
     outcomes = {o.item.ref: o for r in results for o in r.outcomes}
     assert {ref for ref, o in outcomes.items() if o.status == "rejected"} == {3, 7}
     assert "'external_id' or 'braze_id' or 'user_alias' is required" in outcomes[3].reason
-    assert sorted(u.external_id for u in sandbox.store.users()) == sorted(f"user-{i}" for i in range(10) if i not in (3, 7))
+    assert sorted(u.external_id for u in sandbox.store.users()) == sorted(
+        f"user-{i}" for i in range(10) if i not in (3, 7)
+    )
 
 
 def test_events_that_time_out_after_processing_are_not_sent_twice(sandbox, braze_conn):
     braze_conn(timeout=1, max_attempts=3)
     sandbox.faults.update(processed_then_timeout_rate=1.0, timeout_seconds=1.5)
-    events = [Item("events", {"external_id": "u1", "name": "purchase_page", "time": "2026-11-01T00:00:00Z"}, ref=i) for i in range(5)]
+    events = [
+        Item("events", {"external_id": "u1", "name": "purchase_page", "time": "2026-11-01T00:00:00Z"}, ref=i)
+        for i in range(5)
+    ]
     results = list(BrazeHook().send("users/track", events))
 
     assert statuses(results) == Counter({"unknown": 5})
@@ -97,7 +103,9 @@ def run_airflow(*args: str, conn_password: str, sandbox_url: str, tmp_path) -> s
         "AIRFLOW_HOME": str(tmp_path),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW_CONN_BRAZE_DEFAULT": f'{{"conn_type": "braze", "host": "{sandbox_url}", "password": "{conn_password}"}}',
+        "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps(
+            {"conn_type": "braze", "host": sandbox_url, "password": conn_password}
+        ),
     }
     return subprocess.run(
         [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -105,13 +113,17 @@ def run_airflow(*args: str, conn_password: str, sandbox_url: str, tmp_path) -> s
 
 
 def test_airflow_connections_test_succeeds_against_the_sandbox(sandbox, tmp_path):
-    done = run_airflow("connections", "test", "braze_default", conn_password=TEST_API_KEY, sandbox_url=sandbox.url, tmp_path=tmp_path)
+    done = run_airflow(
+        "connections", "test", "braze_default", conn_password=TEST_API_KEY, sandbox_url=sandbox.url, tmp_path=tmp_path
+    )
     assert "Connection success!" in done.stdout, done.stdout + done.stderr
     assert TEST_API_KEY not in done.stdout + done.stderr
 
 
 def test_airflow_connections_test_explains_a_wrong_key(sandbox, tmp_path):
-    done = run_airflow("connections", "test", "braze_default", conn_password="wrong-key", sandbox_url=sandbox.url, tmp_path=tmp_path)
+    done = run_airflow(
+        "connections", "test", "braze_default", conn_password="wrong-key", sandbox_url=sandbox.url, tmp_path=tmp_path
+    )
     out = done.stdout + done.stderr
     assert "Connection failed" in out and "HTTP 401" in out
 

@@ -44,8 +44,9 @@ def wheel_venv(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source)
-    shutil.copytree(ROOT / "airflow_provider_braze", source / "airflow_provider_braze",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "airflow_provider_braze", source / "airflow_provider_braze", ignore=shutil.ignore_patterns("__pycache__")
+    )
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", work / "dist", source, cwd=work)
     (wheel,) = (work / "dist").glob("*.whl")
     assert wheel.name.startswith(DISTRIBUTION.replace("-", "_") + "-")
@@ -78,7 +79,10 @@ def test_an_example_dag_runs_from_the_installed_wheel(wheel_venv, tmp_path):
     log = (tmp_path / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
         [wheel_venv / "bin" / "braze-sandbox", "--port", "0", "--api-key", SANDBOX_KEY],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         url = _printed_url(tmp_path / "sandbox.log", sandbox)

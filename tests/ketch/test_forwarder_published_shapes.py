@@ -33,23 +33,30 @@ MEANING = {
     "b29ca83:api/subscription/v1/SubscriptionControl.md": [("global_subscription", "denied")],
     "b29ca83:openapi/components/schemas/SubscriptionControlRequest.yaml": [("global_subscription", "denied")],
     "61bdcf7:api/subscription/v1/SubscriptionTopic.md": [
-        ("competitions", "email", "granted"), ("competitions", "sms", "granted"), ("marketing", ALL_CHANNELS, "denied"),
+        ("competitions", "email", "granted"),
+        ("competitions", "sms", "granted"),
+        ("marketing", ALL_CHANNELS, "denied"),
     ],
     "61bdcf7:api/subscription/v1/SubscriptionControl.md": [("global_subscription", "denied")],
     "75cdace:api/subscription/v1/SubscriptionTopic.md": [
-        ("competitions", "email", "granted"), ("competitions", "sms", "denied"),
-        ("marketing", "email", "denied"), ("marketing", "sms", "denied"),
+        ("competitions", "email", "granted"),
+        ("competitions", "sms", "denied"),
+        ("marketing", "email", "denied"),
+        ("marketing", "sms", "denied"),
     ],
     "75cdace:openapi/components/schemas/SubscriptionTopicContactMethodStatus.yaml": [
-        ("marketing", "email", "granted"), ("marketing", "sms", "denied"),
+        ("marketing", "email", "granted"),
+        ("marketing", "sms", "denied"),
     ],
     **{
         f"{commit}:{path}": [
-            ("advertising", "granted", "consent_optin"), ("data_sales", "granted", "consent_optout"),
+            ("advertising", "granted", "consent_optin"),
+            ("data_sales", "granted", "consent_optout"),
             ("email_mktg", "denied", "disclosure"),
         ]
         for commit, path in [
-            ("3e11088", "api/consent/v1/UpdateConsent.md"), ("00aac9e", "api/consent/v1/UpdateConsent.md"),
+            ("3e11088", "api/consent/v1/UpdateConsent.md"),
+            ("00aac9e", "api/consent/v1/UpdateConsent.md"),
             ("75cdace", "api/consent/v1/Consent.md"),
         ]
     },
@@ -83,7 +90,9 @@ def test_every_published_request_is_answered_as_the_protocol_asks_and_stored(cli
     assert response.status_code == ANSWER.get(kind, 200), response.text
     event = store.get_event(uid)
     assert event.kind == kind
-    changes = [tuple(vars(c).values()) for c in (*event.subscription_changes, *event.control_changes, *event.consent_changes)]
+    changes = [
+        tuple(vars(c).values()) for c in (*event.subscription_changes, *event.control_changes, *event.consent_changes)
+    ]
     assert changes == MEANING.get(_source(example), [])
     if body["apiVersion"] == "dsr/v1":
         assert response.json()["kind"] == kind.replace("Request", "Response")
@@ -103,11 +112,17 @@ def test_published_shapes_all_accepted_none_answered_5xx(store, client, capsys):
     with capsys.disabled():
         print(
             f"\nKetch forwarder shapes: {len(PUBLISHED)} published requests from {len(commits)} commits, "
-            f"{len(kinds)} kinds; accepted {sum(a < 300 for a in answers)}, answered 5xx {sum(a >= 500 for a in answers)}"
+            f"{len(kinds)} kinds; accepted {sum(a < 300 for a in answers)}, "
+            f"answered 5xx {sum(a >= 500 for a in answers)}"
         )
     assert all(a in (200, 202, 204) for a in answers)
     assert len(store.pending_rights_requests()) == sum(e["body"]["apiVersion"] == "dsr/v1" for e in PUBLISHED)
     assert kinds == {
-        "SubscriptionTopicRequest", "SubscriptionControlRequest", "ConsentRequest",
-        "DeleteRequest", "AccessRequest", "CorrectionRequest", "RestrictProcessingRequest",
+        "SubscriptionTopicRequest",
+        "SubscriptionControlRequest",
+        "ConsentRequest",
+        "DeleteRequest",
+        "AccessRequest",
+        "CorrectionRequest",
+        "RestrictProcessingRequest",
     }

@@ -97,7 +97,9 @@ def test_access_request_is_answered_200_with_a_pending_access_response(client, s
     ("kind", "answer"),
     [("CorrectionRequest", "CorrectionResponse"), ("RestrictProcessingRequest", "RestrictProcessingResponse")],
 )
-def test_correction_and_restriction_are_answered_200_with_their_pending_response_and_stored(client, store, kind, answer):
+def test_correction_and_restriction_are_answered_200_with_their_pending_response_and_stored(
+    client, store, kind, answer
+):
     response = post(client, rights_request(kind, uid="r-3"))
     assert response.status_code == 200
     assert response.json() == {
@@ -176,7 +178,9 @@ def test_wrong_or_missing_token_is_401_and_nothing_stored(client, store, headers
     assert stored(store) == 0
 
 
-@pytest.mark.parametrize("value", [TOKEN, f"Bearer Bearer {TOKEN}", f"  bearer   {TOKEN}  "], ids=["bare", "twice", "spaces"])
+@pytest.mark.parametrize(
+    "value", [TOKEN, f"Bearer Bearer {TOKEN}", f"  bearer   {TOKEN}  "], ids=["bare", "twice", "spaces"]
+)
 def test_the_token_is_taken_as_a_ketch_admin_may_have_typed_it(client, store, value):
     assert post(client, topic_request(), headers={"Authorization": value}).status_code == 202
     assert stored(store) == 1
@@ -260,9 +264,16 @@ def test_non_numeric_content_length_is_400(client, store):
     app = client.app
     messages = []
     scope = {
-        "type": "http", "method": "POST", "path": URL, "raw_path": URL.encode(), "query_string": b"",
+        "type": "http",
+        "method": "POST",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "query_string": b"",
         "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-length", b"abc")],
-        "http_version": "1.1", "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
         "root_path": "",
     }
 

@@ -26,8 +26,17 @@ TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"
 
 def test_ketch_receiver_accepts_connections_as_soon_as_it_says_listening(tmp_path):
     env = {**os.environ, TOKEN_ENV: TOKEN}
-    command = [sys.executable, "-m", "airflow_provider_braze.ketch.receiver_cli", "--port", "0",
-               "--token-env", TOKEN_ENV, "--state-url", f"sqlite:///{tmp_path / 'state.db'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_braze.ketch.receiver_cli",
+        "--port",
+        "0",
+        "--token-env",
+        TOKEN_ENV,
+        "--state-url",
+        f"sqlite:///{tmp_path / 'state.db'}",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
@@ -44,8 +53,17 @@ def server(tmp_path_factory):
     state_url = f"sqlite:///{tmp_path_factory.mktemp('receiver') / 'state.db'}"
     env = {**os.environ, TOKEN_ENV: TOKEN}
     command = [
-        sys.executable, "-m", "airflow_provider_braze.ketch.receiver_cli",
-        "--port", "0", "--token-env", TOKEN_ENV, "--state-url", state_url, "--max-body-bytes", "16384",
+        sys.executable,
+        "-m",
+        "airflow_provider_braze.ketch.receiver_cli",
+        "--port",
+        "0",
+        "--token-env",
+        TOKEN_ENV,
+        "--state-url",
+        state_url,
+        "--max-body-bytes",
+        "16384",
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -376,8 +376,14 @@ def test_statement_parameters_stay_out_of_database_errors(sqlite_store):
     with pytest.raises(IntegrityError) as caught, sqlite_store.engine.begin() as conn:
         conn.execute(
             insert(ketch_events).values(
-                uid="dup", api_version="v", kind="k", received_at=0, submitted_at=0,
-                identities=[{"identityValue": EMAIL}], changes=[], payload=EMAIL,
+                uid="dup",
+                api_version="v",
+                kind="k",
+                received_at=0,
+                submitted_at=0,
+                identities=[{"identityValue": EMAIL}],
+                changes=[],
+                payload=EMAIL,
             )
         )
     assert EMAIL not in str(caught.value)

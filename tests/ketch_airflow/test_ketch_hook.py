@@ -64,7 +64,10 @@ def test_connection_fields_become_settings(monkeypatch):
     s = KetchHook().settings
     assert s.web_api_url == "https://global.ketchcdn.com/web/v2"
     assert (s.organization, s.webhook_token, s.property_code, s.environment) == (
-        TENANT, TEST_KETCH_TOKEN, "website", "production"
+        TENANT,
+        TEST_KETCH_TOKEN,
+        "website",
+        "production",
     )
     assert (s.web_api_qps, s.max_body_bytes, s.web_api_configured) == (2.5, 65536, True)
 
@@ -149,8 +152,14 @@ def test_state_store_from_an_airflow_sqlite_connection(monkeypatch, tmp_path):
 
 
 def test_state_store_from_an_airflow_postgres_connection_uses_its_hooks_url(monkeypatch):
-    conn = {"conn_type": "postgres", "host": "db.internal", "port": 5432, "login": "ketch",
-            "password": "pg-pass-77c3d1", "schema": "braze_state"}
+    conn = {
+        "conn_type": "postgres",
+        "host": "db.internal",
+        "port": 5432,
+        "login": "ketch",
+        "password": "pg-pass-77c3d1",
+        "schema": "braze_state",
+    }
     monkeypatch.setenv("AIRFLOW_CONN_KETCH_PG", json.dumps(conn))
     set_ketch_connection(monkeypatch, extra={"state_conn_id": "ketch_pg"})
     url = KetchHook().state_store_url()
@@ -175,7 +184,9 @@ def test_get_subscriptions_posts_the_organization_property_and_identities(monkey
     hook = web_api_hook(monkeypatch, state_url, property="website", environment="production")
     assert hook.get_subscriptions({"email": EMAIL}) == STATE
     assert requests_mock.last_request.json() == {
-        "organizationCode": TENANT, "propertyCode": "website", "environmentCode": "production",
+        "organizationCode": TENANT,
+        "propertyCode": "website",
+        "environmentCode": "production",
         "identities": {"email": EMAIL},
     }
     assert "Authorization" not in requests_mock.last_request.headers  # the web API takes no key
@@ -202,8 +213,12 @@ def test_set_subscriptions_posts_topics_controls_and_collection_time(monkeypatch
         {"email": EMAIL}, topics=STATE["topics"], controls=STATE["controls"], collected_at=1_700_000_500.7
     )
     assert requests_mock.last_request.json() == {
-        "organizationCode": TENANT, "identities": {"email": EMAIL}, "topics": STATE["topics"],
-        "controls": STATE["controls"], "collectedAt": 1_700_000_500, "context": {"source": "airflow-provider-braze"},
+        "organizationCode": TENANT,
+        "identities": {"email": EMAIL},
+        "topics": STATE["topics"],
+        "controls": STATE["controls"],
+        "collectedAt": 1_700_000_500,
+        "context": {"source": "airflow-provider-braze"},
     }
 
 
@@ -276,16 +291,18 @@ def test_reconcile_reads_every_identity_at_the_configured_pace(monkeypatch, stat
 
 def test_reconcile_reports_refused_identities_and_goes_on(monkeypatch, state_url, requests_mock):
     requests_mock.post(GET_URL, [{"json": STATE}, {"status_code": 400}, {"json": STATE}])
-    states = list(web_api_hook(monkeypatch, state_url).reconcile([{"email": "a@x.io"}, {"email": "b@x.io"},
-                                                                  {"email": "c@x.io"}]))
+    states = list(
+        web_api_hook(monkeypatch, state_url).reconcile([{"email": "a@x.io"}, {"email": "b@x.io"}, {"email": "c@x.io"}])
+    )
     assert [s.error is None for s in states] == [True, False, True]
     assert "HTTP 400" in states[1].error
 
 
 def test_reconcile_skips_users_unchanged_since_a_time(monkeypatch, state_url, requests_mock):
     requests_mock.post(GET_URL, [{"json": {**STATE, "collectedAt": 100}}, {"json": {**STATE, "collectedAt": 300}}])
-    states = list(web_api_hook(monkeypatch, state_url).reconcile([{"email": "a@x.io"}, {"email": "b@x.io"}],
-                                                                 changed_since=200))
+    states = list(
+        web_api_hook(monkeypatch, state_url).reconcile([{"email": "a@x.io"}, {"email": "b@x.io"}], changed_since=200)
+    )
     assert [s.identities for s in states] == [{"email": "b@x.io"}]
 
 
@@ -349,6 +366,8 @@ def test_connection_test_says_when_the_receiver_has_no_token(monkeypatch, state_
 def test_ui_field_behaviour_for_older_cores():
     behaviour = KetchHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {
-        "host": "Ketch web API URL", "login": "Organization code", "password": "Webhook bearer token"
+        "host": "Ketch web API URL",
+        "login": "Organization code",
+        "password": "Webhook bearer token",
     }
     assert "schema" in behaviour["hidden_fields"]

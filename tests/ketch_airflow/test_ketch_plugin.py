@@ -92,8 +92,11 @@ def test_without_a_connection_the_server_runs_and_the_receiver_answers_503(monke
     with caplog.at_level(logging.WARNING, logger="airflow_provider_braze.plugins"):
         response = client.post("/ketch/webhook", json=topic_request(uid="early"), headers=AUTH)
     assert response.status_code == 503 and response.headers["Retry-After"] == "10"
-    assert response.json()["error"] == {"code": 503, "status": "unavailable",
-                                        "message": "the Ketch receiver is not configured"}
+    assert response.json()["error"] == {
+        "code": 503,
+        "status": "unavailable",
+        "message": "the Ketch receiver is not configured",
+    }
     assert "Ketch webhook receiver unavailable" in caplog.text and "ketch_default" in caplog.text
     assert client.get("/api/v2/version").status_code == 200  # the rest of the server is unaffected
 

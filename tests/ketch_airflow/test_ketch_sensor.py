@@ -66,7 +66,8 @@ def test_poke_returns_the_unsynced_range_once_there_are_enough(ketch_conn, store
 def test_rendered_template_strings_are_read_as_numbers(ketch_conn, store, context):
     old, new = record(store, topic_request(), topic_request())
     assert poked(sensor(min_changes="1", after_id=str(old)).poke(context)) == (
-        True, {"first_id": new, "last_id": new, "count": 1}
+        True,
+        {"first_id": new, "last_id": new, "count": 1},
     )
     assert sensor(min_changes="3", after_id="").poke(context).is_done is False
 
@@ -123,7 +124,10 @@ def test_deferrable_pokes_once_then_defers_to_the_trigger_with_a_wall_clock_dead
     assert (deferred.value.method_name, deferred.value.timeout) == ("execute_complete", None)
     _, kwargs = trigger.serialize()
     assert {k: kwargs[k] for k in ("ketch_conn_id", "after_id", "min_changes", "poll_interval")} == {
-        "ketch_conn_id": "ketch_default", "after_id": old, "min_changes": 2, "poll_interval": 0.05
+        "ketch_conn_id": "ketch_default",
+        "after_id": old,
+        "min_changes": 2,
+        "poll_interval": 0.05,
     }
     assert before + 120 <= kwargs["end_time"] <= time.time() + 120
 

@@ -49,7 +49,10 @@ def test_serialize_round_trips_with_json_only_kwargs():
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert kwargs == {
-        "ketch_conn_id": "ketch_eu", "after_id": 41, "min_changes": 10, "poll_interval": 30.0,
+        "ketch_conn_id": "ketch_eu",
+        "after_id": 41,
+        "min_changes": 10,
+        "poll_interval": 30.0,
         "end_time": 1_800_000_000.5,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
@@ -58,7 +61,11 @@ def test_serialize_round_trips_with_json_only_kwargs():
 
 def test_defaults_serialize_without_a_deadline():
     assert KetchPreferenceChangeTrigger().serialize()[1] == {
-        "ketch_conn_id": "ketch_default", "after_id": None, "min_changes": 1, "poll_interval": 60.0, "end_time": None,
+        "ketch_conn_id": "ketch_default",
+        "after_id": None,
+        "min_changes": 1,
+        "poll_interval": 60.0,
+        "end_time": None,
     }
 
 
@@ -121,7 +128,9 @@ async def test_times_out_at_the_wall_clock_deadline(ketch_conn, store):
     assert 0.25 <= time.monotonic() - began < 3
     assert event.payload["status"] == "timeout"
     assert {k: event.payload[k] for k in ("first_id", "last_id", "count")} == {
-        "first_id": only, "last_id": only, "count": 1
+        "first_id": only,
+        "last_id": only,
+        "count": 1,
     }
     assert "3 Ketch preference change(s)" in event.payload["message"]
 
@@ -169,8 +178,12 @@ async def test_as_an_asset_watcher_it_fires_again_only_for_newer_changes(ketch_c
     assert trigger.watching
     events = trigger.run()
     try:
-        assert (await next_event(events)).payload == {"status": "changes", "first_id": first, "last_id": first,
-                                                      "count": 1}
+        assert (await next_event(events)).payload == {
+            "status": "changes",
+            "first_id": first,
+            "last_id": first,
+            "count": 1,
+        }
         pending = asyncio.ensure_future(next_event(events))
         await asyncio.sleep(0.2)
         assert not pending.done()  # the first change is still unsynced, but was announced already

@@ -41,8 +41,13 @@ def ketch(store, state_url, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_KETCH_DEFAULT", json.dumps(conn))
     with (
         UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="ketch-receiver") as receiver,
-        KetchSandbox(receiver.url + "/ketch/webhook", TEST_KETCH_TOKEN, organization="axonic",
-                     callback_token=CALLBACK_TOKEN, retry=RetryPolicy(delay=0.0)) as sandbox,
+        KetchSandbox(
+            receiver.url + "/ketch/webhook",
+            TEST_KETCH_TOKEN,
+            organization="axonic",
+            callback_token=CALLBACK_TOKEN,
+            retry=RetryPolicy(delay=0.0),
+        ) as sandbox,
     ):
         yield sandbox
 
@@ -67,7 +72,9 @@ def seed_braze_users(braze, *, emails=(), external_ids=(), phones=()) -> None:
     objects += [{"external_id": f"seed-{p}", "phone": p} for p in phones]
     for i in range(0, len(objects), 75):
         response = requests.post(
-            f"{braze.url}/users/track", json={"attributes": objects[i : i + 75]},
-            headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=10,
+            f"{braze.url}/users/track",
+            json={"attributes": objects[i : i + 75]},
+            headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+            timeout=10,
         )
         assert response.status_code == 201, response.text

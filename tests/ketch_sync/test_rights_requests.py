@@ -86,7 +86,13 @@ def kinds_heard(ketch, request_id) -> set[str]:
 
 def test_correction_request_writes_the_corrected_details_to_the_profile(ketch, braze):
     seed_braze_users(braze, emails=["ada@example.com", "grace@example.com"])
-    subject = {"email": "ada@example.com", "firstName": "Ada", "lastName": "King", "city": "London", "countryCode": "gb"}
+    subject = {
+        "email": "ada@example.com",
+        "firstName": "Ada",
+        "lastName": "King",
+        "city": "London",
+        "countryCode": "gb",
+    }
     request_id = ketch.send_correction_request(["ada@example.com"], subject).uid
 
     summary = handle()
@@ -94,7 +100,10 @@ def test_correction_request_writes_the_corrected_details_to_the_profile(ketch, b
     assert summary["corrected"] == 1 and summary["failed"] == 0
     ada = braze.store.find_user(email="ada@example.com")
     assert {k: ada.attributes.get(k) for k in ("first_name", "last_name", "home_city", "country")} == {
-        "first_name": "Ada", "last_name": "King", "home_city": "London", "country": "GB",
+        "first_name": "Ada",
+        "last_name": "King",
+        "home_city": "London",
+        "country": "GB",
     }
     assert braze.store.find_user(email="grace@example.com").attributes.get("last_name") is None
     assert statuses(ketch, request_id) == [("in_progress", "requested"), ("completed", "executed")]
@@ -115,9 +124,7 @@ def test_correction_with_a_form_field_and_an_invalid_country_names_what_it_left_
     ada = braze.store.find_user(email="ada@example.com")
     assert ada.custom_attributes["nickname"] == "Countess" and ada.attributes.get("country") is None
     message = ketch.callbacks(request_id)[-1].event.event.result_message
-    assert message == (
-        "1 Braze profile(s) corrected: nickname. countryCode is not a valid value for Braze's country."
-    )
+    assert message == ("1 Braze profile(s) corrected: nickname. countryCode is not a valid value for Braze's country.")
     assert "Atlantis" not in message  # the reason never repeats the value
 
 
@@ -161,7 +168,9 @@ def test_restriction_of_an_unknown_user_is_no_match_and_creates_no_profile(ketch
 
 def test_kinds_left_out_wait_for_another_task(ketch, braze, store):
     seed_braze_users(braze, emails=["ada@example.com"])
-    correction_id = ketch.send_correction_request(["ada@example.com"], {"email": "ada@example.com", "lastName": "K"}).uid
+    correction_id = ketch.send_correction_request(
+        ["ada@example.com"], {"email": "ada@example.com", "lastName": "K"}
+    ).uid
     delete_id = ketch.send_delete_request(["ada@example.com"], "ada@example.com").uid
 
     assert handle(kinds=["CorrectionRequest"])["corrected"] == 1

@@ -24,7 +24,9 @@ def braze_states(braze, expected_keys, kind="email") -> dict:
 
 
 def test_random_changes_out_of_order_and_repeated_end_in_each_latest_choice(ketch, braze, store):
-    stream = ketch.random_preference_stream(1000, n_identities=60, topics=("newsletter", "offers"), channels=("email",), duplicate_rate=0.1, seed=4)
+    stream = ketch.random_preference_stream(
+        1000, n_identities=60, topics=("newsletter", "offers"), channels=("email",), duplicate_rate=0.1, seed=4
+    )
     assert stream.is_out_of_order()
     seed_braze_users(braze, emails=sorted({key[0] for key in stream.expected_state()}))
     report = ketch.deliver(stream, concurrency=4)
@@ -42,7 +44,9 @@ def test_random_changes_out_of_order_and_repeated_end_in_each_latest_choice(ketc
 
 def test_a_run_that_fails_half_way_loses_nothing(ketch, braze, braze_conn, store):
     braze_conn(max_attempts=1)
-    stream = ketch.random_preference_stream(300, n_identities=200, topics=("newsletter", "offers"), channels=("email",), seed=8)
+    stream = ketch.random_preference_stream(
+        300, n_identities=200, topics=("newsletter", "offers"), channels=("email",), seed=8
+    )
     seed_braze_users(braze, emails=sorted({key[0] for key in stream.expected_state()}))
     ketch.deliver(stream)
     braze.faults.update(error_rate=0.5, error_statuses=(503,), endpoints=["v2/subscription/status/set"])
@@ -98,7 +102,9 @@ def test_sms_topics_use_e164_phones(ketch, braze):
 def test_hashed_identities_and_unmapped_topics_are_skipped_and_counted(ketch, braze, store):
     ketch.send_subscription_change(
         {"identitySpace": "email", "identityFormat": "md5", "identityValue": "5d41402abc4b2a76b9719d911017c592"},
-        "newsletter", "email", "granted",
+        "newsletter",
+        "email",
+        "granted",
     )
     ketch.send_subscription_change("ada@example.com", "surveys", "email", "granted")
     summary = sync(subscription_groups=EMAIL_ONLY)

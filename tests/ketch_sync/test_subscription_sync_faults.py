@@ -29,7 +29,12 @@ def sync() -> tuple[dict | None, str | None]:
 def test_the_subscription_sync_under_every_fault_ends_in_every_latest_choice(ketch, braze, braze_conn, store, fault):
     braze_conn(**CONNECTION)
     stream = ketch.random_preference_stream(
-        600, n_identities=300, topics=("newsletter", "offers"), channels=("email",), duplicate_rate=0.1, seed=11,
+        600,
+        n_identities=300,
+        topics=("newsletter", "offers"),
+        channels=("email",),
+        duplicate_rate=0.1,
+        seed=11,
     )
     seed_braze_users(braze, emails=sorted({key[0] for key in stream.expected_state()}))
     assert ketch.deliver(stream, concurrency=4).failed == 0

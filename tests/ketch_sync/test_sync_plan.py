@@ -18,11 +18,16 @@ def identity(space: str, value: str, fmt: str = "raw") -> Identity:
 
 def event(event_id: int, submitted: float, *changes, identities=None, controls=()) -> KetchEvent:
     return KetchEvent(
-        uid=f"uid-{event_id}", api_version="subscription/v1", kind="SubscriptionTopicRequest", tenant="t",
-        received_at=submitted, submitted_at=submitted,
+        uid=f"uid-{event_id}",
+        api_version="subscription/v1",
+        kind="SubscriptionTopicRequest",
+        tenant="t",
+        received_at=submitted,
+        submitted_at=submitted,
         identities=tuple(identities or [identity("email", "Ada@Example.com")]),
         subscription_changes=tuple(SubscriptionChange(*c) for c in changes),
-        control_changes=tuple(ControlChange(*c) for c in controls), event_id=event_id,
+        control_changes=tuple(ControlChange(*c) for c in controls),
+        event_id=event_id,
     )
 
 
@@ -40,7 +45,7 @@ def test_granted_and_denied_map_to_subscribed_and_unsubscribed_per_group():
 
 def test_latest_submitted_choice_wins_whatever_the_arrival_order():
     events = [
-        event(1, 300, ("newsletter", "email", "denied")),   # arrived first, made last
+        event(1, 300, ("newsletter", "email", "denied")),  # arrived first, made last
         event(2, 100, ("newsletter", "email", "granted")),
         event(3, 200, ("newsletter", "email", "granted")),
     ]
@@ -50,7 +55,9 @@ def test_latest_submitted_choice_wins_whatever_the_arrival_order():
 
 
 def test_equal_times_are_broken_by_event_id():
-    plan = plan_sync([event(7, 100, ("newsletter", "email", "denied")), event(9, 100, ("newsletter", "email", "granted"))], MAPPING)
+    plan = plan_sync(
+        [event(7, 100, ("newsletter", "email", "denied")), event(9, 100, ("newsletter", "email", "granted"))], MAPPING
+    )
     (decision,) = plan.decisions.values()
     assert decision.state == "subscribed" and decision.event_id == 9
 
@@ -66,14 +73,19 @@ def test_unmapped_topic_or_channel_is_skipped_with_its_reason():
 
 
 def test_hashed_identities_are_skipped_not_guessed():
-    plan = plan_sync([event(1, 1, ("newsletter", "email", "granted"), identities=[identity("email", "5d41402abc4b2a76", "md5")])], MAPPING)
+    plan = plan_sync(
+        [event(1, 1, ("newsletter", "email", "granted"), identities=[identity("email", "5d41402abc4b2a76", "md5")])],
+        MAPPING,
+    )
     assert plan.decisions == {}
     assert plan.skipped["identity in 'email' is hashed (md5)"] == 1
 
 
 def test_sms_groups_take_e164_phones_and_email_groups_take_emails():
     ids = [identity("email", "ada@example.com"), identity("phone", "+33 6 12-34-56-78")]
-    plan = plan_sync([event(1, 1, ("newsletter", "sms", "granted"), ("newsletter", "email", "granted"), identities=ids)], MAPPING)
+    plan = plan_sync(
+        [event(1, 1, ("newsletter", "sms", "granted"), ("newsletter", "email", "granted"), identities=ids)], MAPPING
+    )
     assert states(plan) == {
         (GROUP, "+33612345678", "grp-news-sms"): "subscribed",
         (GROUP, "ada@example.com", "grp-news-email"): "subscribed",
@@ -81,12 +93,16 @@ def test_sms_groups_take_e164_phones_and_email_groups_take_emails():
 
 
 def test_a_phone_that_is_not_e164_is_skipped():
-    plan = plan_sync([event(1, 1, ("newsletter", "sms", "granted"), identities=[identity("phone", "0612345678")])], MAPPING)
+    plan = plan_sync(
+        [event(1, 1, ("newsletter", "sms", "granted"), identities=[identity("phone", "0612345678")])], MAPPING
+    )
     assert plan.decisions == {} and plan.skipped["identity in 'phone' is not a valid phone"] == 1
 
 
 def test_external_ids_address_every_channel():
-    plan = plan_sync([event(1, 1, ("newsletter", "sms", "denied"), identities=[identity("account", "acct-9")])], MAPPING)
+    plan = plan_sync(
+        [event(1, 1, ("newsletter", "sms", "denied"), identities=[identity("account", "acct-9")])], MAPPING
+    )
     assert states(plan) == {(GROUP, "acct-9", "grp-news-sms"): "unsubscribed"}
 
 

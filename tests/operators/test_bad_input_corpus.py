@@ -39,8 +39,13 @@ def good_row(mode: str, record_type: str, n: int) -> dict:
     if record_type == "events":
         return {"external_id": f"g{n}", "name": "signup", "time": "2024-05-01T13:45:00Z"}
     if record_type == "purchases":
-        return {"external_id": f"g{n}", "product_id": "sku-1", "currency": "USD", "price": "9.99",
-                "time": "2024-05-01T13:45:00Z"}
+        return {
+            "external_id": f"g{n}",
+            "product_id": "sku-1",
+            "currency": "USD",
+            "price": "9.99",
+            "time": "2024-05-01T13:45:00Z",
+        }
     if mode == "new_alias":
         return {"alias_name": f"g{n}", "alias_label": "crm"}
     if mode == "identify":
@@ -51,7 +56,11 @@ def good_row(mode: str, record_type: str, n: int) -> dict:
 def operator(mode: str, record_type: str, **kwargs):
     if mode == "track":
         return BrazeTrackUsersOperator(task_id="t", record_type=record_type, **kwargs)
-    kind = {"new_alias": BrazeNewAliasOperator, "identify": BrazeIdentifyUsersOperator, "delete": BrazeDeleteUsersOperator}
+    kind = {
+        "new_alias": BrazeNewAliasOperator,
+        "identify": BrazeIdentifyUsersOperator,
+        "delete": BrazeDeleteUsersOperator,
+    }
     return kind[mode](task_id="t", **kwargs)
 
 
@@ -88,7 +97,9 @@ def carries(source: str, row: dict) -> bool:
         return all(_text_only(v) for v in row.values())
     # SQLite: text, 64-bit integers, finite floats (it stores NaN as NULL), NULL.
     return all(
-        v is None or (isinstance(v, float) and math.isfinite(v)) or (isinstance(v, str) and _unicode(v))
+        v is None
+        or (isinstance(v, float) and math.isfinite(v))
+        or (isinstance(v, str) and _unicode(v))
         or (isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63)
         for v in row.values()
     )
@@ -115,8 +126,10 @@ def source_arguments(source: str, rows: list[dict], tmp_path, monkeypatch) -> di
     db = tmp_path / "rows.db"
     with sqlite3.connect(db) as conn:
         conn.execute(f"create table rows ({', '.join(json.dumps(c) for c in columns)})")
-        conn.executemany(f"insert into rows values ({', '.join('?' * len(columns))})",
-                         [[row.get(c) for c in columns] for row in rows])
+        conn.executemany(
+            f"insert into rows values ({', '.join('?' * len(columns))})",
+            [[row.get(c) for c in columns] for row in rows],
+        )
     monkeypatch.setenv("AIRFLOW_CONN_CORPUS", json.dumps({"conn_type": "sqlite", "host": str(db)}))
     return {"sql": "select * from rows order by rowid", "sql_conn_id": "corpus"}
 
@@ -124,8 +137,13 @@ def source_arguments(source: str, rows: list[dict], tmp_path, monkeypatch) -> di
 def seed(sandbox, mode: str, goods: list[dict]) -> None:
     """Identify needs the alias-only users its good rows name."""
     if mode == "identify":
-        run(BrazeNewAliasOperator(task_id="seed", records=[{"alias_name": g["alias_name"], "alias_label": "crm"} for g in goods],
-                                  sync_ledger=False))
+        run(
+            BrazeNewAliasOperator(
+                task_id="seed",
+                records=[{"alias_name": g["alias_name"], "alias_label": "crm"} for g in goods],
+                sync_ledger=False,
+            )
+        )
         sandbox.requests.clear()
 
 
@@ -151,8 +169,15 @@ def test_with_skip_every_bad_row_is_named_and_every_good_row_arrives(
     seed(sandbox, mode, goods)
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(operator(mode, record_type, skip_on_invalid_records=True, rejected_records_path=str(rejected),
-                           **source_arguments(source, rows, tmp_path, monkeypatch)))
+    summary = run(
+        operator(
+            mode,
+            record_type,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+            **source_arguments(source, rows, tmp_path, monkeypatch),
+        )
+    )
 
     reported = {r["row"]: r for r in map(json.loads, rejected.read_text().splitlines())}
     assert set(reported) == set(bad_at), f"{source}: reported {sorted(reported)}, expected {sorted(bad_at)}"
@@ -165,7 +190,9 @@ def test_with_skip_every_bad_row_is_named_and_every_good_row_arrives(
     # Every good row arrived, and nothing else reached Braze.
     assert (summary["accepted"], summary["skipped"], summary["rejected"]) == (len(goods), len(kinds), 0)
     assert sum(r.objects for r in sandbox.requests.records()) == len(goods)
-    print(f"\n{mode} {record_type} via {source}: {len(kinds)} bad kinds refused, {len(goods)} good rows accepted, lost 0")
+    print(
+        f"\n{mode} {record_type} via {source}: {len(kinds)} bad kinds refused, {len(goods)} good rows accepted, lost 0"
+    )
 
 
 @pytest.mark.parametrize("kind", BAD_INPUTS, ids=[k.kind for k in BAD_INPUTS])

@@ -36,9 +36,14 @@ def test_a_lone_surrogate_in_json_lines(sandbox, braze_conn, tmp_path):
     source.write_text("\n".join(lines) + "\n")
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            path=str(source),
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert held(sandbox) == {f"u{i}": {"plan": "pro"} for i in range(1, 6)}
     assert (summary["accepted"], summary["skipped"]) == (5, 1)
@@ -62,15 +67,23 @@ def test_price_1e400(sandbox, braze_conn, tmp_path):
     records = [{**purchase, "price": "9.99"}, {**purchase, "price": "1e400"}, {**purchase, "price": "1.5"}]
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type="purchases", records=records, skip_on_invalid_records=True,
-        rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type="purchases",
+            records=records,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert sorted(p["price"] for p in sandbox.store.purchases()) == [1.5, 9.99]
     assert (summary["accepted"], summary["skipped"]) == (2, 1)
     bad = rejected_rows(rejected)[2]
-    assert bad["column"] == "price" and bad["reason"] == "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)"
+    assert (
+        bad["column"] == "price"
+        and bad["reason"] == "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,14 +97,23 @@ def test_price_1e400(sandbox, braze_conn, tmp_path):
     ids=["identifier", "value", "event name", "event property"],
 )
 def test_nul_bytes_in_an_identifier_a_value_or_an_event_name(sandbox, braze_conn, tmp_path, record_type, row, column):
-    good = [{"external_id": f"good{i}", "plan": "pro"} if record_type == "attributes" else {
-        "external_id": f"good{i}", "name": "signup", "time": "2026-11-30T10:00:00Z"} for i in (1, 2)]
+    good = [
+        {"external_id": f"good{i}", "plan": "pro"}
+        if record_type == "attributes"
+        else {"external_id": f"good{i}", "name": "signup", "time": "2026-11-30T10:00:00Z"}
+        for i in (1, 2)
+    ]
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type=record_type, records=[good[0], row, good[1]], skip_on_invalid_records=True,
-        rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type=record_type,
+            records=[good[0], row, good[1]],
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert (summary["accepted"], summary["skipped"]) == (2, 1)
     bad = rejected_rows(rejected)[2]
@@ -102,24 +124,44 @@ def test_nul_bytes_in_an_identifier_a_value_or_an_event_name(sandbox, braze_conn
 @pytest.mark.parametrize(
     ("record_type", "row", "column", "reason"),
     [
-        ("attributes", {"external_id": "big", "score": 2**80}, "score",
-         "score 12089258...(25 digits) is beyond the 64-bit integer range (±9,223,372,036,854,775,807)"),
-        ("attributes", {"external_id": "big", "visits": {"inc": 2**70}}, "visits",
-         "visits has inc 1180591620717411303424, beyond the 64-bit integer range (±9,223,372,036,854,775,807)"),
-        ("events", {"external_id": "big", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": 10**30}},
-         "properties", None),
+        (
+            "attributes",
+            {"external_id": "big", "score": 2**80},
+            "score",
+            "score 12089258...(25 digits) is beyond the 64-bit integer range (±9,223,372,036,854,775,807)",
+        ),
+        (
+            "attributes",
+            {"external_id": "big", "visits": {"inc": 2**70}},
+            "visits",
+            "visits has inc 1180591620717411303424, beyond the 64-bit integer range (±9,223,372,036,854,775,807)",
+        ),
+        (
+            "events",
+            {"external_id": "big", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": 10**30}},
+            "properties",
+            None,
+        ),
     ],
     ids=["attribute 2**80", "inc 2**70", "property 10**30"],
 )
 def test_integers_beyond_64_bits(sandbox, braze_conn, tmp_path, record_type, row, column, reason):
-    good = {"external_id": "good", "score": 2**63 - 1} if record_type == "attributes" else {
-        "external_id": "good", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": -(2**63)}}
+    good = (
+        {"external_id": "good", "score": 2**63 - 1}
+        if record_type == "attributes"
+        else {"external_id": "good", "name": "e", "time": "2026-11-30T10:00:00Z", "properties": {"n": -(2**63)}}
+    )
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type=record_type, records=[row, good], skip_on_invalid_records=True,
-        rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type=record_type,
+            records=[row, good],
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert (summary["accepted"], summary["skipped"]) == (1, 1)
     bad = rejected_rows(rejected)[1]
@@ -132,9 +174,15 @@ def test_integers_beyond_64_bits(sandbox, braze_conn, tmp_path, record_type, row
 
 
 def test_delete_by_phone(sandbox, braze_conn):
-    run(BrazeTrackUsersOperator(task_id="a", records=[
-        {"phone": "+14155550100", "plan": "a"}, {"phone": "+14155550199", "plan": "b"},
-    ]))
+    run(
+        BrazeTrackUsersOperator(
+            task_id="a",
+            records=[
+                {"phone": "+14155550100", "plan": "a"},
+                {"phone": "+14155550199", "plan": "b"},
+            ],
+        )
+    )
     summary = run(BrazeDeleteUsersOperator(task_id="t", records=[{"phone": "+14155550100"}]))
 
     assert summary["accepted"] == 1 and summary["rejected"] == 0
@@ -152,7 +200,9 @@ def users_csv(count: int, *, broken: dict[int, str] | None = None) -> str:
 
 
 @pytest.mark.parametrize(
-    ("line", "later_quote"), [("u10,\"pro", None), ("u10,\"pro", 'u50,"pro, plus",x')], ids=["to the end", "closed later"],
+    ("line", "later_quote"),
+    [('u10,"pro', None), ('u10,"pro', 'u50,"pro, plus",x')],
+    ids=["to the end", "closed later"],
 )
 def test_csv_with_an_unclosed_quote(sandbox, braze_conn, tmp_path, line, later_quote):
     broken = {10: line, **({50: later_quote} if later_quote else {})}
@@ -160,9 +210,14 @@ def test_csv_with_an_unclosed_quote(sandbox, braze_conn, tmp_path, line, later_q
     source.write_text(users_csv(100, broken=broken))
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            path=str(source),
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     good = {f"u{n}" for n in range(1, 101)} - {f"u{n}" for n in broken}
     assert held(sandbox) == {u: {"plan": "pro"} for u in good}
@@ -209,9 +264,14 @@ def test_a_latin1_byte_in_a_utf8_csv(sandbox, braze_conn, tmp_path):
     source.write_bytes(text.encode("latin-1"))
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            path=str(source),
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert (summary["accepted"], summary["skipped"]) == (4_999, 1) and "u4001" not in held(sandbox)
     assert rejected_rows(rejected)[4001]["reason"] == (
@@ -226,28 +286,49 @@ def test_a_latin1_byte_in_a_utf8_csv(sandbox, braze_conn, tmp_path):
 
 def test_phone_identifier_call_me_maybe(sandbox, braze_conn, tmp_path):
     rejected = tmp_path / "rejected.jsonl"
-    records = [{"phone": "+14155550100", "plan": "a"}, {"phone": "call me maybe", "plan": "b"},
-               {"phone": "(415) 555-0101", "plan": "c"}, {"phone": "12", "plan": "d"}]
+    records = [
+        {"phone": "+14155550100", "plan": "a"},
+        {"phone": "call me maybe", "plan": "b"},
+        {"phone": "(415) 555-0101", "plan": "c"},
+        {"phone": "12", "plan": "d"},
+    ]
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", records=records, skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            records=records,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     assert (summary["accepted"], summary["skipped"]) == (2, 2)
     assert sorted(u.phone for u in sandbox.store.users()) == ["(415) 555-0101", "+14155550100"]
     reported = rejected_rows(rejected)
     assert reported[2]["column"] == "phone" and reported[2]["reason"] == (
-        "phone is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)")
+        "phone is not a phone number (expected digits, optionally with + and spaces, dashes, dots or parentheses)"
+    )
     assert reported[4]["reason"] == "phone has 2 digits; a phone number has 7 to 15 (E.164)"
     assert "call me maybe" not in reported[2]["reason"]  # a reason never quotes personal data
 
 
-@pytest.mark.parametrize(("null_handling", "held_after"), [("skip", {"plan": "pro", "tags": ["a"]}), ("unset", {"plan": "pro"})])
+@pytest.mark.parametrize(
+    ("null_handling", "held_after"), [("skip", {"plan": "pro", "tags": ["a"]}), ("unset", {"plan": "pro"})]
+)
 def test_pre_formatted_value_null_with_null_handling_skip(sandbox, braze_conn, null_handling, held_after):
-    run(BrazeTrackUsersOperator(task_id="seed", records=[{"external_id": "u1", "plan": "pro", "tags": '["a"]'}],
-                                pre_formatted_fields="tags"))
-    run(BrazeTrackUsersOperator(task_id="t", records=[{"external_id": "u1", "plan": "pro", "tags": "null"}],
-                                pre_formatted_fields="tags", null_handling=null_handling))
+    run(
+        BrazeTrackUsersOperator(
+            task_id="seed", records=[{"external_id": "u1", "plan": "pro", "tags": '["a"]'}], pre_formatted_fields="tags"
+        )
+    )
+    run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            records=[{"external_id": "u1", "plan": "pro", "tags": "null"}],
+            pre_formatted_fields="tags",
+            null_handling=null_handling,
+        )
+    )
     assert held(sandbox) == {"u1": held_after}
 
 
@@ -255,14 +336,22 @@ def test_currency_dem(sandbox, braze_conn, tmp_path):
     purchase = {"external_id": "u1", "product_id": "sku", "price": "9.99", "time": "2026-11-30T10:00:00Z"}
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type="purchases", records=[{**purchase, "currency": "DEM"}, {**purchase, "currency": "eur"}],
-        skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type="purchases",
+            records=[{**purchase, "currency": "DEM"}, {**purchase, "currency": "eur"}],
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     # Refused before sending (the Deutsche Mark was withdrawn in 2002), not by Braze after.
     assert (summary["skipped"], summary["rejected"], summary["accepted"]) == (1, 0, 1)
-    assert rejected_rows(rejected)[1]["reason"] == "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY"
+    assert (
+        rejected_rows(rejected)[1]["reason"]
+        == "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY"
+    )
     assert [p["currency"] for p in sandbox.store.purchases()] == ["EUR"]
 
 
@@ -272,8 +361,10 @@ def test_currency_dem(sandbox, braze_conn, tmp_path):
         ({"mode": "User Track", "records": []}, "Unknown Braze export mode 'User Track'; valid modes: "),
         ({"mode": "User - Track", "track_record_type": "Clicks", "records": []}, "Unknown track record type 'Clicks'"),
         ({"mode": "User - Delete"}, "give exactly one of sql (with sql_conn_id), records or path; got none of them"),
-        ({"mode": "User - Delete", "records": [], "path": "x.csv"},
-         "give exactly one of sql (with sql_conn_id), records or path; got records and path"),
+        (
+            {"mode": "User - Delete", "records": [], "path": "x.csv"},
+            "give exactly one of sql (with sql_conn_id), records or path; got records and path",
+        ),
         ({"mode": "User - Delete", "records": [], "null_handling": "unset"}, "null_handling do not apply to mode"),
     ],
     ids=["User Track", "unknown record type", "no source", "two sources", "option of another mode"],
@@ -302,28 +393,49 @@ def test_a_templated_mode_is_checked_when_the_task_runs(sandbox, braze_conn):
 @pytest.mark.parametrize(
     ("record_type", "row", "column", "reasons"),
     [
-        ("attributes", {"external_id": "u9", "email": "not-an-email", "dob": "02/01/1990", "gender": "male"}, "email", [
-            "email is not an email address (expected name@domain)",
-            "dob '02/01/1990' is not a date in the form YYYY-MM-DD",
-            "gender 'male' is not one of Braze's genders: M (male), F (female), O (other), N (not applicable), "
-            "P (prefer not to say)",
-        ]),
-        ("purchases", {"external_id": "u9", "product_id": "", "currency": "DEM", "price": "1e400", "quantity": "0",
-                       "time": "2026-11-30T10:00:00Z"}, "product_id", [
-            "product_id is required (the product bought) but is empty",
-            "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY",
-            "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)",
-            "quantity 0 is below 1; Braze counts at least one item per purchase",
-        ]),
+        (
+            "attributes",
+            {"external_id": "u9", "email": "not-an-email", "dob": "02/01/1990", "gender": "male"},
+            "email",
+            [
+                "email is not an email address (expected name@domain)",
+                "dob '02/01/1990' is not a date in the form YYYY-MM-DD",
+                "gender 'male' is not one of Braze's genders: M (male), F (female), O (other), N (not applicable), "
+                "P (prefer not to say)",
+            ],
+        ),
+        (
+            "purchases",
+            {
+                "external_id": "u9",
+                "product_id": "",
+                "currency": "DEM",
+                "price": "1e400",
+                "quantity": "0",
+                "time": "2026-11-30T10:00:00Z",
+            },
+            "product_id",
+            [
+                "product_id is required (the product bought) but is empty",
+                "currency 'DEM' is not a current ISO 4217 currency code such as USD, EUR or JPY",
+                "price 1E+400 is beyond the 64-bit integer range (±9,223,372,036,854,775,807)",
+                "quantity 0 is below 1; Braze counts at least one item per purchase",
+            ],
+        ),
     ],
     ids=["attributes", "purchases"],
 )
 def test_a_row_with_several_faults(sandbox, braze_conn, tmp_path, record_type, row, column, reasons):
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type=record_type, records=[row], skip_on_invalid_records=True,
-        rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type=record_type,
+            records=[row],
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
     assert summary["skipped"] == 1 and summary["requests"] == 0
     bad = rejected_rows(rejected)[1]
     assert bad["column"] == column and bad["reason"] == "; ".join(reasons)
@@ -340,7 +452,9 @@ def test_dry_run_true_never_says_sent(sandbox, braze_conn, caplog):
 
 
 def test_an_unexpected_sql_column_such_as_password_hash(sandbox, braze_conn, warehouse, caplog):
-    warehouse.execute("create table users (external_id text, plan text, password_hash text, api_token text, push_tokens text)")
+    warehouse.execute(
+        "create table users (external_id text, plan text, password_hash text, api_token text, push_tokens text)"
+    )
     warehouse.execute("insert into users values ('u1', 'pro', 'pbkdf2$abc', 'tok-1', null)")
     warehouse.commit()
 
@@ -351,13 +465,20 @@ def test_an_unexpected_sql_column_such_as_password_hash(sandbox, braze_conn, war
     assert "Column 'password_hash' looks like a secret and is not exported" in caplog.text
     assert "Column 'api_token' looks like a secret" in caplog.text and "push_tokens" not in caplog.text
 
-    run(BrazeTrackUsersOperator(task_id="t2", sql="select * from users", sql_conn_id="warehouse",
-                                columns=["external_id", "api_token"]))
+    run(
+        BrazeTrackUsersOperator(
+            task_id="t2", sql="select * from users", sql_conn_id="warehouse", columns=["external_id", "api_token"]
+        )
+    )
     assert held(sandbox) == {"u1": {"plan": "pro", "api_token": "tok-1"}}  # named, so exported
 
     warehouse.execute("update users set plan = 'free'")
     warehouse.commit()
-    run(BrazeTrackUsersOperator(task_id="t3", sql="select * from users", sql_conn_id="warehouse", exclude_columns="plan"))
+    run(
+        BrazeTrackUsersOperator(
+            task_id="t3", sql="select * from users", sql_conn_id="warehouse", exclude_columns="plan"
+        )
+    )
     assert held(sandbox) == {"u1": {"plan": "pro", "api_token": "tok-1"}}  # the new plan was not read
 
 
@@ -371,21 +492,38 @@ def test_columns_in_both_lists_are_refused_at_parse():
 @pytest.mark.parametrize(
     ("time", "reason"),
     [
-        ("03/04/2024", "time '03/04/2024' is ambiguous: month 3, day 4 as Braze reads MM/dd/yyyy, or day 3, month 4; "
-                       "write ISO 8601 (2024-03-04 or 2024-04-03)"),
-        ("31/12/2024", "time '31/12/2024' has no month 31: Braze reads MM/dd/yyyy (was it dd/MM/yyyy?); write ISO 8601"),
-        ("0", "time '0' is the Unix epoch itself (1970-01-01T00:00:00Z), the mark of a time column that was never set; "
-              "leave it empty (NULL) or fix the source"),
+        (
+            "03/04/2024",
+            "time '03/04/2024' is ambiguous: month 3, day 4 as Braze reads MM/dd/yyyy, or day 3, month 4; "
+            "write ISO 8601 (2024-03-04 or 2024-04-03)",
+        ),
+        (
+            "31/12/2024",
+            "time '31/12/2024' has no month 31: Braze reads MM/dd/yyyy (was it dd/MM/yyyy?); write ISO 8601",
+        ),
+        (
+            "0",
+            "time '0' is the Unix epoch itself (1970-01-01T00:00:00Z), the mark of a time column that was never set; "
+            "leave it empty (NULL) or fix the source",
+        ),
     ],
     ids=["03/04/2024", "31/12/2024", "epoch 0"],
 )
 def test_03_04_2024_and_epoch_0(sandbox, braze_conn, tmp_path, time, reason):
-    events = [{"external_id": "u1", "name": "e", "time": time}, {"external_id": "u1", "name": "e", "time": "12/25/2024"}]
+    events = [
+        {"external_id": "u1", "name": "e", "time": time},
+        {"external_id": "u1", "name": "e", "time": "12/25/2024"},
+    ]
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", record_type="events", records=events, skip_on_invalid_records=True,
-        rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            record_type="events",
+            records=events,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
     assert (summary["accepted"], summary["skipped"]) == (1, 1)
     assert rejected_rows(rejected)[1]["reason"] == reason
     # MM/dd/yyyy that only one convention can read is Braze's documented form, and is accepted.
@@ -394,23 +532,35 @@ def test_03_04_2024_and_epoch_0(sandbox, braze_conn, tmp_path, time, reason):
 
 def test_identifiers_of_1000_characters(sandbox, braze_conn, tmp_path):
     rejected = tmp_path / "rejected.jsonl"
-    records = [{"external_id": "x" * 1_000, "plan": "a"}, {"external_id": "y" * 512, "plan": "b"},
-               {"user_alias_name": "z" * 1_000, "user_alias_label": "crm", "plan": "c", "_update_existing_only": "false"}]
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", records=records, skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    records = [
+        {"external_id": "x" * 1_000, "plan": "a"},
+        {"external_id": "y" * 512, "plan": "b"},
+        {"user_alias_name": "z" * 1_000, "user_alias_label": "crm", "plan": "c", "_update_existing_only": "false"},
+    ]
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            records=records,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
     assert (summary["accepted"], summary["skipped"]) == (1, 2) and list(held(sandbox)) == ["y" * 512]
     reported = rejected_rows(rejected)
     assert reported[1]["column"] == "external_id" and reported[1]["reason"] == (
         "external_id is 1,000 characters long; identifiers longer than 512 are refused as a column mix-up "
-        "(Braze's pages set no limit)")
+        "(Braze's pages set no limit)"
+    )
     assert reported[3]["column"] == "user_alias_name"
 
 
-@pytest.mark.parametrize(("depth", "reason"), [
-    (60, f"profile nests deeper than 32 levels at {'.'.join(['a'] * 33)}; Braze's pages set no depth"),
-    (5_000, "line 1: not valid JSON ("),
-])
+@pytest.mark.parametrize(
+    ("depth", "reason"),
+    [
+        (60, f"profile nests deeper than 32 levels at {'.'.join(['a'] * 33)}; Braze's pages set no depth"),
+        (5_000, "line 1: not valid JSON ("),
+    ],
+)
 def test_nesting_60_deep(sandbox, braze_conn, tmp_path, depth, reason):
     source = tmp_path / "users.jsonl"
     source.write_text(
@@ -418,17 +568,28 @@ def test_nesting_60_deep(sandbox, braze_conn, tmp_path, depth, reason):
         '{"external_id": "flat", "profile": {"a": {"b": 1}}}\n'
     )
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", path=str(source), skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
-    assert (summary["accepted"], summary["skipped"]) == (1, 1) and held(sandbox) == {"flat": {"profile": {"a": {"b": 1}}}}
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            path=str(source),
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
+    assert (summary["accepted"], summary["skipped"]) == (1, 1) and held(sandbox) == {
+        "flat": {"profile": {"a": {"b": 1}}}
+    }
     assert rejected_rows(rejected)[1]["reason"].startswith(reason)
 
 
 def test_external_id_email_and_phone_together(sandbox, braze_conn):
     # Accepted: external_id names the user; email and phone become its profile fields (Braze's own precedence).
-    run(BrazeTrackUsersOperator(task_id="t", records=[
-        {"external_id": "u1", "email": "ada@example.com", "phone": "+14155550100", "plan": "pro"}]))
+    run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            records=[{"external_id": "u1", "email": "ada@example.com", "phone": "+14155550100", "plan": "pro"}],
+        )
+    )
     (user,) = sandbox.store.users()
     assert (user.external_id, user.email, user.phone) == ("u1", "ada@example.com", "+14155550100")
 
@@ -436,5 +597,7 @@ def test_external_id_email_and_phone_together(sandbox, braze_conn):
 def test_negative_price(sandbox, braze_conn):
     # Accepted: Braze's purchase object documents a float price and no sign; a refund lowers revenue.
     purchase = {"external_id": "u1", "product_id": "sku", "currency": "USD", "time": "2026-11-30T10:00:00Z"}
-    summary = run(BrazeTrackUsersOperator(task_id="t", record_type="purchases", records=[{**purchase, "price": "-9.99"}]))
+    summary = run(
+        BrazeTrackUsersOperator(task_id="t", record_type="purchases", records=[{**purchase, "price": "-9.99"}])
+    )
     assert summary["accepted"] == 1 and [p["price"] for p in sandbox.store.purchases()] == [-9.99]

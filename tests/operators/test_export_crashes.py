@@ -33,7 +33,11 @@ def start_attempt(operator: dict) -> subprocess.Popen:
     spec = json.dumps({"run_id": "scheduled__2026-11-30", "operator": operator})
     return subprocess.Popen(
         [sys.executable, "-m", "tests.operators.export_child", spec],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -86,12 +90,18 @@ def test_attributes_killed_five_times_end_exact_with_at_most_the_batches_in_flig
     warehouse.execute("create table users (external_id text, plan text, score integer)")
     warehouse.executemany("insert into users values (?, ?, ?)", [(f"u{i}", f"plan-{i % 7}", i) for i in range(ROWS)])
     warehouse.commit()
-    operator = {"sql": "select * from users order by external_id", "sql_conn_id": "warehouse",
-                "concurrency": CONCURRENCY, "fetch_size": 500}
+    operator = {
+        "sql": "select * from users order by external_id",
+        "sql_conn_id": "warehouse",
+        "concurrency": CONCURRENCY,
+        "fetch_size": 500,
+    }
 
     summary, resent = run_with_kills(slow_sandbox, operator)
 
-    held = {u.external_id: (u.custom_attributes["plan"], u.custom_attributes["score"]) for u in slow_sandbox.store.users()}
+    held = {
+        u.external_id: (u.custom_attributes["plan"], u.custom_attributes["score"]) for u in slow_sandbox.store.users()
+    }
     assert held == {f"u{i}": (f"plan-{i % 7}", i) for i in range(ROWS)}
     # Each retry sends again at most the batches that were in flight when the attempt before it died.
     assert all(n <= CONCURRENCY * BATCH for n in resent), resent
@@ -107,8 +117,14 @@ def test_events_killed_five_times_are_never_stored_twice(slow_sandbox, warehouse
         [(f"u{i % 300}", f"2026-11-30T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z", i) for i in range(ROWS)],
     )
     warehouse.commit()
-    operator = {"record_type": "events", "sql": "select * from events order by row_number", "sql_conn_id": "warehouse",
-                "concurrency": CONCURRENCY, "fetch_size": 500, "event_key_column": "row_number"}
+    operator = {
+        "record_type": "events",
+        "sql": "select * from events order by row_number",
+        "sql_conn_id": "warehouse",
+        "concurrency": CONCURRENCY,
+        "fetch_size": 500,
+        "event_key_column": "row_number",
+    }
 
     summary, _resent = run_with_kills(slow_sandbox, operator)
 
@@ -116,7 +132,9 @@ def test_events_killed_five_times_are_never_stored_twice(slow_sandbox, warehouse
     assert max(stored.values()) == 1, "an event was stored twice"
     # What is not stored was reported: rows an attempt had sent without learning the outcome.
     ledger = sync_ledger_store(None)
-    unsettled = {int(ref) for _, _, ref in ledger.keys_with_status(ledger.find_sync("adhoc_airflow.export"), ["sending"])}
+    unsettled = {
+        int(ref) for _, _, ref in ledger.keys_with_status(ledger.find_sync("adhoc_airflow.export"), ["sending"])
+    }
     assert set(range(ROWS)) - set(stored) <= {r - 1 for r in unsettled}
     assert summary["unsettled"] == len(unsettled) <= len(KILL_AFTER) * CONCURRENCY * BATCH
     assert summary["already_sent"] + summary["accepted"] + summary["unsettled"] == ROWS

@@ -11,8 +11,12 @@ from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersO
 
 ROWS = 5_000
 EVENTS = [
-    {"external_id": f"u{i % 250}", "name": "played", "time": f"2026-11-30T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-     "row": i}
+    {
+        "external_id": f"u{i % 250}",
+        "name": "played",
+        "time": f"2026-11-30T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        "row": i,
+    }
     for i in range(ROWS)
 ]
 AMBIGUOUS_FAULTS = [
@@ -36,8 +40,11 @@ def attempt(tmp_path, number: int, **kwargs) -> tuple[dict | None, set[int]]:
         summary = None
     unknown = set()
     if rejected.exists():
-        unknown = {EVENTS[r["row"] - 1]["row"] for r in map(json.loads, rejected.read_text().splitlines())
-                   if r["stage"] == "unknown"}
+        unknown = {
+            EVENTS[r["row"] - 1]["row"]
+            for r in map(json.loads, rejected.read_text().splitlines())
+            if r["stage"] == "unknown"
+        }
     return summary, unknown
 
 
@@ -63,7 +70,9 @@ def test_no_event_is_stored_twice_and_none_is_lost_unreported_even_with_two_task
 
 
 @pytest.mark.parametrize("faults", AMBIGUOUS_FAULTS)
-def test_retry_ambiguous_delivers_every_event_and_reports_each_possible_duplicate(sandbox, braze_conn, tmp_path, faults):
+def test_retry_ambiguous_delivers_every_event_and_reports_each_possible_duplicate(
+    sandbox, braze_conn, tmp_path, faults
+):
     sandbox.faults.update(**faults)
     summary, unknown = attempt(tmp_path, 1, retry_ambiguous=True)
 
@@ -82,7 +91,9 @@ def test_a_connection_dropped_before_braze_applied_anything_is_held_back_too(san
     assert set(range(ROWS)) - set(stored) == unknown
 
 
-def test_retry_ambiguous_on_the_connection_also_resends_what_an_earlier_attempt_left_unsettled(sandbox, braze_conn, tmp_path):
+def test_retry_ambiguous_on_the_connection_also_resends_what_an_earlier_attempt_left_unsettled(
+    sandbox, braze_conn, tmp_path
+):
     sandbox.faults.update(processed_then_drop_rate=0.1)
     first, unknown = attempt(tmp_path, 1)
     sandbox.faults.update(processed_then_drop_rate=0.0)

@@ -9,10 +9,14 @@ import pytest
 from airflow_provider_braze.operators import BrazeTrackUsersOperator
 from tests.concurrency import run_at_once
 
-USERS = [{"external_id": f"u{i}", "email": f"user{i}@example.com", "plan": ("free", "pro")[i % 2], "score": i}
-         for i in range(2_000)]
-EVENTS = [{"external_id": f"u{i % 500}", "name": "opened", "time": f"2026-11-30T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
-           "n": i} for i in range(2_000)]
+USERS = [
+    {"external_id": f"u{i}", "email": f"user{i}@example.com", "plan": ("free", "pro")[i % 2], "score": i}
+    for i in range(2_000)
+]
+EVENTS = [
+    {"external_id": f"u{i % 500}", "name": "opened", "time": f"2026-11-30T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "n": i}
+    for i in range(2_000)
+]
 
 
 def export(partition=None, map_index: int = -1, **kwargs):

@@ -33,18 +33,22 @@ ROWS = 900
 TIME = "2026-11-30T10:00:00Z"
 
 
-
 def _track(record_type: str, rows: list[dict]) -> Callable[[str], Any]:
     return lambda task_id: BrazeTrackUsersOperator(
-        task_id=task_id, record_type=record_type, records=rows, concurrency=8,
+        task_id=task_id,
+        record_type=record_type,
+        records=rows,
+        concurrency=8,
         **({"event_key_column": "row"} if record_type != "attributes" else {}),
     )
 
 
 ATTRIBUTES = [{"external_id": f"u{i}", "plan": f"plan-{i % 7}"} for i in range(ROWS)]
 EVENTS = [{"external_id": f"u{i % 90}", "name": "played", "time": TIME, "row": i} for i in range(ROWS)]
-PURCHASES = [{"external_id": f"u{i % 90}", "product_id": "sku", "currency": "USD", "price": "1.5", "time": TIME, "row": i}
-             for i in range(ROWS)]
+PURCHASES = [
+    {"external_id": f"u{i % 90}", "product_id": "sku", "currency": "USD", "price": "1.5", "time": TIME, "row": i}
+    for i in range(ROWS)
+]
 ALIASES = [{"alias_name": f"a{i}", "alias_label": "crm"} for i in range(ROWS)]
 
 
@@ -63,10 +67,15 @@ def _aliases_held(sandbox) -> Counter:
 MODES: dict[str, dict[str, Any]] = {
     "attributes": {
         "operator": _track("attributes", ATTRIBUTES),
-        "exact": lambda s: {u.external_id: u.custom_attributes.get("plan") for u in s.store.users()}
-        == {r["external_id"]: r["plan"] for r in ATTRIBUTES},
+        "exact": lambda s: (
+            {u.external_id: u.custom_attributes.get("plan") for u in s.store.users()}
+            == {r["external_id"]: r["plan"] for r in ATTRIBUTES}
+        ),
     },
-    "events": {"operator": _track("events", EVENTS), "counted": lambda s: Counter(e["properties"]["row"] for e in s.store.events())},
+    "events": {
+        "operator": _track("events", EVENTS),
+        "counted": lambda s: Counter(e["properties"]["row"] for e in s.store.events()),
+    },
     "purchases": {
         "operator": _track("purchases", PURCHASES),
         "counted": lambda s: Counter(p["properties"]["row"] for p in s.store.purchases()),
@@ -78,15 +87,20 @@ MODES: dict[str, dict[str, Any]] = {
     "identify": {
         "seed": _seed_aliases,
         "operator": lambda task_id: BrazeIdentifyUsersOperator(
-            task_id=task_id, concurrency=8,
+            task_id=task_id,
+            concurrency=8,
             records=[{"external_id": f"id-{i}", "alias_name": f"a{i}", "alias_label": "crm"} for i in range(ROWS)],
         ),
-        "exact": lambda s: sorted(u.external_id or "" for u in s.store.users()) == sorted(f"id-{i}" for i in range(ROWS)),
+        "exact": lambda s: (
+            sorted(u.external_id or "" for u in s.store.users()) == sorted(f"id-{i}" for i in range(ROWS))
+        ),
     },
     "delete": {
         "seed": _seed_users,
         "operator": lambda task_id: BrazeDeleteUsersOperator(
-            task_id=task_id, records=[{"external_id": r["external_id"]} for r in ATTRIBUTES], concurrency=8,
+            task_id=task_id,
+            records=[{"external_id": r["external_id"]} for r in ATTRIBUTES],
+            concurrency=8,
         ),
         "exact": lambda s: s.store.users() == [],
     },

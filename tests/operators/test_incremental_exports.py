@@ -29,8 +29,10 @@ def profiles(sandbox) -> dict[str, dict]:
 
 
 def events_of(sandbox) -> list[tuple]:
-    return sorted((e["external_id"], e["name"], e["time"], tuple(sorted(e.get("properties", {}).items())))
-                  for e in sandbox.store.events())
+    return sorted(
+        (e["external_id"], e["name"], e["time"], tuple(sorted(e.get("properties", {}).items())))
+        for e in sandbox.store.events()
+    )
 
 
 # --- attributes ----------------------------------------------------------------------------------
@@ -71,7 +73,8 @@ def test_a_user_changed_then_changed_back_in_one_source_ends_as_its_last_row(san
     others = [{"external_id": f"o{i}", "plan": "pro"} for i in range(gap - 1)]
     export(records=[{"external_id": "u1", "plan": "pro"}, *others], only_changed=True)
     summary = export(
-        "run-2", records=[{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}],
+        "run-2",
+        records=[{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}],
         only_changed=True,
     )
 
@@ -146,7 +149,12 @@ def test_a_row_settled_by_its_digest_waits_for_its_users_earlier_row_in_flight(t
         run = store.open_run("dag.t", endpoint="users/track", mode="attributes", run_id=run_id)
         report = ExportLedger("users/track")
         sync = IncrementalSync(
-            store, run, record_type="attributes", report=report, only_changed=True, chunk_size=chunk_size,
+            store,
+            run,
+            record_type="attributes",
+            report=report,
+            only_changed=True,
+            chunk_size=chunk_size,
             builder_settings=builder.settings(),
         )
 
@@ -160,9 +168,12 @@ def test_a_row_settled_by_its_digest_waits_for_its_users_earlier_row_in_flight(t
     others = [{"external_id": f"o{i}", "plan": "pro"} for i in range(5)]
     sync, items, _ = plan("run-1", [{"external_id": "u1", "plan": "pro"}, *others])
     sync.journal.after_send(accepted(items))
-    sync, items, report = plan("run-2", [{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}])
+    sync, items, report = plan(
+        "run-2", [{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}]
+    )
     assert [(i.ref, i.value) for i in items] == [
-        (1, {"external_id": "u1", "plan": "free"}), (7, {"external_id": "u1", "plan": "pro"}),
+        (1, {"external_id": "u1", "plan": "free"}),
+        (7, {"external_id": "u1", "plan": "pro"}),
     ]
     assert report.unchanged == 5 and report.rows_read == 7
     store.dispose()
@@ -235,7 +246,13 @@ def test_a_retried_attempt_skips_rows_the_earlier_attempt_had_accepted(sandbox, 
 def test_rows_braze_refused_are_sent_again_by_the_next_run(sandbox, braze_conn):
     sandbox.settings.max_product_ids = 2
     rows = [
-        {"external_id": f"u{i}", "product_id": f"sku-{i}", "currency": "USD", "price": 1, "time": "2026-11-01T00:00:00Z"}
+        {
+            "external_id": f"u{i}",
+            "product_id": f"sku-{i}",
+            "currency": "USD",
+            "price": 1,
+            "time": "2026-11-01T00:00:00Z",
+        }
         for i in range(4)
     ]
     first = export(record_type="purchases", records=rows, skip_on_invalid_records=True)
@@ -275,11 +292,17 @@ def test_an_event_accepted_once_is_never_sent_again(sandbox, braze_conn):
 
 
 def test_event_key_column_names_events_and_is_sent_as_a_property(sandbox, braze_conn):
-    rows = [{"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": f"e{i}"} for i in range(3)]
+    rows = [
+        {"external_id": "u1", "name": "paid", "time": "2026-11-01T00:00:00Z", "event_id": f"e{i}"} for i in range(3)
+    ]
     export(record_type="events", records=rows, event_key_column="event_id")
     # Same content, new ids: new events. Same ids: already sent, whatever the content says now.
-    again = export("run-2", record_type="events", event_key_column="event_id",
-                   records=[dict(r, name="renamed") for r in rows] + [dict(rows[0], event_id="e9")])
+    again = export(
+        "run-2",
+        record_type="events",
+        event_key_column="event_id",
+        records=[dict(r, name="renamed") for r in rows] + [dict(rows[0], event_id="e9")],
+    )
 
     assert again["already_sent"] == 3 and again["accepted"] == 1
     assert sorted(e["properties"]["event_id"] for e in sandbox.store.events()) == ["e0", "e1", "e2", "e9"]

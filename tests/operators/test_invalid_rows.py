@@ -32,13 +32,23 @@ def test_there_are_twenty_distinct_kinds():
 def test_with_skip_every_good_row_arrives_and_every_bad_row_is_reported(sandbox, braze_conn, tmp_path):
     rows, bad_at = mixed_rows()
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(BrazeTrackUsersOperator(
-        task_id="t", records=rows, skip_on_invalid_records=True, rejected_records_path=str(rejected),
-    ))
+    summary = run(
+        BrazeTrackUsersOperator(
+            task_id="t",
+            records=rows,
+            skip_on_invalid_records=True,
+            rejected_records_path=str(rejected),
+        )
+    )
 
     held = {u.external_id: u.custom_attributes for u in sandbox.store.users()}
     assert held == {f"good-{i}": {"plan": "pro", "score": i} for i in range(10_000)}
-    assert (summary["rows_read"], summary["accepted"], summary["skipped"], summary["rejected"]) == (10_020, 10_000, 20, 0)
+    assert (summary["rows_read"], summary["accepted"], summary["skipped"], summary["rejected"]) == (
+        10_020,
+        10_000,
+        20,
+        0,
+    )
     reported = {line["row"]: line for line in map(json.loads, rejected.read_text().splitlines())}
     assert set(reported) == set(bad_at)
     for row, kind in bad_at.items():

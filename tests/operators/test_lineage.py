@@ -13,13 +13,17 @@ pytest.importorskip("airflow.providers.openlineage", reason="the openlineage ext
 
 @pytest.fixture(autouse=True)
 def braze_connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps({"conn_type": "braze", "host": "EU-01", "password": "x" * 12}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps({"conn_type": "braze", "host": "EU-01", "password": "x" * 12})
+    )
 
 
 def test_sql_export_reads_the_queried_tables_and_writes_the_braze_endpoint(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")}))
     operator = BrazeTrackUsersOperator(
-        task_id="t", sql="select c.external_id, p.plan from customers c join plans p using (plan_id)", sql_conn_id="warehouse"
+        task_id="t",
+        sql="select c.external_id, p.plan from customers c join plans p using (plan_id)",
+        sql_conn_id="warehouse",
     )
     lineage = operator.get_openlineage_facets_on_complete(None)
     assert sorted(d.name for d in lineage.inputs) == ["customers", "plans"]

@@ -13,7 +13,10 @@ from airflow_provider_braze.operators import (
     BrazeTrackUsersOperator,
 )
 
-EVENTS = [{"external_id": f"u{i % 9}", "name": "opened", "time": f"2026-11-30T10:00:{i % 60:02d}Z", "n": i} for i in range(600)]
+EVENTS = [
+    {"external_id": f"u{i % 9}", "name": "opened", "time": f"2026-11-30T10:00:{i % 60:02d}Z", "n": i}
+    for i in range(600)
+]
 
 
 def export(run_id: str):
@@ -58,4 +61,7 @@ def test_reset_forgets_the_sync_so_every_event_goes_again(sandbox, braze_conn):
     again = export("run-2")
     assert result["forgotten"] and result["keys"] == 600
     assert again["accepted"] == 600 and max(stored(sandbox).values()) == 2
-    assert BrazeSyncResetOperator(task_id="reset", sync_key="nope").execute({}) == {"sync_key": "nope", "forgotten": False}
+    assert BrazeSyncResetOperator(task_id="reset", sync_key="nope").execute({}) == {
+        "sync_key": "nope",
+        "forgotten": False,
+    }

@@ -19,8 +19,14 @@ PURCHASES = [
 ] + [{"external_id": "u9", "product_id": "sku-9", "currency": "EUROS", "price": 1, "time": "2026-11-01T00:00:00Z"}]
 
 CENSUS_COLUMNS = {
-    "sync_run_id", "record_identifier", "record_payload", "batch_started_at", "batch_completed_at",
-    "operation", "status", "status_message",
+    "sync_run_id",
+    "record_identifier",
+    "record_payload",
+    "batch_started_at",
+    "batch_completed_at",
+    "operation",
+    "status",
+    "status_message",
 }
 
 
@@ -93,10 +99,19 @@ def test_the_sync_log_goes_to_postgresql_in_a_schema(sandbox, braze_conn, monkey
     if not url:
         pytest.skip(f"needs {POSTGRES_ENV}")
     parts = urlsplit(url)
-    monkeypatch.setenv("AIRFLOW_CONN_PG_WAREHOUSE", json.dumps({
-        "conn_type": "postgres", "host": parts.hostname, "port": parts.port, "login": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""), "schema": parts.path.lstrip("/"),
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PG_WAREHOUSE",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": parts.hostname,
+                "port": parts.port,
+                "login": unquote(parts.username or ""),
+                "password": unquote(parts.password or ""),
+                "schema": parts.path.lstrip("/"),
+            }
+        ),
+    )
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     schema = f"braze_log_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:

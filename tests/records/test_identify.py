@@ -97,7 +97,9 @@ def test_prioritization_with_identified_and_unidentified_is_rejected():
 
 
 def test_prioritization_that_repeats_a_value_is_rejected():
-    result = build({"external_id": "u1", "phone": "+14155550100", "prioritization": "most_recently_updated,most_recently_updated"})
+    result = build(
+        {"external_id": "u1", "phone": "+14155550100", "prioritization": "most_recently_updated,most_recently_updated"}
+    )
 
     assert result.reason == "prioritization repeats a value"
 

@@ -27,8 +27,16 @@ def test_integrations_list_of_10_or_fewer_has_no_link_header(braze_sandbox, braz
     response = braze.get("/cdi/integrations")
     assert "Link" not in response.headers
     assert set(response.json()["results"][0]) >= {
-        "integration_id", "app_group_id", "integration_name", "integration_type", "integration_status",
-        "contact_emails", "last_updated_at", "warehouse_type", "last_job_start_time", "last_job_status",
+        "integration_id",
+        "app_group_id",
+        "integration_name",
+        "integration_type",
+        "integration_status",
+        "contact_emails",
+        "last_updated_at",
+        "warehouse_type",
+        "last_job_start_time",
+        "last_job_status",
         "next_scheduled_run",
     }
 
@@ -48,7 +56,9 @@ def test_sync_is_202_and_a_second_sync_while_running_is_429_another_job(braze_sa
 
 
 def test_job_runs_then_reports_its_configured_outcome(braze_sandbox, braze):
-    integration = braze_sandbox.add_cdi_integration(job_duration=0.3, job_status="partial", rows_synced=80, rows_failed=20)
+    integration = braze_sandbox.add_cdi_integration(
+        job_duration=0.3, job_status="partial", rows_synced=80, rows_failed=20
+    )
     braze.post(f"/cdi/integrations/{integration}/sync")
     running = braze.get(f"/cdi/integrations/{integration}/job_sync_status").json()["results"][0]
     time.sleep(0.35)
@@ -98,6 +108,8 @@ def test_job_status_of_unknown_integration_is_400(braze):
 
 
 def test_cdi_integration_can_be_added_over_http(braze_sandbox, braze):
-    reply = requests.post(braze_sandbox.url + "/_sandbox/cdi/integrations", json={"integration_name": "orders"}, timeout=5)
+    reply = requests.post(
+        braze_sandbox.url + "/_sandbox/cdi/integrations", json={"integration_name": "orders"}, timeout=5
+    )
     integration = reply.json()["integration_id"]
     assert braze.post(f"/cdi/integrations/{integration}/sync").status_code == 202

@@ -57,15 +57,28 @@ def test_cli_prints_a_loopback_url_and_serves_braze(cli_sandbox):
 @pytest.mark.parametrize("cli_sandbox", [("--api-key", "k1", "--permissions", "users.track")], indirect=True)
 def test_cli_keys_and_permissions(cli_sandbox):
     headers = {"Authorization": "Bearer k1"}
-    assert requests.post(cli_sandbox + "/users/delete", json={"external_ids": ["x"]}, headers=headers, timeout=5).status_code == 403
-    assert requests.post(cli_sandbox + "/users/track", json={"attributes": [{"external_id": "x"}]}, headers=headers,
-                         timeout=5).status_code == 201
+    assert (
+        requests.post(
+            cli_sandbox + "/users/delete", json={"external_ids": ["x"]}, headers=headers, timeout=5
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.post(
+            cli_sandbox + "/users/track", json={"attributes": [{"external_id": "x"}]}, headers=headers, timeout=5
+        ).status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize("cli_sandbox", [("--rate-limit", "users_track=2/60", "--error-rate", "0")], indirect=True)
 def test_cli_rate_limit_override(cli_sandbox):
-    response = requests.post(cli_sandbox + "/users/track", json={"attributes": [{"external_id": "x"}]},
-                             headers={"Authorization": "Bearer braze-sandbox-key"}, timeout=5)
+    response = requests.post(
+        cli_sandbox + "/users/track",
+        json={"attributes": [{"external_id": "x"}]},
+        headers={"Authorization": "Bearer braze-sandbox-key"},
+        timeout=5,
+    )
     assert response.headers["X-RateLimit-Limit"] == "2"
 
 

@@ -29,7 +29,9 @@ def test_email_status_with_invalid_state_is_400(braze):
 
 
 def test_email_status_with_51_emails_is_400_and_nothing_applied(braze_sandbox, braze):
-    response = braze.post("/email/status", {"email": [f"{i}@x.io" for i in range(51)], "subscription_state": "unsubscribed"})
+    response = braze.post(
+        "/email/status", {"email": [f"{i}@x.io" for i in range(51)], "subscription_state": "unsubscribed"}
+    )
     assert response.status_code == 400
     assert braze_sandbox.store.unsubscribed_emails() == []
 
@@ -68,7 +70,9 @@ def test_unsubscribes_pages_with_limit_and_offset_newest_first(braze_sandbox, br
 def test_unsubscribes_sort_ascending(braze_sandbox, braze):
     for i in range(3):
         braze.post("/email/status", {"email": f"u{i}@x.io", "subscription_state": "unsubscribed"})
-    rows = braze.get("/email/unsubscribes", {"start_date": LONG_AGO, "end_date": TOMORROW, "sort_direction": "asc"}).json()
+    rows = braze.get(
+        "/email/unsubscribes", {"start_date": LONG_AGO, "end_date": TOMORROW, "sort_direction": "asc"}
+    ).json()
     assert [r["email"] for r in rows["emails"]] == ["u0@x.io", "u1@x.io", "u2@x.io"]
 
 
@@ -91,10 +95,15 @@ def test_resubscribing_takes_the_address_off_the_unsubscribes(braze_sandbox, bra
 
 @pytest.mark.parametrize(
     "params",
-    [{"start_date": LONG_AGO}, {"end_date": TOMORROW}, {"start_date": "2024-13-01", "end_date": TOMORROW},
-     {"start_date": TOMORROW, "end_date": LONG_AGO}, {"start_date": LONG_AGO, "end_date": TOMORROW, "limit": 501},
-     {"start_date": LONG_AGO, "end_date": TOMORROW, "offset": -1},
-     {"start_date": LONG_AGO, "end_date": TOMORROW, "sort_direction": "up"}],
+    [
+        {"start_date": LONG_AGO},
+        {"end_date": TOMORROW},
+        {"start_date": "2024-13-01", "end_date": TOMORROW},
+        {"start_date": TOMORROW, "end_date": LONG_AGO},
+        {"start_date": LONG_AGO, "end_date": TOMORROW, "limit": 501},
+        {"start_date": LONG_AGO, "end_date": TOMORROW, "offset": -1},
+        {"start_date": LONG_AGO, "end_date": TOMORROW, "sort_direction": "up"},
+    ],
     ids=["no-end", "no-start-no-email", "bad-start", "start-after-end", "limit-501", "negative-offset", "bad-sort"],
 )
 def test_unsubscribes_refuses_bad_date_and_paging_parameters(braze, params):

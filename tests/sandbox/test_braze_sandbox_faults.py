@@ -91,7 +91,9 @@ def test_faults_can_be_limited_to_some_endpoints(braze_sandbox, braze):
 
 
 def test_faults_are_set_over_http(braze_sandbox, braze):
-    reply = requests.post(braze_sandbox.url + "/_sandbox/faults", json={"error_rate": 1, "error_statuses": [502]}, timeout=5)
+    reply = requests.post(
+        braze_sandbox.url + "/_sandbox/faults", json={"error_rate": 1, "error_statuses": [502]}, timeout=5
+    )
     assert reply.json()["error_rate"] == 1.0
     assert braze.post("/users/track", _one()).status_code == 502
 

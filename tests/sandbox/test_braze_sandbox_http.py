@@ -99,12 +99,16 @@ def test_chunked_body_over_the_limit_is_413(braze):
             yield b" " * 1_000_000
         yield b"]}"
 
-    response = braze.session.post(braze.url + "/users/track", data=chunks(), headers={"Content-Type": "application/json"})
+    response = braze.session.post(
+        braze.url + "/users/track", data=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 
 def test_non_json_body_is_400(braze_sandbox, braze):
-    response = braze.session.post(braze.url + "/users/track", data=b"{nope", headers={"Content-Type": "application/json"})
+    response = braze.session.post(
+        braze.url + "/users/track", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert braze_sandbox.store.users() == []
 
@@ -114,7 +118,9 @@ def test_json_array_body_is_400(braze):
 
 
 def test_body_without_json_content_type_is_400(braze):
-    response = braze.session.post(braze.url + "/users/track", data=json.dumps(ONE_ATTRIBUTE), headers={"Content-Type": "text/plain"})
+    response = braze.session.post(
+        braze.url + "/users/track", data=json.dumps(ONE_ATTRIBUTE), headers={"Content-Type": "text/plain"}
+    )
     assert response.status_code == 400
 
 
@@ -128,7 +134,9 @@ def test_one_keep_alive_connection_serves_many_requests(braze_sandbox):
     first_socket = conn.sock
     for i in range(3):
         body = json.dumps({"attributes": [{"external_id": f"k{i}"}]})
-        conn.request("POST", "/users/track", body, {"Authorization": "Bearer test-key-all", "Content-Type": "application/json"})
+        conn.request(
+            "POST", "/users/track", body, {"Authorization": "Bearer test-key-all", "Content-Type": "application/json"}
+        )
         response = conn.getresponse()
         response.read()
         assert response.status == 201
@@ -141,7 +149,11 @@ def test_request_log_records_each_request_with_a_masked_key(braze_sandbox, braze
     braze.post("/users/track", {"attributes": [{"external_id": "a"}, {"external_id": "b"}], "events": []})
     record = braze_sandbox.requests.records()[-1]
     assert (record.method, record.path, record.endpoint, record.status, record.objects) == (
-        "POST", "/users/track", "users/track", 201, 2,
+        "POST",
+        "/users/track",
+        "users/track",
+        201,
+        2,
     )
     assert record.key == "test…"
     assert "test-key-all" not in json.dumps(record.to_dict())
@@ -179,7 +191,9 @@ def test_inspection_endpoints_need_no_key_and_do_not_count_against_limits(braze_
 
 
 def test_inspection_rate_limits_can_be_set_over_http(braze_sandbox, braze):
-    requests.post(braze_sandbox.url + "/_sandbox/rate_limits", json={"users_track": {"limit": 7, "period": 60}}, timeout=5)
+    requests.post(
+        braze_sandbox.url + "/_sandbox/rate_limits", json={"users_track": {"limit": 7, "period": 60}}, timeout=5
+    )
     assert braze.post("/users/track", ONE_ATTRIBUTE).headers["X-RateLimit-Limit"] == "7"
 
 

@@ -21,7 +21,10 @@ def test_every_response_carries_the_catalogue_limit_and_an_integer_reset(braze):
 
 def test_error_responses_carry_rate_limit_headers_too(braze, braze_client_for):
     assert "X-RateLimit-Remaining" in braze.post("/users/track", {"attributes": [{}] * 76}).headers
-    assert "X-RateLimit-Remaining" in braze_client_for("test-key-track").post("/users/delete", {"external_ids": ["u"]}).headers
+    assert (
+        "X-RateLimit-Remaining"
+        in braze_client_for("test-key-track").post("/users/delete", {"external_ids": ["u"]}).headers
+    )
 
 
 def test_get_endpoints_use_the_default_group(braze):
@@ -34,8 +37,10 @@ def test_get_endpoints_use_the_default_group(braze):
 def test_over_the_limit_is_429_rate_limited_with_headers_and_nothing_applied(braze_sandbox, braze, fresh_window):
     braze_sandbox.set_rate_limit("users_track", limit=3, period=60)
     fresh_window(60)
-    remaining = [braze.post("/users/track", {"attributes": [{"external_id": f"u{i}"}]}).headers["X-RateLimit-Remaining"]
-                 for i in range(3)]
+    remaining = [
+        braze.post("/users/track", {"attributes": [{"external_id": f"u{i}"}]}).headers["X-RateLimit-Remaining"]
+        for i in range(3)
+    ]
     refused = braze.post("/users/track", {"attributes": [{"external_id": "late"}]})
     assert remaining == ["2", "1", "0"]
     assert (refused.status_code, refused.json()) == (429, {"message": "Rate Limited"})
@@ -58,7 +63,10 @@ def test_identity_endpoints_share_one_window(braze_sandbox, braze, fresh_window)
     braze_sandbox.set_rate_limit("users_identity", limit=2, period=60)
     fresh_window(60)
     braze.post("/users/alias/new", {"user_aliases": [{"alias_name": "a", "alias_label": "l"}]})
-    braze.post("/users/identify", {"aliases_to_identify": [{"external_id": "u", "user_alias": {"alias_name": "a", "alias_label": "l"}}]})
+    braze.post(
+        "/users/identify",
+        {"aliases_to_identify": [{"external_id": "u", "user_alias": {"alias_name": "a", "alias_label": "l"}}]},
+    )
     assert braze.post("/users/delete", {"external_ids": ["u"]}).status_code == 429
     assert braze_sandbox.store.find_user(external_id="u") is not None
 
@@ -67,7 +75,9 @@ def test_groups_are_counted_separately(braze_sandbox, braze, fresh_window):
     braze_sandbox.set_rate_limit("users_track", limit=1, period=60)
     fresh_window(60)
     braze.post("/users/track", ONE)
-    assert braze.post("/users/alias/new", {"user_aliases": [{"alias_name": "a", "alias_label": "l"}]}).status_code == 201
+    assert (
+        braze.post("/users/alias/new", {"user_aliases": [{"alias_name": "a", "alias_label": "l"}]}).status_code == 201
+    )
 
 
 def test_constructor_rate_limits_override_the_catalogue():
@@ -76,5 +86,7 @@ def test_constructor_rate_limits_override_the_catalogue():
     from airflow_provider_braze.sandbox.braze import BrazeSandbox
 
     with BrazeSandbox(api_keys={"k": None}, rate_limits={"users_track": (9, 30.0)}) as sandbox:
-        response = requests.post(sandbox.url + "/users/track", json=ONE, headers={"Authorization": "Bearer k"}, timeout=5)
+        response = requests.post(
+            sandbox.url + "/users/track", json=ONE, headers={"Authorization": "Bearer k"}, timeout=5
+        )
         assert response.headers["X-RateLimit-Limit"] == "9"

@@ -28,8 +28,12 @@ def test_75_attributes_75_events_75_purchases_are_accepted(braze_sandbox, braze)
         purchases=[{"external_id": f"u{i}", **purchase} for i in range(75)],
     )
     assert response.status_code == 201
-    assert response.json() == {"message": "success", "attributes_processed": 75, "events_processed": 75,
-                               "purchases_processed": 75}
+    assert response.json() == {
+        "message": "success",
+        "attributes_processed": 75,
+        "events_processed": 75,
+        "purchases_processed": 75,
+    }
 
 
 def test_response_counts_only_the_arrays_sent(braze):
@@ -78,8 +82,20 @@ def test_partial_failure_is_201_with_errors_indexed_and_the_rest_applied(braze_s
         {"external_id": "u", "name": "n", "time": T, "properties": {"big": ["v" * 200] * 600}},
         {"name": "n", "time": T},
     ],
-    ids=["no-name", "empty-name", "no-time", "bad-time", "empty-key", "long-key", "dollar-key", "time-key",
-         "event_name-key", "long-string", "over-100kb", "no-identifier"],
+    ids=[
+        "no-name",
+        "empty-name",
+        "no-time",
+        "bad-time",
+        "empty-key",
+        "long-key",
+        "dollar-key",
+        "time-key",
+        "event_name-key",
+        "long-string",
+        "over-100kb",
+        "no-identifier",
+    ],
 )
 def test_invalid_event_is_an_error_for_that_event_only(braze_sandbox, braze, event):
     response = braze.track(events=[event, {"external_id": "u", "name": "good", "time": T}])
@@ -103,11 +119,32 @@ def test_future_event_time_is_clamped_to_now(braze_sandbox, braze):
 
 @pytest.mark.parametrize(
     "change",
-    [{"currency": "usd"}, {"currency": "ABC"}, {"price": "1.00"}, {"price": True}, {"quantity": 0},
-     {"quantity": 101}, {"quantity": 1.5}, {"product_id": "p" * 256}, {"product_id": None}, {"time": None},
-     {"time": "2013-02-01T12:00:00:000Z"}],
-    ids=["lower-currency", "unknown-currency", "string-price", "bool-price", "quantity-0", "quantity-101",
-         "float-quantity", "long-product", "no-product", "no-time", "non-iso-time"],
+    [
+        {"currency": "usd"},
+        {"currency": "ABC"},
+        {"price": "1.00"},
+        {"price": True},
+        {"quantity": 0},
+        {"quantity": 101},
+        {"quantity": 1.5},
+        {"product_id": "p" * 256},
+        {"product_id": None},
+        {"time": None},
+        {"time": "2013-02-01T12:00:00:000Z"},
+    ],
+    ids=[
+        "lower-currency",
+        "unknown-currency",
+        "string-price",
+        "bool-price",
+        "quantity-0",
+        "quantity-101",
+        "float-quantity",
+        "long-product",
+        "no-product",
+        "no-time",
+        "non-iso-time",
+    ],
 )
 def test_invalid_purchase_is_an_error_for_that_purchase_only(braze_sandbox, braze, change):
     good = {"external_id": "u", "product_id": "p", "currency": "EUR", "price": 9.5, "time": T}
@@ -117,15 +154,21 @@ def test_invalid_purchase_is_an_error_for_that_purchase_only(braze_sandbox, braz
 
 
 def test_purchase_quantity_is_kept_and_counts_toward_revenue(braze_sandbox, braze):
-    braze.track(purchases=[{"external_id": "u", "product_id": "p", "currency": "USD", "price": 2.5, "quantity": 4, "time": T}])
+    braze.track(
+        purchases=[{"external_id": "u", "product_id": "p", "currency": "USD", "price": 2.5, "quantity": 4, "time": T}]
+    )
     assert braze_sandbox.store.purchases()[0]["quantity"] == 4
-    export = braze.post("/users/export/ids", {"external_ids": ["u"], "fields_to_export": ["total_revenue", "purchases"]})
+    export = braze.post(
+        "/users/export/ids", {"external_ids": ["u"], "fields_to_export": ["total_revenue", "purchases"]}
+    )
     assert export.json()["users"][0]["total_revenue"] == 10.0
     assert export.json()["users"][0]["purchases"][0]["count"] == 4
 
 
 def test_purchase_quantity_100_is_accepted(braze):
-    response = braze.track(purchases=[{"external_id": "u", "product_id": "p", "currency": "USD", "price": 1, "quantity": 100, "time": T}])
+    response = braze.track(
+        purchases=[{"external_id": "u", "product_id": "p", "currency": "USD", "price": 1, "quantity": 100, "time": T}]
+    )
     assert "errors" not in response.json()
 
 
@@ -154,7 +197,9 @@ def test_alias_attributes_do_not_create_by_default(braze_sandbox, braze):
 
 
 def test_alias_attributes_with_update_existing_only_false_create_an_alias_only_profile(braze_sandbox, braze):
-    braze.track(attributes=[{"user_alias": {"alias_name": "a1", "alias_label": "crm"}, "x": 1, "_update_existing_only": False}])
+    braze.track(
+        attributes=[{"user_alias": {"alias_name": "a1", "alias_label": "crm"}, "x": 1, "_update_existing_only": False}]
+    )
     user = braze_sandbox.store.find_user(alias=("a1", "crm"))
     assert user.external_id is None and user.custom_attributes == {"x": 1}
 
@@ -163,8 +208,16 @@ def test_alias_events_and_purchases_never_create_profiles(braze_sandbox, braze):
     alias = {"alias_name": "a1", "alias_label": "crm"}
     braze.track(
         events=[{"user_alias": alias, "name": "n", "time": T, "_update_existing_only": False}],
-        purchases=[{"user_alias": alias, "product_id": "p", "currency": "USD", "price": 1, "time": T,
-                    "_update_existing_only": False}],
+        purchases=[
+            {
+                "user_alias": alias,
+                "product_id": "p",
+                "currency": "USD",
+                "price": 1,
+                "time": T,
+                "_update_existing_only": False,
+            }
+        ],
     )
     assert braze_sandbox.store.users() == [] and braze_sandbox.store.events() == []
 
@@ -245,38 +298,53 @@ def test_nested_object_is_deep_merged_with_merge_objects(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u", "car": {"make": "VW", "spec": {"hp": 90, "doors": 5}}}])
     braze.track(attributes=[{"external_id": "u", "_merge_objects": True, "car": {"spec": {"hp": 110}}}])
     assert braze_sandbox.store.find_user(external_id="u").custom_attributes["car"] == {
-        "make": "VW", "spec": {"hp": 110, "doors": 5}
+        "make": "VW",
+        "spec": {"hp": 110, "doors": 5},
     }
 
 
 def test_array_of_objects_add_remove_update(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u", "pets": [{"id": 1, "name": "Rex"}, {"id": 2, "name": "Tom"}]}])
-    braze.track(attributes=[{
-        "external_id": "u",
-        "_merge_objects": True,
-        "pets": {
-            "$add": [{"id": 3, "name": "Kit"}],
-            "$remove": [{"$identifier_key": "id", "$identifier_value": 2}],
-            "$update": [{"$identifier_key": "id", "$identifier_value": 1, "$new_object": {"age": 4}}],
-        },
-    }])
+    braze.track(
+        attributes=[
+            {
+                "external_id": "u",
+                "_merge_objects": True,
+                "pets": {
+                    "$add": [{"id": 3, "name": "Kit"}],
+                    "$remove": [{"$identifier_key": "id", "$identifier_value": 2}],
+                    "$update": [{"$identifier_key": "id", "$identifier_value": 1, "$new_object": {"age": 4}}],
+                },
+            }
+        ]
+    )
     assert braze_sandbox.store.find_user(external_id="u").custom_attributes["pets"] == [
-        {"id": 1, "name": "Rex", "age": 4}, {"id": 3, "name": "Kit"}
+        {"id": 1, "name": "Rex", "age": 4},
+        {"id": 3, "name": "Kit"},
     ]
 
 
 @pytest.mark.parametrize(
     "bad_value",
-    [{"when": {"$time": "not a date"}}, {"when": {"$time": None}}, {"a": None}, {"a.b": 1}, {"$a": 1}, {"a b": 1},
-     {"blob": "x" * 255, "more": ["y" * 250] * 400}],
+    [
+        {"when": {"$time": "not a date"}},
+        {"when": {"$time": None}},
+        {"a": None},
+        {"a.b": 1},
+        {"$a": 1},
+        {"a b": 1},
+        {"blob": "x" * 255, "more": ["y" * 250] * 400},
+    ],
     ids=["bad-time", "null-time", "null-inside", "dot-key", "dollar-key", "space-key", "over-100kb"],
 )
 def test_invalid_nested_value_drops_every_nested_update_of_the_request(braze_sandbox, braze, bad_value):
     braze.track(attributes=[{"external_id": "u", "profile": {"old": True}}])
-    response = braze.track(attributes=[
-        {"external_id": "u", "profile": {"new": True}, "plain": "kept"},
-        {"external_id": "v", "pets": [{"id": 1}], "bad": bad_value, "first_name": "V"},
-    ])
+    response = braze.track(
+        attributes=[
+            {"external_id": "u", "profile": {"new": True}, "plain": "kept"},
+            {"external_id": "v", "pets": [{"id": 1}], "bad": bad_value, "first_name": "V"},
+        ]
+    )
     assert response.status_code == 201 and "errors" not in response.json()
     u, v = braze_sandbox.store.find_user(external_id="u"), braze_sandbox.store.find_user(external_id="v")
     assert u.custom_attributes == {"profile": {"old": True}, "plain": "kept"}
@@ -285,20 +353,35 @@ def test_invalid_nested_value_drops_every_nested_update_of_the_request(braze_san
 
 def test_valid_nested_time_is_stored(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u", "trip": {"start": {"$time": "2024-03-01"}}}])
-    assert braze_sandbox.store.find_user(external_id="u").custom_attributes == {"trip": {"start": {"$time": "2024-03-01"}}}
+    assert braze_sandbox.store.find_user(external_id="u").custom_attributes == {
+        "trip": {"start": {"$time": "2024-03-01"}}
+    }
 
 
 def test_update_without_merge_objects_drops_nested_updates(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u", "pets": [{"id": 1}]}])
-    braze.track(attributes=[{"external_id": "u", "pets": {"$update": [
-        {"$identifier_key": "id", "$identifier_value": 1, "$new_object": {"age": 2}}]}}])
+    braze.track(
+        attributes=[
+            {
+                "external_id": "u",
+                "pets": {"$update": [{"$identifier_key": "id", "$identifier_value": 1, "$new_object": {"age": 2}}]},
+            }
+        ]
+    )
     assert braze_sandbox.store.find_user(external_id="u").custom_attributes["pets"] == [{"id": 1}]
 
 
 @pytest.mark.parametrize(
     "attributes",
-    [{"gender": "male"}, {"dob": "01/02/1990"}, {"email_subscribe": "yes"}, {"k" * 256: 1}, {"s": "v" * 256},
-     {"n": {"inc": "1"}}, {"subscription_groups": [{"subscription_group_id": "g", "subscription_state": "maybe"}]}],
+    [
+        {"gender": "male"},
+        {"dob": "01/02/1990"},
+        {"email_subscribe": "yes"},
+        {"k" * 256: 1},
+        {"s": "v" * 256},
+        {"n": {"inc": "1"}},
+        {"subscription_groups": [{"subscription_group_id": "g", "subscription_state": "maybe"}]},
+    ],
     ids=["gender", "dob", "email_subscribe", "long-key", "long-string", "inc-string", "group-state"],
 )
 def test_invalid_attribute_value_is_an_error_for_that_object(braze_sandbox, braze, attributes):
@@ -320,19 +403,35 @@ def test_email_subscribe_sets_profile_and_global_state(braze_sandbox, braze):
 
 def test_subscription_groups_update_every_profile_sharing_the_email(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "a", "email": "s@x.io"}, {"external_id": "b", "email": "s@x.io"}])
-    braze.track(attributes=[{"external_id": "a", "subscription_groups": [
-        {"subscription_group_id": "g1", "subscription_state": "unsubscribed"}]}])
+    braze.track(
+        attributes=[
+            {
+                "external_id": "a",
+                "subscription_groups": [{"subscription_group_id": "g1", "subscription_state": "unsubscribed"}],
+            }
+        ]
+    )
     assert braze_sandbox.store.subscription_state("g1", external_id="b") == "unsubscribed"
 
 
 # --- billing and counters -----------------------------------------------------------------------------
 
 
-def test_data_points_count_each_attribute_key_event_and_purchase_but_not_ids_flags_or_subscriptions(braze_sandbox, braze):
+def test_data_points_count_each_attribute_key_event_and_purchase_but_not_ids_flags_or_subscriptions(
+    braze_sandbox, braze
+):
     braze.track(
-        attributes=[{"external_id": "u", "_update_existing_only": False, "_merge_objects": True, "first_name": "A",
-                     "n": 1, "email_subscribe": "subscribed",
-                     "subscription_groups": [{"subscription_group_id": "g", "subscription_state": "subscribed"}]}],
+        attributes=[
+            {
+                "external_id": "u",
+                "_update_existing_only": False,
+                "_merge_objects": True,
+                "first_name": "A",
+                "n": 1,
+                "email_subscribe": "subscribed",
+                "subscription_groups": [{"subscription_group_id": "g", "subscription_state": "subscribed"}],
+            }
+        ],
         events=[{"external_id": "u", "name": "e", "time": T}],
         purchases=[{"external_id": "u", "product_id": "p", "currency": "USD", "price": 1, "quantity": 3, "time": T}],
     )
@@ -371,8 +470,10 @@ def test_mau_contract_limit_of_50_objects_per_request():
 
         response = requests.post(
             sandbox.url + "/users/track",
-            json={"attributes": [{"external_id": f"u{i}"} for i in range(30)],
-                  "events": [{"external_id": "u", "name": "n", "time": T}] * 21},
+            json={
+                "attributes": [{"external_id": f"u{i}"} for i in range(30)],
+                "events": [{"external_id": "u", "name": "n", "time": T}] * 21,
+            },
             headers={"Authorization": "Bearer k"},
             timeout=5,
         )

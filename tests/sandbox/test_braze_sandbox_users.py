@@ -59,16 +59,20 @@ def test_alias_new_reports_a_malformed_item_and_applies_the_rest(braze_sandbox, 
 
 def test_alias_update_renames_the_alias(braze_sandbox, braze):
     braze.post("/users/alias/new", {"user_aliases": [alias("old")]})
-    response = braze.post("/users/alias/update", {"alias_updates": [
-        {"alias_label": "crm", "old_alias_name": "old", "new_alias_name": "new"}]})
+    response = braze.post(
+        "/users/alias/update",
+        {"alias_updates": [{"alias_label": "crm", "old_alias_name": "old", "new_alias_name": "new"}]},
+    )
     assert response.status_code == 201
     assert braze_sandbox.store.find_user(alias=("new", "crm")) is not None
     assert braze_sandbox.store.find_user(alias=("old", "crm")) is None
 
 
 def test_alias_update_of_an_unknown_alias_changes_nothing(braze_sandbox, braze):
-    response = braze.post("/users/alias/update", {"alias_updates": [
-        {"alias_label": "crm", "old_alias_name": "nobody", "new_alias_name": "new"}]})
+    response = braze.post(
+        "/users/alias/update",
+        {"alias_updates": [{"alias_label": "crm", "old_alias_name": "nobody", "new_alias_name": "new"}]},
+    )
     assert response.json() == {"message": "success"} and braze_sandbox.store.users() == []
 
 
@@ -79,7 +83,9 @@ def test_identify_merges_the_alias_profile_into_the_external_id_profile(braze_sa
     braze.track(attributes=[{"external_id": "u", "first_name": "Known", "a": 1}])
     braze.track(attributes=[{"user_alias": alias("anon"), "_update_existing_only": False, "a": 9, "b": 2}])
     braze.track(events=[{"user_alias": alias("anon"), "name": "visited", "time": "2024-01-01T00:00:00Z"}])
-    response = braze.post("/users/identify", {"aliases_to_identify": [{"external_id": "u", "user_alias": alias("anon")}]})
+    response = braze.post(
+        "/users/identify", {"aliases_to_identify": [{"external_id": "u", "user_alias": alias("anon")}]}
+    )
     assert response.json() == {"message": "success", "aliases_processed": 1}
     user = braze_sandbox.store.find_user(external_id="u")
     assert user.custom_attributes == {"a": 1, "b": 2}
@@ -107,8 +113,14 @@ def test_identify_does_not_combine_when_target_has_an_alias_with_that_label(braz
 def test_identify_by_email_with_prioritization_merges_the_unidentified_profile(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u"}])
     braze.track(attributes=[{"email": "e@x.io", "city_pref": "Bonn"}])
-    response = braze.post("/users/identify", {"emails_to_identify": [
-        {"external_id": "u", "email": "e@x.io", "prioritization": ["unidentified", "most_recently_updated"]}]})
+    response = braze.post(
+        "/users/identify",
+        {
+            "emails_to_identify": [
+                {"external_id": "u", "email": "e@x.io", "prioritization": ["unidentified", "most_recently_updated"]}
+            ]
+        },
+    )
     assert response.status_code == 201
     user = braze_sandbox.store.find_user(external_id="u")
     assert (user.email, user.custom_attributes) == ("e@x.io", {"city_pref": "Bonn"})
@@ -123,10 +135,13 @@ def test_identify_by_email_without_prioritization_is_an_item_error(braze_sandbox
 
 
 def test_identify_mixing_aliases_and_emails_is_400(braze):
-    response = braze.post("/users/identify", {
-        "aliases_to_identify": [{"external_id": "u", "user_alias": alias("a")}],
-        "emails_to_identify": [{"external_id": "u", "email": "e@x.io", "prioritization": ["unidentified"]}],
-    })
+    response = braze.post(
+        "/users/identify",
+        {
+            "aliases_to_identify": [{"external_id": "u", "user_alias": alias("a")}],
+            "emails_to_identify": [{"external_id": "u", "email": "e@x.io", "prioritization": ["unidentified"]}],
+        },
+    )
     assert response.status_code == 400
 
 
@@ -134,8 +149,10 @@ def test_identify_mixing_aliases_and_emails_is_400(braze):
 
 
 def test_delete_by_external_ids_removes_profiles_and_reports_the_count(braze_sandbox, braze):
-    braze.track(attributes=[{"external_id": "a"}, {"external_id": "b"}, {"external_id": "keep"}],
-                events=[{"external_id": "a", "name": "n", "time": "2024-01-01T00:00:00Z"}])
+    braze.track(
+        attributes=[{"external_id": "a"}, {"external_id": "b"}, {"external_id": "keep"}],
+        events=[{"external_id": "a", "name": "n", "time": "2024-01-01T00:00:00Z"}],
+    )
     response = braze.post("/users/delete", {"external_ids": ["a", "b"]})
     assert (response.status_code, response.json()) == (201, {"message": "success", "deleted": 2})
     assert [u.external_id for u in braze_sandbox.store.users()] == ["keep"]
@@ -159,8 +176,10 @@ def test_delete_by_email_with_ambiguous_prioritization_deletes_nobody(braze_sand
     braze.track(attributes=[{"external_id": "a", "email": "s@x.io"}, {"external_id": "b", "email": "s@x.io"}])
     braze.post("/users/delete", {"email_addresses": [{"email": "s@x.io", "prioritization": ["identified"]}]})
     assert len(braze_sandbox.store.users()) == 2
-    braze.post("/users/delete", {"email_addresses": [
-        {"email": "s@x.io", "prioritization": ["identified", "most_recently_updated"]}]})
+    braze.post(
+        "/users/delete",
+        {"email_addresses": [{"email": "s@x.io", "prioritization": ["identified", "most_recently_updated"]}]},
+    )
     assert [u.external_id for u in braze_sandbox.store.users()] == ["a"]
 
 
@@ -175,10 +194,14 @@ def test_delete_by_alias(braze_sandbox, braze):
 
 def test_export_returns_requested_fields_and_invalid_ids(braze_sandbox, braze):
     braze.track(attributes=[{"external_id": "u", "first_name": "Ada", "email": "a@x.io", "tier": "gold"}])
-    response = braze.post("/users/export/ids", {
-        "external_ids": ["u", "missing"], "fields_to_export": ["external_id", "first_name", "custom_attributes"]})
+    response = braze.post(
+        "/users/export/ids",
+        {"external_ids": ["u", "missing"], "fields_to_export": ["external_id", "first_name", "custom_attributes"]},
+    )
     assert response.status_code == 201
-    assert response.json()["users"] == [{"external_id": "u", "first_name": "Ada", "custom_attributes": {"tier": "gold"}}]
+    assert response.json()["users"] == [
+        {"external_id": "u", "first_name": "Ada", "custom_attributes": {"tier": "gold"}}
+    ]
     assert response.json()["invalid_user_ids"] == ["missing"]
 
 
@@ -194,8 +217,10 @@ def test_export_mixing_arrays_and_a_single_identifier_is_400(braze):
 
 
 def test_export_with_51_ids_across_external_ids_and_aliases_is_400(braze):
-    response = braze.post("/users/export/ids", {
-        "external_ids": [f"u{i}" for i in range(30)], "user_aliases": [alias(f"a{i}") for i in range(21)]})
+    response = braze.post(
+        "/users/export/ids",
+        {"external_ids": [f"u{i}" for i in range(30)], "user_aliases": [alias(f"a{i}") for i in range(21)]},
+    )
     assert (response.status_code, response.json()["message"]) == (400, TOO_MANY)
 
 

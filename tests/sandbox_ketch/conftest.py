@@ -63,8 +63,13 @@ def serve_receiver(module_store):
 
 @pytest.fixture(scope="module")
 def module_ketch(receiver_url):
-    with KetchSandbox(receiver_url, TEST_KETCH_TOKEN, organization="axonic", callback_token=CALLBACK_TOKEN,
-                      retry=RetryPolicy(delay=0.0)) as sandbox:
+    with KetchSandbox(
+        receiver_url,
+        TEST_KETCH_TOKEN,
+        organization="axonic",
+        callback_token=CALLBACK_TOKEN,
+        retry=RetryPolicy(delay=0.0),
+    ) as sandbox:
         yield sandbox
 
 

@@ -43,7 +43,8 @@ def test_status_events_posted_to_the_stored_callback_are_recorded_in_order(ketch
         assert answer.status_code == 200
     assert answer.json() == {"requestID": uid, "status": "completed", "events": 2}
     assert [(e.kind, e.status, e.reason) for e in ketch.callbacks(uid)] == [
-        ("DeleteStatusEvent", "in_progress", None), ("DeleteStatusEvent", "completed", "executed")
+        ("DeleteStatusEvent", "in_progress", None),
+        ("DeleteStatusEvent", "completed", "executed"),
     ]
 
 

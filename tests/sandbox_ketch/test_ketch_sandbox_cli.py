@@ -70,9 +70,23 @@ def test_cli_prints_its_url_serves_the_web_api_and_stops_on_sigterm(start_cli):
 def test_cli_sends_a_random_stream_and_summarises_it(start_cli, receiver_url, store, tmp_path):
     expected_path = tmp_path / "expected.json"
     process, _ = start_cli(
-        "--receiver-url", receiver_url, "--token-env", TOKEN_ENV, "--callback-token-env", CALLBACK_ENV,
-        "--send-random", "40", "--seed", "3", "--identities", "4", "--duplicate-rate", "0.25",
-        "--expected-out", str(expected_path), "--exit-after-send",
+        "--receiver-url",
+        receiver_url,
+        "--token-env",
+        TOKEN_ENV,
+        "--callback-token-env",
+        CALLBACK_ENV,
+        "--send-random",
+        "40",
+        "--seed",
+        "3",
+        "--identities",
+        "4",
+        "--duplicate-rate",
+        "0.25",
+        "--expected-out",
+        str(expected_path),
+        "--exit-after-send",
     )
     summary = _read_line(process)
     assert summary.startswith("ketch-sandbox sent 50 webhooks (40 changes, 10 redeliveries")
@@ -89,7 +103,8 @@ def test_a_running_cli_can_be_steered_over_http(start_cli, receiver_url, store):
     _, url = start_cli("--receiver-url", receiver_url, "--token-env", TOKEN_ENV, "--org", "axonic")
     sent = requests.post(
         f"{url}/_sandbox/send/subscription",
-        json={"identity": "ada@example.com", "topic": "news", "channel": "email", "status": "granted"}, timeout=10,
+        json={"identity": "ada@example.com", "topic": "news", "channel": "email", "status": "granted"},
+        timeout=10,
     ).json()
     assert sent["status_code"] == 202 and store.get_event(sent["uid"]) is not None
     arguments = {"n_changes": 12, "seed": 5, "n_identities": 3}

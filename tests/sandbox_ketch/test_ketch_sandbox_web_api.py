@@ -23,9 +23,13 @@ def test_unknown_subject_has_no_subscriptions(web_only):
 
 def test_update_then_get_round_trips_topics_and_controls(web_only):
     update = {
-        "organizationCode": "axonic", "propertyCode": "website", "environmentCode": "production",
-        "identities": {"email": EMAIL}, "topics": TOPICS,
-        "controls": {"global_unsubscribe": {"status": "denied"}}, "collectedAt": 1_700_000_000,
+        "organizationCode": "axonic",
+        "propertyCode": "website",
+        "environmentCode": "production",
+        "identities": {"email": EMAIL},
+        "topics": TOPICS,
+        "controls": {"global_unsubscribe": {"status": "denied"}},
+        "collectedAt": 1_700_000_000,
     }
     assert post(web_only, "/subscriptions/axonic/update", update).status_code == 204
     get = {"propertyCode": "website", "identities": {"email": EMAIL}}
@@ -106,8 +110,10 @@ def test_consent_update_then_get(web_only):
 
 def test_the_web_api_needs_no_credentials_and_allows_browsers(web_only):
     answer = requests.post(
-        f"{web_only.url}/web/v2/subscriptions/axonic/get", json={"identities": {"email": EMAIL}},
-        headers={"Origin": "https://shop.example"}, timeout=10,
+        f"{web_only.url}/web/v2/subscriptions/axonic/get",
+        json={"identities": {"email": EMAIL}},
+        headers={"Origin": "https://shop.example"},
+        timeout=10,
     )
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "*"
 
@@ -127,7 +133,8 @@ def test_a_web_update_is_forwarded_to_the_receiver(ketch, store):
     assert [d.kind for d in ketch.deliveries] == ["SubscriptionTopicRequest", "SubscriptionControlRequest"]
     event = store.get_event(ketch.deliveries[0].uid)
     assert sorted((c.topic, c.channel, c.status) for c in event.subscription_changes) == [
-        ("newsletter", "email", "granted"), ("newsletter", "sms", "denied")
+        ("newsletter", "email", "granted"),
+        ("newsletter", "sms", "denied"),
     ]
     assert stored_count(store) == 2
 

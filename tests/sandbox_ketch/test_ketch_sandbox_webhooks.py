@@ -54,7 +54,11 @@ def test_bodies_are_valid_protocol_messages(ketch):
     ketch.send_access_request(EMAIL)
     kinds = [parse_request(d.body).kind for d in ketch.deliveries]
     assert kinds == [
-        "SubscriptionTopicRequest", "SubscriptionControlRequest", "ConsentRequest", "DeleteRequest", "AccessRequest"
+        "SubscriptionTopicRequest",
+        "SubscriptionControlRequest",
+        "ConsentRequest",
+        "DeleteRequest",
+        "AccessRequest",
     ]
 
 
@@ -65,7 +69,8 @@ def test_older_topic_shape_is_stored_in_the_current_form(ketch, store):
     assert delivery.status_code == 202
     changes = store.get_event(delivery.uid).subscription_changes
     assert sorted((c.topic, c.channel, c.status) for c in changes) == [
-        ("news", "email", "granted"), ("news", "sms", "granted")
+        ("news", "email", "granted"),
+        ("news", "sms", "granted"),
     ]
 
 
@@ -87,7 +92,8 @@ def test_consent_is_answered_204_and_stored(ketch, store):
     assert delivery.status_code == 204
     changes = store.get_event(delivery.uid).consent_changes
     assert sorted((c.purpose, c.status, c.legal_basis) for c in changes) == [
-        ("ads", "denied", None), ("analytics", "granted", "consent_optin")
+        ("ads", "denied", None),
+        ("analytics", "granted", "consent_optin"),
     ]
 
 

@@ -148,8 +148,17 @@ def postgres_table(postgres_driver: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     import psycopg
 
     table = f"braze_src_test_{uuid.uuid4().hex[:10]}"
-    dsn = {k: v for k, v in {"host": fields["host"], "port": fields["port"], "user": fields["login"],
-                             "password": fields["password"], "dbname": fields["schema"]}.items() if v}
+    dsn = {
+        k: v
+        for k, v in {
+            "host": fields["host"],
+            "port": fields["port"],
+            "user": fields["login"],
+            "password": fields["password"],
+            "dbname": fields["schema"],
+        }.items()
+        if v
+    }
     with psycopg.connect(**dsn, autocommit=True) as conn:
         conn.execute(
             f"CREATE TABLE {table} AS SELECT i AS id, 'u' || i AS external_id, "

@@ -10,8 +10,17 @@ from airflow_provider_braze.sources.columns import ColumnFilter, looks_secret
 
 @pytest.mark.parametrize(
     ("name", "secret"),
-    [("password_hash", True), ("api_token", True), ("ApiKey", True), ("user_ssn", True), ("credit_card_number", True),
-     ("push_tokens", False), ("plan", False), ("token_count", True), ("passport", False)],
+    [
+        ("password_hash", True),
+        ("api_token", True),
+        ("ApiKey", True),
+        ("user_ssn", True),
+        ("credit_card_number", True),
+        ("push_tokens", False),
+        ("plan", False),
+        ("token_count", True),
+        ("passport", False),
+    ],
 )
 def test_names_that_say_they_hold_a_secret(name, secret):
     assert looks_secret(name) is secret

@@ -118,7 +118,8 @@ def test_sql_positional_parameters_are_bound(sqlite_users):
 
 def test_sql_named_parameters_are_bound(sqlite_users):
     rows = rows_of(
-        sql="SELECT external_id FROM users WHERE email = :email", parameters={"email": "u3@example.com"},
+        sql="SELECT external_id FROM users WHERE email = :email",
+        parameters={"email": "u3@example.com"},
         sql_conn_id=sqlite_users,
     )
     assert rows == [(1, {"external_id": "u3"}, None)]
@@ -134,8 +135,9 @@ def test_sql_total_is_unknown_unless_rows_are_counted(sqlite_users):
 
 
 def test_count_rows_gives_the_total_before_reading(sqlite_users):
-    with open_source(sql="SELECT * FROM users WHERE score > ?", parameters=[1], sql_conn_id=sqlite_users,
-                     count_rows=True) as source:
+    with open_source(
+        sql="SELECT * FROM users WHERE score > ?", parameters=[1], sql_conn_id=sqlite_users, count_rows=True
+    ) as source:
         assert source.total == 4
         assert len(list(source)) == 4
 
@@ -211,7 +213,9 @@ def test_sql_with_two_columns_of_one_name_is_an_error(sqlite_users):
 
 def test_sql_conn_id_of_a_connection_that_is_not_sql_is_an_error(monkeypatch):
     set_connection(monkeypatch, "braze_src_fs", conn_type="fs", extra={"path": "/tmp"})
-    with pytest.raises(ValueError, match=r"'braze_src_fs' is a 'fs' connection whose hook \(FSHook\) is not a SQL hook"):
+    with pytest.raises(
+        ValueError, match=r"'braze_src_fs' is a 'fs' connection whose hook \(FSHook\) is not a SQL hook"
+    ):
         open_source(sql="SELECT 1", sql_conn_id="braze_src_fs")
 
 
@@ -272,8 +276,10 @@ def test_postgres_rows_from_a_dict_cursor_connection_are_the_same(postgres_table
     fields = json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
     set_connection(monkeypatch, conn_id, **fields, extra={"cursor": "dictcursor"})
     rows = rows_of(sql=f"SELECT id, external_id FROM {table} WHERE id <= 2 ORDER BY id", sql_conn_id=conn_id)
-    assert [(ref, dict(row)) for ref, row, _ in rows] == [(1, {"id": 1, "external_id": "u1"}),
-                                                         (2, {"id": 2, "external_id": "u2"})]
+    assert [(ref, dict(row)) for ref, row, _ in rows] == [
+        (1, {"id": 1, "external_id": "u1"}),
+        (2, {"id": 2, "external_id": "u2"}),
+    ]
 
 
 # -- CSV ------------------------------------------------------------------------------------------
@@ -294,8 +300,9 @@ def test_csv_quoted_fields_keep_delimiters_quotes_and_line_breaks(tmp_path):
 
 
 def test_csv_options_set_the_delimiter_and_quote(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "s.csv", "id;note\n1;'x;y'\n")),
-                   csv_options={"delimiter": ";", "quotechar": "'"})
+    rows = rows_of(
+        path=str(write(tmp_path / "s.csv", "id;note\n1;'x;y'\n")), csv_options={"delimiter": ";", "quotechar": "'"}
+    )
     assert rows == [(1, {"id": "1", "note": "x;y"}, None)]
 
 
@@ -342,8 +349,9 @@ def test_csv_fieldnames_option_reads_a_file_without_header(tmp_path):
 
 
 def test_csv_encoding_option_reads_other_encodings(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "l.csv", "name\nJosé\n".encode("latin-1"))),
-                   csv_options={"encoding": "latin-1"})
+    rows = rows_of(
+        path=str(write(tmp_path / "l.csv", "name\nJosé\n".encode("latin-1"))), csv_options={"encoding": "latin-1"}
+    )
     assert rows == [(1, {"name": "José"}, None)]
 
 
@@ -367,8 +375,12 @@ def test_csv_broken_quoting_refuses_the_line_and_reads_on(tmp_path):
     path = write(tmp_path / "bad.csv", 'id,note\n1,ok\n2,"bad"x\n3,fine\n')
     rows = rows_of(path=str(path))
     assert rows[0] == (1, {"id": "1", "note": "ok"}, None) and rows[2] == (3, {"id": "3", "note": "fine"}, None)
-    assert rows[1] == (2, {RAW_LINE: '2,"bad"x'}, "line 3, column note: not valid CSV (',' expected after '\"'); "
-                                                   "the lines after it are read as rows of their own")
+    assert rows[1] == (
+        2,
+        {RAW_LINE: '2,"bad"x'},
+        "line 3, column note: not valid CSV (',' expected after '\"'); "
+        "the lines after it are read as rows of their own",
+    )
 
 
 def test_empty_csv_file_has_no_rows(tmp_path):
@@ -406,8 +418,11 @@ def test_json_lines_invalid_line_is_reported_and_reading_goes_on(tmp_path):
     rows = rows_of(path=str(write(tmp_path / "a.jsonl", '{"id": 1}\n{"id": 2,\n{"id" 3}\n{"id": 4}\n')))
     assert rows == [
         (1, {"id": 1}, None),
-        (2, {RAW_LINE: '{"id": 2,'}, "line 2: not valid JSON (Expecting property name enclosed in double quotes "
-                                     "at the end of the line)"),
+        (
+            2,
+            {RAW_LINE: '{"id": 2,'},
+            "line 2: not valid JSON (Expecting property name enclosed in double quotes at the end of the line)",
+        ),
         (3, {RAW_LINE: '{"id" 3}'}, "line 3: not valid JSON (Expecting ':' delimiter at column 7)"),
         (4, {"id": 4}, None),
     ]

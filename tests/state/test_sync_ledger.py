@@ -64,7 +64,11 @@ def test_intents_then_outcomes(ledger):
     ledger.record(run, BatchRecord(accepted_keys=[key(0), key(1)], unknown_keys=[key(2)], released_keys=[key(3)]))
     found = ledger.keys(run.sync_id, [key(i) for i in range(6)])
     assert {k: s for k, (s, _) in found.items()} == {
-        key(0): "accepted", key(1): "accepted", key(2): "unknown", key(4): "sending", key(5): "sending",
+        key(0): "accepted",
+        key(1): "accepted",
+        key(2): "unknown",
+        key(4): "sending",
+        key(5): "sending",
     }
 
 
@@ -78,7 +82,8 @@ def test_user_fingerprints_are_upserted(ledger):
     ledger.record(run, BatchRecord(users=[(key(1), row(1), b"a", 3), (key(2), row(2), b"b", 3)]))
     ledger.record(run, BatchRecord(users=[(key(1), row(3), b"c", 4)]))
     assert ledger.users(run.sync_id, [key(1), key(2), key(3)]) == {
-        key(1): (row(3), b"c", run.run), key(2): (row(2), b"b", run.run),
+        key(1): (row(3), b"c", run.run),
+        key(2): (row(2), b"b", run.run),
     }
 
 
@@ -86,10 +91,13 @@ def test_a_user_twice_in_one_group_of_batches_keeps_its_last_row(ledger):
     # Batches merged into one transaction can hold a user (or a key) twice; PostgreSQL refuses to
     # update a row twice in one statement, so the last row alone is written.
     run = open_run(ledger, mode="attributes")
-    ledger.record(run, BatchRecord(users=[(key(1), row(1), b"a", 1), (key(2), row(2), b"b", 1), (key(1), row(3), b"c", 1)]))
+    ledger.record(
+        run, BatchRecord(users=[(key(1), row(1), b"a", 1), (key(2), row(2), b"b", 1), (key(1), row(3), b"c", 1)])
+    )
     ledger.write_intents(run, [(key(5), "1"), (key(5), "2")])
     assert ledger.users(run.sync_id, [key(1), key(2)]) == {
-        key(1): (row(3), b"c", run.run), key(2): (row(2), b"b", run.run),
+        key(1): (row(3), b"c", run.run),
+        key(2): (row(2), b"b", run.run),
     }
     assert ledger.keys_with_status(run.sync_id, ["sending"]) == [(key(5), "sending", "2")]
 
@@ -108,7 +116,8 @@ def test_a_source_row_is_settled_only_while_it_is_its_users_last_accepted_row(le
     run = open_run(ledger, mode="attributes")
     ledger.record(run, BatchRecord(users=[(key(1), row(11), b"a", 4), (key(3), row(33), b"c", 2)]))
     assert ledger.settled(run.sync_id, [row(33), row(22), row(11), row(33)]) == {
-        row(11): (user_key(key(1)), 4), row(33): (user_key(key(3)), 2),
+        row(11): (user_key(key(1)), 4),
+        row(33): (user_key(key(3)), 2),
     }
     # User 1's row changed: its old row is nobody's last accepted row any more.
     ledger.record(run, BatchRecord(users=[(key(1), row(12), b"a2", 5)]))
@@ -128,7 +137,8 @@ def test_the_settled_probe_packs_negative_keys_the_largest_points_and_ignores_di
     negative = next(key(n) for n in range(100) if user_key(key(n)) < 0)
     ledger.record(run, BatchRecord(users=[(negative, row(1), b"a", 2**31 - 1), (key(1000), row(2), b"b", 0)]))
     assert ledger.settled(run.sync_id, [row(1), row(2), b"short", row(1) + b"x"]) == {
-        row(1): (user_key(negative), 2**31 - 1), row(2): (user_key(key(1000)), 0),
+        row(1): (user_key(negative), 2**31 - 1),
+        row(2): (user_key(key(1000)), 0),
     }
 
 
@@ -193,7 +203,9 @@ def test_lookups_and_writes_cover_more_keys_than_one_statement_binds(ledger):
 
 def test_a_later_run_that_gets_a_refused_row_accepted_counts_it_recovered(ledger):
     first = open_run(ledger)
-    ledger.record(first, BatchRecord(problems=[(key(1), "4", "rejected", None, "bad"), (key(2), "5", "failed", None, "x")]))
+    ledger.record(
+        first, BatchRecord(problems=[(key(1), "4", "rejected", None, "bad"), (key(2), "5", "failed", None, "x")])
+    )
     # Within the same run a retry that succeeds is not an earlier refusal.
     assert ledger.record(first, BatchRecord(accepted_keys=[key(2)], resolved=[key(2)])) == 0
     second = open_run(ledger, run_id="r2")
@@ -220,8 +232,10 @@ def test_reset_forgets_one_sync_only(ledger):
 def test_settling_unknown_and_interrupted_rows(ledger, delivered, after):
     run = open_run(ledger)
     ledger.write_intents(run, [(key(i), None) for i in range(3)])
-    ledger.record(run, BatchRecord(accepted_keys=[key(0)], unknown_keys=[key(1)],
-                                   problems=[(key(1), "2", "unknown", None, "504")]))
+    ledger.record(
+        run,
+        BatchRecord(accepted_keys=[key(0)], unknown_keys=[key(1)], problems=[(key(1), "2", "unknown", None, "504")]),
+    )
 
     assert ledger.settle_unknown("dag.task", delivered=delivered) == 2
     state = ledger.state("dag.task")

@@ -37,7 +37,8 @@ def test_list_show_and_runs(ledger_url, capsys):
 
 def test_settle_delivered(ledger_url, capsys):
     assert cli(capsys, "settle", "crm.events", "--delivered") == (
-        0, "2 rows of unknown outcome in 'crm.events' counted as delivered\n"
+        0,
+        "2 rows of unknown outcome in 'crm.events' counted as delivered\n",
     )
     assert SyncLedgerStore(ledger_url).state("crm.events").keys == {"accepted": 3}
 

@@ -41,7 +41,9 @@ def metadata_db(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("airflow_metadata")
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+    )
     before = settings.SQL_ALCHEMY_CONN
     settings.dispose_orm(do_log=False)
     settings.SQL_ALCHEMY_CONN = f"sqlite:///{home / 'airflow.db'}"
@@ -57,8 +59,9 @@ def auth_manager(metadata_db, monkeypatch, tmp_path):
     """Airflow's simple auth manager with one viewer, ``ana`` (not all-admins mode)."""
     from airflow.api_fastapi.app import _AuthManagerState, create_auth_manager
 
-    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER",
-                       "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    )
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ana:viewer")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(tmp_path / "passwords.json"))
@@ -112,11 +115,26 @@ def export(run_id: str, **kwargs):
 def ledger(sandbox, braze_conn):
     """A ledger filled by real exports to the sandbox: ``warehouse.customers`` (attributes) run twice, the
     second with nothing changed, and ``warehouse.purchases``, two of whose four rows Braze rejects."""
-    first = export("scheduled__2026-11-20", task_id="customers", sync_key="warehouse.customers",
-                   records=CUSTOMERS, only_changed=True)
-    second = export("scheduled__2026-11-21", task_id="customers", sync_key="warehouse.customers",
-                    records=[CUSTOMERS[0], CUSTOMERS[2], CUSTOMERS[4]], only_changed=True)
+    first = export(
+        "scheduled__2026-11-20",
+        task_id="customers",
+        sync_key="warehouse.customers",
+        records=CUSTOMERS,
+        only_changed=True,
+    )
+    second = export(
+        "scheduled__2026-11-21",
+        task_id="customers",
+        sync_key="warehouse.customers",
+        records=[CUSTOMERS[0], CUSTOMERS[2], CUSTOMERS[4]],
+        only_changed=True,
+    )
     sandbox.settings.max_product_ids = 2
-    purchases = export("scheduled__2026-11-21", task_id="purchases", sync_key="warehouse.purchases",
-                       record_type="purchases", records=PURCHASES)
+    purchases = export(
+        "scheduled__2026-11-21",
+        task_id="purchases",
+        sync_key="warehouse.purchases",
+        record_type="purchases",
+        records=PURCHASES,
+    )
     return {"first": first, "second": second, "purchases": purchases}

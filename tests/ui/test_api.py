@@ -14,9 +14,16 @@ def test_the_syncs_list_gives_each_sync_its_last_run_figures_and_health(api, led
     assert set(syncs) == {"warehouse.customers", "warehouse.purchases"}
     customers = syncs["warehouse.customers"]
     assert (customers["mode"], customers["endpoint"], customers["run_count"], customers["health"]) == (
-        "attributes", "users/track", 2, "healthy")
+        "attributes",
+        "users/track",
+        2,
+        "healthy",
+    )
     assert customers["last_run"]["run_id"] == "scheduled__2026-11-21"
-    assert customers["last_run"]["figures"]["unchanged"] == 3 and customers["last_run"]["figures"]["data_points_saved"] == 4
+    assert (
+        customers["last_run"]["figures"]["unchanged"] == 3
+        and customers["last_run"]["figures"]["data_points_saved"] == 4
+    )
     assert syncs["warehouse.purchases"]["health"] == "warning"
     assert syncs["warehouse.purchases"]["last_run"]["figures"]["refused"] == 2
 
@@ -35,7 +42,10 @@ def test_a_run_s_problems_carry_row_column_and_masked_reason(api, ledger):
     body = api.get(f"/braze/api/syncs/warehouse.customers/runs/{run}/problems").json()
 
     assert body["total"] == 2
-    assert [(p["row"], p["status"], p["column"]) for p in body["problems"]] == [("2", "invalid", "dob"), ("4", "invalid", "dob")]
+    assert [(p["row"], p["status"], p["column"]) for p in body["problems"]] == [
+        ("2", "invalid", "dob"),
+        ("4", "invalid", "dob"),
+    ]
     assert body["problems"][1]["reason"] == "dob 'an***@example.com' is not a date in the form YYYY-MM-DD"
     revealed = api.get(f"/braze/api/syncs/warehouse.customers/runs/{run}/problems?reveal=true").json()
     assert "ana.lopez@example.com" in revealed["problems"][1]["reason"]

@@ -65,8 +65,15 @@ def demo_home(metadata_db, sandbox, tmp_path):
         "AIRFLOW_CONN_BRAZE_DEFAULT": json.dumps({"conn_type": "braze", "host": sandbox.url, "password": TEST_API_KEY}),
         "AIRFLOW_CONN_BRAZE_DEMO_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(db)}),
     }
-    done = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", DEMO_DAG, DEMO_DAY],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", DEMO_DAG, DEMO_DAY],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return home
 
@@ -95,8 +102,21 @@ def api_server(demo_home, tmp_path):
     log = tmp_path / "api-server.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "airflow",
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -126,8 +146,15 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                 "--disable-gpu", "--no-first-run", "--disable-extensions"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

@@ -32,14 +32,17 @@ def test_the_link_of_a_task_instance_opens_its_run_page(client, ledger):
 
     assert link == "/braze/syncs/warehouse.customers/task-run?run_id=scheduled__2026-11-21"
     assert page.status_code == 200
-    assert str(page.url).endswith(f"/braze/syncs/warehouse.customers/runs/{run_ids('warehouse.customers')['scheduled__2026-11-21']}")
+    assert str(page.url).endswith(
+        f"/braze/syncs/warehouse.customers/runs/{run_ids('warehouse.customers')['scheduled__2026-11-21']}"
+    )
     assert "Run scheduled__2026-11-21" in page.text
 
 
 def test_a_mapped_task_s_link_names_its_map_index_and_the_default_sync_key(client, sandbox, braze_conn):
     operator = BrazeTrackUsersOperator(task_id="customers", records=ROWS)
     BrazeTrackUsersOperator(task_id="customers", records=ROWS, skip_on_invalid_records=True).execute(
-        context={"run_id": "r1", "ti": type("TI", (), {"map_index": 2})()})
+        context={"run_id": "r1", "ti": type("TI", (), {"map_index": 2})()}
+    )
 
     link = BrazeSyncRunLink().get_link(operator, ti_key=key("r1", map_index=2))
 
@@ -62,5 +65,3 @@ def test_exports_that_keep_no_ledger_run_have_no_link():
     dry_run = BrazeTrackUsersOperator(task_id="d", records=ROWS, dry_run=True)
 
     assert [BrazeSyncRunLink().get_link(op, ti_key=key()) for op in (identify, one_shot, dry_run)] == ["", "", ""]
-
-

@@ -8,7 +8,9 @@ from tests.ui.conftest import CUSTOMERS, export
 
 
 def test_the_configured_connection_s_store_is_the_one_shown(client, sandbox, braze_conn, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW_CONN_LEDGER_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LEDGER_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")})
+    )
     export("r1", task_id="t", sync_key="in.the.shared.store", records=CUSTOMERS, state_conn_id="ledger_db")
     before = client.get("/braze/syncs").text
 

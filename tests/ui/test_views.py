@@ -74,8 +74,11 @@ def test_a_sync_page_shows_each_run_newest_first_with_its_counts(client, ledger)
 def test_a_sync_page_draws_throughput_and_outcomes_as_inline_svg(client, ledger):
     page = client.get("/braze/syncs/warehouse.customers").text
 
-    assert page.count("<svg") == 2 and "<script" not in page and "http" not in page.split("<svg", 1)[1].replace(
-        "http://www.w3.org/2000/svg", "")
+    assert (
+        page.count("<svg") == 2
+        and "<script" not in page
+        and "http" not in page.split("<svg", 1)[1].replace("http://www.w3.org/2000/svg", "")
+    )
     assert "scheduled__2026-11-20: 3 accepted" in page and "scheduled__2026-11-21: 3 unchanged" in page
     assert re.search(r"scheduled__2026-11-20: [\d,]+ rows/s", page)
 
@@ -139,16 +142,25 @@ def test_the_search_form_exports_its_rows_as_csv(client, ledger):
 
     assert answer.headers["content-type"].startswith("text/csv")
     lines = answer.text.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("warehouse.customers,scheduled__2026-11-20,-1,2,refused: invalid,dob,")
+    assert len(lines) == 2 and lines[1].startswith(
+        "warehouse.customers,scheduled__2026-11-20,-1,2,refused: invalid,dob,"
+    )
 
 
 def test_text_from_the_ledger_is_escaped(client, sandbox, braze_conn):
-    export("<b>run</b>", task_id="t", sync_key="<script>alert(1)</script>",
-           records=[{"external_id": "x", "dob": "<img src=x onerror=alert(2)>"}])
+    export(
+        "<b>run</b>",
+        task_id="t",
+        sync_key="<script>alert(1)</script>",
+        records=[{"external_id": "x", "dob": "<img src=x onerror=alert(2)>"}],
+    )
     run = run_ids("<script>alert(1)</script>")["<b>run</b>"]
 
-    pages = [client.get("/braze/syncs").text, client.get("/braze/syncs/%3Cscript%3Ealert(1)%3C%2Fscript%3E").text,
-             client.get(f"/braze/syncs/%3Cscript%3Ealert(1)%3C%2Fscript%3E/runs/{run}").text]
+    pages = [
+        client.get("/braze/syncs").text,
+        client.get("/braze/syncs/%3Cscript%3Ealert(1)%3C%2Fscript%3E").text,
+        client.get(f"/braze/syncs/%3Cscript%3Ealert(1)%3C%2Fscript%3E/runs/{run}").text,
+    ]
     for page in pages:
         assert "<script>alert(1)" not in page and "<b>run" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
@@ -157,7 +169,9 @@ def test_text_from_the_ledger_is_escaped(client, sandbox, braze_conn):
 
 def test_the_extra_link_s_address_leads_to_the_task_s_run(client, ledger):
     run = run_ids("warehouse.customers")["scheduled__2026-11-21"]
-    answer = client.get("/braze/syncs/warehouse.customers/task-run?run_id=scheduled__2026-11-21", follow_redirects=False)
+    answer = client.get(
+        "/braze/syncs/warehouse.customers/task-run?run_id=scheduled__2026-11-21", follow_redirects=False
+    )
     missing = client.get("/braze/syncs/warehouse.customers/task-run?run_id=manual__never")
 
     assert answer.status_code == 307 and answer.headers["location"] == f"/braze/syncs/warehouse.customers/runs/{run}"

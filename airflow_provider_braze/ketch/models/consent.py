@@ -42,9 +42,7 @@ class ConsentRequestBody(KetchModel):
     def _accept_object_form(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {
-            code: (v.get("status", v.get("allowed")) if isinstance(v, dict) else v) for code, v in value.items()
-        }
+        return {code: (v.get("status", v.get("allowed")) if isinstance(v, dict) else v) for code, v in value.items()}
 
 
 class ConsentRequest(KetchModel):

@@ -160,7 +160,7 @@ class BrazeApp:
 
     def _bearer(self, request: Request) -> str | None:
         auth = request.header("Authorization") or ""
-        return auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else None
+        return auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
 
     def _authenticate(self, request: Request, key: str | None) -> Response | None:
         if key is None:

@@ -166,9 +166,7 @@ def _dedupe_append(items: list, new: list) -> list:
     return result
 
 
-def apply_custom(
-    attrs: dict[str, Any], key: str, value: Any, *, merge_objects: bool, array_max_length: int
-) -> bool:
+def apply_custom(attrs: dict[str, Any], key: str, value: Any, *, merge_objects: bool, array_max_length: int) -> bool:
     """Write one validated custom attribute into a profile's ``custom_attributes``.
 
     :return: ``False`` when nothing was written (an array of objects would grow past 100 KB; that

@@ -50,8 +50,14 @@ class Job:
 
     def view(self, now: float) -> dict[str, Any]:
         if self.running(now):
-            return {"job_status": "running", "sync_start_time": iso(self.started_at), "sync_finish_time": None,
-                    "last_timestamp_synced": None, "rows_synced": 0, "rows_failed_with_errors": 0}
+            return {
+                "job_status": "running",
+                "sync_start_time": iso(self.started_at),
+                "sync_finish_time": None,
+                "last_timestamp_synced": None,
+                "rows_synced": 0,
+                "rows_failed_with_errors": 0,
+            }
         synced = self.outcome in ("success", "partial")
         return {
             "job_status": self.outcome,
@@ -173,7 +179,7 @@ def _offset(call: Call) -> int | None:
 
 
 def _paged(call: Call, rows: list[dict[str, Any]], offset: int, status: int = 200) -> Response:
-    response = success(status, results=rows[offset: offset + PAGE_SIZE])
+    response = success(status, results=rows[offset : offset + PAGE_SIZE])
     url = f"{call.request.base_url}{call.request.path}?cursor="
     links = []
     if offset + PAGE_SIZE < len(rows):

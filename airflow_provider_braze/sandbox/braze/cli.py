@@ -36,32 +36,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braze-sandbox", description="A local emulator of Braze's REST API.")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
-        "--api-key", action="append", dest="api_keys", metavar="KEY",
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
         help=f"accepted REST API key (repeatable; default {DEFAULT_API_KEY!r})",
     )
     parser.add_argument(
-        "--permissions", type=_permissions, default=None,
+        "--permissions",
+        type=_permissions,
+        default=None,
         help="comma-separated permissions of the keys (default: all), e.g. users.track,users.delete",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
-    parser.add_argument("--fast", action="store_true", help="benchmark mode: no request log (latency only with --latency-ms)")
+    parser.add_argument(
+        "--fast", action="store_true", help="benchmark mode: no request log (latency only with --latency-ms)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault generator")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered with a 5xx")
     parser.add_argument("--rate-limit-storm", type=float, default=0.0, help="fraction answered with a 429")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="fraction of connections closed unanswered")
     parser.add_argument("--slow-rate", type=float, default=0.0, help="fraction of requests delayed")
     parser.add_argument("--slow-seconds", type=float, default=0.0, help="delay of a slow request")
-    parser.add_argument("--processed-then-timeout-rate", type=float, default=0.0,
-                        help="fraction applied, then answered 504 after --timeout-seconds")
+    parser.add_argument(
+        "--processed-then-timeout-rate",
+        type=float,
+        default=0.0,
+        help="fraction applied, then answered 504 after --timeout-seconds",
+    )
     parser.add_argument("--timeout-seconds", type=float, default=0.0)
-    parser.add_argument("--processed-then-drop-rate", type=float, default=0.0,
-                        help="fraction applied, then left unanswered (the connection is closed)")
-    parser.add_argument("--rate-limit", type=_rate_limit, action="append", default=[], metavar="GROUP=LIMIT/PERIOD",
-                        help="override a rate-limit group, e.g. users_track=5/1 (repeatable)")
-    parser.add_argument("--require-fields-to-export", action="store_true",
-                        help="/users/export/ids needs fields_to_export (workspaces onboarded after 2024-08-22)")
-    parser.add_argument("--cdi-integration", action="append", default=[], metavar="NAME",
-                        help="create a CDI integration with this name (repeatable); ids are printed")
+    parser.add_argument(
+        "--processed-then-drop-rate",
+        type=float,
+        default=0.0,
+        help="fraction applied, then left unanswered (the connection is closed)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        action="append",
+        default=[],
+        metavar="GROUP=LIMIT/PERIOD",
+        help="override a rate-limit group, e.g. users_track=5/1 (repeatable)",
+    )
+    parser.add_argument(
+        "--require-fields-to-export",
+        action="store_true",
+        help="/users/export/ids needs fields_to_export (workspaces onboarded after 2024-08-22)",
+    )
+    parser.add_argument(
+        "--cdi-integration",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="create a CDI integration with this name (repeatable); ids are printed",
+    )
     return parser
 
 

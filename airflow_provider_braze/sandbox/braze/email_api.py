@@ -118,8 +118,14 @@ def _page_params(call: Call) -> tuple[dict, Response | None]:
     direction = call.query("sort_direction") or "desc"
     if direction not in ("asc", "desc"):
         return {}, error(400, "'sort_direction' must be 'asc' or 'desc'")
-    params = {"start": start.timestamp() if start else None, "end": end.timestamp(), "email": email, "limit": limit,
-                  "offset": offset, "descending": direction == "desc"}
+    params = {
+        "start": start.timestamp() if start else None,
+        "end": end.timestamp(),
+        "email": email,
+        "limit": limit,
+        "offset": offset,
+        "descending": direction == "desc",
+    }
     return params, None
 
 
@@ -137,7 +143,7 @@ def _page(call: Call, pick: Callable[[EmailEntry], float | None], field: str) ->
             and (not params["email"] or norm_email(entry.email) == norm_email(params["email"]))
         ]
     rows.sort(reverse=params["descending"])
-    page = rows[params["offset"]: params["offset"] + params["limit"]]
+    page = rows[params["offset"] : params["offset"] + params["limit"]]
     return success(200, emails=[{"email": email, field: iso(at)} for at, email in page])
 
 

@@ -16,7 +16,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DROP, ERROR, STORM, SLOW, TIMEOUT, LOST = (
-    "drop", "error", "rate_limit_storm", "slow", "processed_then_timeout", "processed_then_drop"
+    "drop",
+    "error",
+    "rate_limit_storm",
+    "slow",
+    "processed_then_timeout",
+    "processed_then_drop",
 )
 
 
@@ -99,8 +104,14 @@ class Draw:
 
     @property
     def names(self) -> list[str]:
-        chosen = [(DROP, self.drop), (ERROR, self.error_status), (STORM, self.storm), (SLOW, self.slow),
-                  (TIMEOUT, self.timeout is not None), (LOST, self.lost)]
+        chosen = [
+            (DROP, self.drop),
+            (ERROR, self.error_status),
+            (STORM, self.storm),
+            (SLOW, self.slow),
+            (TIMEOUT, self.timeout is not None),
+            (LOST, self.lost),
+        ]
         return [name for name, on in chosen if on]
 
 

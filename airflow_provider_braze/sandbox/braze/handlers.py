@@ -36,7 +36,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-
 def handler_for(name: str) -> Handler | None:
     """The handler of a catalogue endpoint; ``None`` for an endpoint the sandbox does not emulate yet."""
     return HANDLERS.get(name)

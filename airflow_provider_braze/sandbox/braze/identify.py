@@ -53,7 +53,10 @@ def handle_identify(call: Call) -> Response:
             outcome, source = _identify_one(call, key, item)
             store.counters[f"identify_{outcome}"] += 1
             store.record_merge(
-                input_array=key, index=index, external_id=item["external_id"], outcome=outcome,
+                input_array=key,
+                index=index,
+                external_id=item["external_id"],
+                outcome=outcome,
                 source_braze_id=source.braze_id if source else None,
             )
     return success(201, errors, aliases_processed=len(body[key]) - len(errors))

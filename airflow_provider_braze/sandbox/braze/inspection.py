@@ -46,7 +46,7 @@ def _json_body(request: Request) -> dict[str, Any] | Response:
 
 def handle(sandbox: BrazeSandbox, request: Request) -> Response:
     """Serve one inspection request."""
-    name = request.path[len(PREFIX):].strip("/")
+    name = request.path[len(PREFIX) :].strip("/")
     method = request.method
     try:
         if method == "GET" and name == "state":
@@ -56,7 +56,7 @@ def handle(sandbox: BrazeSandbox, request: Request) -> Response:
         if method == "GET" and name == "requests":
             records = [r.to_dict() for r in sandbox.requests.records()]
             limit = request.query.get("limit")
-            return Response(200, {"requests": records[-int(limit[-1]):] if limit else records})
+            return Response(200, {"requests": records[-int(limit[-1]) :] if limit else records})
         if method == "GET" and name == "faults":
             return Response(200, sandbox.faults.to_dict())
         if method != "POST":

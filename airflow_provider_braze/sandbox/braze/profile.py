@@ -10,10 +10,24 @@ from airflow_provider_braze.sandbox.braze.timeparse import iso
 #: Standard profile fields kept in :attr:`User.attributes` (identifiers and subscription states live apart).
 STANDARD_FIELDS = frozenset(
     {
-        "first_name", "last_name", "dob", "country", "language", "home_city", "gender", "time_zone",
-        "current_location", "date_of_first_session", "date_of_last_session", "marked_email_as_spam_at",
-        "email_open_tracking_disabled", "email_click_tracking_disabled", "facebook", "twitter",
-        "alias_name", "alias_label",
+        "first_name",
+        "last_name",
+        "dob",
+        "country",
+        "language",
+        "home_city",
+        "gender",
+        "time_zone",
+        "current_location",
+        "date_of_first_session",
+        "date_of_last_session",
+        "marked_email_as_spam_at",
+        "email_open_tracking_disabled",
+        "email_click_tracking_disabled",
+        "facebook",
+        "twitter",
+        "alias_name",
+        "alias_label",
     }
 )
 
@@ -107,7 +121,9 @@ def _summarise(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """Braze's export summary: per name, first and last time and count."""
     summary: dict[str, dict[str, Any]] = {}
     for record in records:
-        entry = summary.setdefault(record[key], {"name": record[key], "first": record["time"], "last": record["time"], "count": 0})
+        entry = summary.setdefault(
+            record[key], {"name": record[key], "first": record["time"], "last": record["time"], "count": 0}
+        )
         entry["first"] = min(entry["first"], record["time"])
         entry["last"] = max(entry["last"], record["time"])
         entry["count"] += record.get("quantity", 1)

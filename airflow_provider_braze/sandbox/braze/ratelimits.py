@@ -112,7 +112,11 @@ class RateLimiter:
     def to_dict(self) -> dict[str, dict[str, float]]:
         with self._lock:
             return {
-                group: {"limit": self.limits(group)[0], "period": self.limits(group)[1],
-                        "window_start": start, "used": count}
+                group: {
+                    "limit": self.limits(group)[0],
+                    "period": self.limits(group)[1],
+                    "window_start": start,
+                    "used": count,
+                }
                 for group, (start, count) in self._windows.items()
             }

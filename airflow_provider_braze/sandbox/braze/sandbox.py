@@ -106,7 +106,10 @@ class BrazeSandbox:
         self._server = SandboxHTTPServer(self.port, self._dispatch)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"braze-sandbox-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"braze-sandbox-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -167,11 +170,14 @@ class BrazeSandbox:
         """Change how an integration's next syncs go (same settings as :meth:`add_cdi_integration`)."""
         self.cdi.configure(integration_id, **settings)
 
-    def add_subscription_group(self, subscription_group_id: str, channel: str = "email", name: str | None = None) -> None:
+    def add_subscription_group(
+        self, subscription_group_id: str, channel: str = "email", name: str | None = None
+    ) -> None:
         """Declare a subscription group; once any is declared, unknown group ids are refused."""
         with self.store.lock:
             self.store.subscription_group_registry[subscription_group_id] = {
-                "channel": channel, "name": name or subscription_group_id
+                "channel": channel,
+                "name": name or subscription_group_id,
             }
 
     def reset(self) -> None:

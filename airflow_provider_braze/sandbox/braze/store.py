@@ -134,8 +134,15 @@ class UserStore:
     def delete_user(self, user: User, requested_by: str) -> None:
         """``/users/delete``: the profile and everything recorded for it disappear."""
         self._deleted.append(
-            {"braze_id": user.braze_id, "external_id": user.external_id, "user_aliases": user.user_aliases,
-             "email": user.email, "phone": user.phone, "requested_by": requested_by, "deleted_at": time.time()}
+            {
+                "braze_id": user.braze_id,
+                "external_id": user.external_id,
+                "user_aliases": user.user_aliases,
+                "email": user.email,
+                "phone": user.phone,
+                "requested_by": requested_by,
+                "deleted_at": time.time(),
+            }
         )
         self.remove_user(user)
         self._events = [e for e in self._events if e["braze_id"] != user.braze_id]

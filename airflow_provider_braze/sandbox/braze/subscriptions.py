@@ -51,9 +51,7 @@ def _profiles(call: Call, external_ids: list[str], emails: list[str], phones: li
     return list({u.braze_id: u for u in found if u is not None}.values())
 
 
-def _set(
-    call: Call, group_id: str, state: str, external_ids: list[str], emails: list[str], phones: list[str]
-) -> None:
+def _set(call: Call, group_id: str, state: str, external_ids: list[str], emails: list[str], phones: list[str]) -> None:
     for user in _profiles(call, external_ids, emails, phones):
         user.subscription_groups[group_id] = state
         call.store.touch(user)
@@ -73,7 +71,14 @@ def handle_status_set_v1(call: Call) -> Response:
     if problem:
         return error(400, problem)
     with call.store.lock:
-        _set(call, body["subscription_group_id"], body["subscription_state"], ids["external_id"], ids["email"], ids["phone"])
+        _set(
+            call,
+            body["subscription_group_id"],
+            body["subscription_state"],
+            ids["external_id"],
+            ids["email"],
+            ids["phone"],
+        )
     return success(201)
 
 
@@ -102,8 +107,14 @@ def handle_status_set_v2(call: Call) -> Response:
             return error(400, problem)
     with call.store.lock:
         for entry in entries:
-            _set(call, entry["subscription_group_id"], entry["subscription_state"],
-                 entry.get("external_ids") or [], entry.get("emails") or [], entry.get("phones") or [])
+            _set(
+                call,
+                entry["subscription_group_id"],
+                entry["subscription_state"],
+                entry.get("external_ids") or [],
+                entry.get("emails") or [],
+                entry.get("phones") or [],
+            )
     return success(201)
 
 
@@ -160,11 +171,15 @@ def handle_user_status(call: Call) -> Response:
                 "external_id": u.external_id,
                 "phone": u.phone,
                 "subscription_groups": [
-                    {"channel": registry.get(g, {}).get("channel"), "id": g, "name": registry.get(g, {}).get("name"),
-                     "status": _DISPLAY[s]}
+                    {
+                        "channel": registry.get(g, {}).get("channel"),
+                        "id": g,
+                        "name": registry.get(g, {}).get("name"),
+                        "status": _DISPLAY[s],
+                    }
                     for g, s in sorted(u.subscription_groups.items())
                 ],
             }
             for u in users
         ]
-    return success(200, total_count=len(rows), users=rows[offset: offset + limit])
+    return success(200, total_count=len(rows), users=rows[offset : offset + limit])

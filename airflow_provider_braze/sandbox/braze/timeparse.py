@@ -23,7 +23,8 @@ _COLON_MILLIS = re.compile(
 )
 _US_DATE = re.compile(r"^(?P<mo>\d{2})/(?P<d>\d{2})/(?P<y>\d{4})$")
 _RUBY = re.compile(
-    r"^[A-Za-z]{3} (?P<mo>\d{2}) (?P<d>\d{2}) (?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})\.(?P<tz>Z|[+-]\d{2}:?\d{2}) (?P<y>\d{4})$"
+    r"^[A-Za-z]{3} (?P<mo>\d{2}) (?P<d>\d{2}) (?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})"
+    r"\.(?P<tz>Z|[+-]\d{2}:?\d{2}) (?P<y>\d{4})$"
 )
 
 #: Years outside this range are not dates for Braze (stored as strings, or not at all when nested).

@@ -96,7 +96,9 @@ def handle_track(call: Call) -> Response:
                     touched.append(user)
         counts = {f"{key}_processed": len(body[key]) - sum(e["input_array"] == key for e in errors) for key in sent}
         if call.endpoint.name == "users/track/sync":
-            counts["users"] = [u.export(*store.records_of(u)) for u in dict.fromkeys(touched) if store.get_by_braze_id(u.braze_id)]
+            counts["users"] = [
+                u.export(*store.records_of(u)) for u in dict.fromkeys(touched) if store.get_by_braze_id(u.braze_id)
+            ]
     errors.sort(key=lambda e: (TRACK_KEYS.index(e["input_array"]), e["index"]))
     return success(201, errors, **counts)
 

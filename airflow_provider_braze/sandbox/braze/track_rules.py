@@ -115,10 +115,12 @@ def _standard_problem(key: str, value: Any) -> str | None:
         ok = bool(isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and parse_iso8601(value))
         return None if ok else "'dob' must be a date in YYYY-MM-DD form"
     if key == "current_location":
-        ok = isinstance(value, dict) and set(value) == {"longitude", "latitude"} and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()
+        ok = (
+            isinstance(value, dict)
+            and set(value) == {"longitude", "latitude"}
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())
         )
-        return None if ok else "'current_location' must be {\"longitude\": number, \"latitude\": number}"
+        return None if ok else '\'current_location\' must be {"longitude": number, "latitude": number}'
     if key == "push_tokens":
         ok = isinstance(value, list) and all(
             isinstance(t, dict) and nonempty_str(t.get("app_id")) and nonempty_str(t.get("token")) for t in value

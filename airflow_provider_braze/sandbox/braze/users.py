@@ -38,11 +38,38 @@ DELETE_PRIORITIZATION = ("identified", "unidentified", "most_recently_updated")
 SINGLE_EXPORT_KEYS = ("device_id", "braze_id", "email_address", "phone")
 EXPORT_FIELDS = frozenset(
     {
-        "apps", "attributed_campaign", "attributed_source", "attributed_adgroup", "attributed_ad", "braze_id",
-        "campaigns_received", "canvases_received", "country", "created_at", "custom_attributes", "custom_events",
-        "devices", "dob", "email", "email_subscribe", "external_id", "first_name", "gender", "home_city", "language",
-        "last_coordinates", "last_name", "phone", "purchases", "push_subscribe", "push_tokens", "random_bucket",
-        "time_zone", "total_revenue", "uninstalled_at", "user_aliases",
+        "apps",
+        "attributed_campaign",
+        "attributed_source",
+        "attributed_adgroup",
+        "attributed_ad",
+        "braze_id",
+        "campaigns_received",
+        "canvases_received",
+        "country",
+        "created_at",
+        "custom_attributes",
+        "custom_events",
+        "devices",
+        "dob",
+        "email",
+        "email_subscribe",
+        "external_id",
+        "first_name",
+        "gender",
+        "home_city",
+        "language",
+        "last_coordinates",
+        "last_name",
+        "phone",
+        "purchases",
+        "push_subscribe",
+        "push_tokens",
+        "random_bucket",
+        "time_zone",
+        "total_revenue",
+        "uninstalled_at",
+        "user_aliases",
     }
 )
 
@@ -83,7 +110,11 @@ def _alias_new_apply(call: Call, item: dict[str, Any]) -> str | None:
     owner = store.get_by_alias(name, label)
     if owner is not None:
         # A resent request finds its own alias: nothing to do (the catalogue calls this endpoint idempotent).
-        return None if owner.external_id == item.get("external_id") else f"alias '{name}' with label '{label}' already exists"
+        return (
+            None
+            if owner.external_id == item.get("external_id")
+            else f"alias '{name}' with label '{label}' already exists"
+        )
     if item.get("external_id") is None:
         created = store.create_user()
         store.add_alias(created, name, label)
@@ -178,7 +209,9 @@ def _delete_targets(call: Call, key: str, item: Any) -> list:
     elif key == "user_aliases":
         found = [store.get_by_alias(item["alias_name"], item["alias_label"])]
     else:
-        candidates = store.get_by_email(item["email"]) if key == "email_addresses" else store.get_by_phone(item["phone"])
+        candidates = (
+            store.get_by_email(item["email"]) if key == "email_addresses" else store.get_by_phone(item["phone"])
+        )
         found = prioritize(candidates, item["prioritization"])
         if len(found) > 1:
             store.counters["deletes_ambiguous"] += 1

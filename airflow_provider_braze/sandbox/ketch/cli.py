@@ -54,11 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--receiver-url", metavar="URL", help="the provider's webhook URL to send webhooks to")
     parser.add_argument(
-        "--token-env", default=DEFAULT_TOKEN_ENV, metavar="NAME",
+        "--token-env",
+        default=DEFAULT_TOKEN_ENV,
+        metavar="NAME",
         help=f"environment variable holding the bearer token sent to the receiver. Default {DEFAULT_TOKEN_ENV}.",
     )
     parser.add_argument(
-        "--callback-token-env", default=DEFAULT_CALLBACK_TOKEN_ENV, metavar="NAME",
+        "--callback-token-env",
+        default=DEFAULT_CALLBACK_TOKEN_ENV,
+        metavar="NAME",
         help=f"environment variable holding the token DSR callbacks must carry (default {DEFAULT_CALLBACK_TOKEN_ENV}; "
         "a random token when unset)",
     )
@@ -68,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--property", default="website", help="property code of the webhooks")
     parser.add_argument("--environment", default="production", help="environment of the webhooks")
     parser.add_argument("--legacy-topic-shape", action="store_true", help="send topics in the older 2023 shape")
-    parser.add_argument("--no-forward-web-updates", action="store_true",
-                        help="do not send Web API updates to the receiver as webhooks")
+    parser.add_argument(
+        "--no-forward-web-updates", action="store_true", help="do not send Web API updates to the receiver as webhooks"
+    )
     parser.add_argument("--attempts", type=int, default=3, help="tries per webhook (Ketch: 3)")
     parser.add_argument("--retry-delay", type=float, default=0.2, help="seconds before the second try (doubles after)")
     stream = parser.add_argument_group("random stream")
@@ -92,9 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _send_random(sandbox: KetchSandbox, args: argparse.Namespace) -> bool:
     stream = sandbox.random_preference_stream(
-        args.send_random, n_identities=args.identities, identity_kind=args.identity_kind,
-        identity_space=args.identity_space, hash_format=args.hash, topics=args.topics, channels=args.channels,
-        seed=args.seed, duplicate_rate=args.duplicate_rate, out_of_order=not args.in_order,
+        args.send_random,
+        n_identities=args.identities,
+        identity_kind=args.identity_kind,
+        identity_space=args.identity_space,
+        hash_format=args.hash,
+        topics=args.topics,
+        channels=args.channels,
+        seed=args.seed,
+        duplicate_rate=args.duplicate_rate,
+        out_of_order=not args.in_order,
     )
     report = sandbox.deliver(stream, concurrency=args.concurrency)
     expected = stream.expected_state()
@@ -133,10 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         sandbox = KetchSandbox(
-            args.receiver_url, token, organization=args.org, property_code=args.property,
-            environment=args.environment, callback_token=callback_token, port=args.port,
+            args.receiver_url,
+            token,
+            organization=args.org,
+            property_code=args.property,
+            environment=args.environment,
+            callback_token=callback_token,
+            port=args.port,
             retry=RetryPolicy(attempts=args.attempts, delay=args.retry_delay),
-            legacy_topic_shape=args.legacy_topic_shape, forward_web_updates=not args.no_forward_web_updates,
+            legacy_topic_shape=args.legacy_topic_shape,
+            forward_web_updates=not args.no_forward_web_updates,
         ).start()
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"ketch-sandbox: {exc}", file=sys.stderr)

@@ -162,8 +162,12 @@ class WebhookSender:
         headers = {"Authorization": self._authorization, "Content-Type": "application/json"}
         metadata = body.get("metadata") or {}
         delivery = Delivery(
-            uid=str(metadata.get("uid", "")), kind=str(body.get("kind", "")), url=self.url, body=dict(body),
-            sent_at=time.time(), redelivery=redelivery,
+            uid=str(metadata.get("uid", "")),
+            kind=str(body.get("kind", "")),
+            url=self.url,
+            body=dict(body),
+            sent_at=time.time(),
+            redelivery=redelivery,
         )
         session = self._session()
         for number in range(1, self.retry.attempts + 1):

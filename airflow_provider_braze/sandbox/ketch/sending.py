@@ -159,8 +159,14 @@ class KetchWebhooks:
         submitted_at = options.pop("submitted_at", None)
         callback = Callback(url=self.callback_url(uid), headers=self.callback_recorder.authorization())
         body = webhooks.rights_request(
-            kind, self.origin, ids, [callback], subject=subject, uid=uid,
-            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(), **options,
+            kind,
+            self.origin,
+            ids,
+            [callback],
+            subject=subject,
+            uid=uid,
+            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
+            **options,
         )
         # Registered first: a fast provider may call back before its answer reaches us.
         self.callback_recorder.register(uid, kind, ids)
@@ -188,8 +194,15 @@ class KetchWebhooks:
         :param due_at: legal deadline, unix seconds (30 days after ``submitted_at`` by default).
         """
         return self._send_rights(
-            "DeleteRequest", identities, subject_email, subject, regulation=regulation, jurisdiction=jurisdiction,
-            submitted_at=submitted_at, due_at=due_at, uid=uid,
+            "DeleteRequest",
+            identities,
+            subject_email,
+            subject,
+            regulation=regulation,
+            jurisdiction=jurisdiction,
+            submitted_at=submitted_at,
+            due_at=due_at,
+            uid=uid,
         )
 
     def send_access_request(
@@ -206,8 +219,15 @@ class KetchWebhooks:
     ) -> Delivery:
         """Send an ``AccessRequest`` whose callback points back at this sandbox (same arguments as a delete)."""
         return self._send_rights(
-            "AccessRequest", identities, subject_email, subject, regulation=regulation, jurisdiction=jurisdiction,
-            submitted_at=submitted_at, due_at=due_at, uid=uid,
+            "AccessRequest",
+            identities,
+            subject_email,
+            subject,
+            regulation=regulation,
+            jurisdiction=jurisdiction,
+            submitted_at=submitted_at,
+            due_at=due_at,
+            uid=uid,
         )
 
     def send_correction_request(
@@ -223,8 +243,15 @@ class KetchWebhooks:
     ) -> Delivery:
         """Send a ``CorrectionRequest``: ``subject`` carries the corrected details (``firstName``...)."""
         return self._send_rights(
-            "CorrectionRequest", identities, None, subject, regulation=regulation, jurisdiction=jurisdiction,
-            submitted_at=submitted_at, due_at=due_at, uid=uid,
+            "CorrectionRequest",
+            identities,
+            None,
+            subject,
+            regulation=regulation,
+            jurisdiction=jurisdiction,
+            submitted_at=submitted_at,
+            due_at=due_at,
+            uid=uid,
         )
 
     def send_restrict_processing_request(
@@ -241,8 +268,16 @@ class KetchWebhooks:
     ) -> Delivery:
         """Send a ``RestrictProcessingRequest`` for ``purposes`` (same other arguments as a delete)."""
         return self._send_rights(
-            "RestrictProcessingRequest", identities, subject_email, None, regulation=regulation,
-            jurisdiction=jurisdiction, submitted_at=submitted_at, due_at=due_at, uid=uid, purposes=list(purposes),
+            "RestrictProcessingRequest",
+            identities,
+            subject_email,
+            None,
+            regulation=regulation,
+            jurisdiction=jurisdiction,
+            submitted_at=submitted_at,
+            due_at=due_at,
+            uid=uid,
+            purposes=list(purposes),
         )
 
     # --- streams ----------------------------------------------------------------------------------
@@ -252,8 +287,11 @@ class KetchWebhooks:
 
         def body_for(change: streams.PreferenceChange) -> dict[str, Any]:
             return webhooks.topic_request(
-                self.origin, [change.identity], {change.topic: {change.channel: change.status}},
-                submitted_at=change.submitted_at, legacy_shape=legacy,
+                self.origin,
+                [change.identity],
+                {change.topic: {change.channel: change.status}},
+                submitted_at=change.submitted_at,
+                legacy_shape=legacy,
             )
 
         return body_for
@@ -294,8 +332,15 @@ class KetchWebhooks:
             else make_identities(n_identities, identity_kind, space=identity_space, hash_format=hash_format)
         )
         return streams.plan_random(
-            n_changes, people, self._topic_body_builder(legacy_shape), topics=topics, channels=channels, seed=seed,
-            duplicate_rate=duplicate_rate, out_of_order=out_of_order, start=start,
+            n_changes,
+            people,
+            self._topic_body_builder(legacy_shape),
+            topics=topics,
+            channels=channels,
+            seed=seed,
+            duplicate_rate=duplicate_rate,
+            out_of_order=out_of_order,
+            start=start,
         )
 
     def preference_stream(
@@ -312,7 +357,8 @@ class KetchWebhooks:
         :param redeliver: indexes of changes sent once more at the end, with the same uid.
         """
         planned = [
-            c if isinstance(c, streams.PreferenceChange)
+            c
+            if isinstance(c, streams.PreferenceChange)
             else streams.PreferenceChange(as_identity(c[0], self.identity_space), c[1], c[2], c[3], c[4])
             for c in changes
         ]

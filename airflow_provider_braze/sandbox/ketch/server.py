@@ -54,8 +54,13 @@ class UvicornThread:
         self.port = sock.getsockname()[1]
         # log_config=None leaves logging to the host process; no access log (paths only, but noisy).
         config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=2,
-            proxy_headers=False, server_header=False,
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            proxy_headers=False,
+            server_header=False,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

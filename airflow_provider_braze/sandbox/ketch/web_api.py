@@ -152,8 +152,12 @@ def apply_consent_update(
         return
     ids = [Identity(identity_space=space, identity_value=value) for space, value in identities.items()]
     body = webhooks.consent_request(
-        sandbox.origin, ids, {code: status for code, (status, _) in purposes.items()}, collected_at=at,
-        legal_basis={code: basis for code, (_, basis) in purposes.items() if basis}, jurisdiction=jurisdiction,
+        sandbox.origin,
+        ids,
+        {code: status for code, (status, _) in purposes.items()},
+        collected_at=at,
+        legal_basis={code: basis for code, (_, basis) in purposes.items() if basis},
+        jurisdiction=jurisdiction,
     )
     sandbox.send(body, apply=False)
 
@@ -206,7 +210,12 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
             return parsed
         purposes = {code: (p.allowed, p.legal_basis_code) for code, p in parsed.purposes.items()}
         await run_in_threadpool(
-            apply_consent_update, sandbox, organizationCode, parsed.identities, purposes, parsed.collected_at,
+            apply_consent_update,
+            sandbox,
+            organizationCode,
+            parsed.identities,
+            purposes,
+            parsed.collected_at,
             parsed.jurisdiction_code,
         )
         return Response(status_code=204)
