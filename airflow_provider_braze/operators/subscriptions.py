@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,9 +18,11 @@ from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.ketch import KetchHook
 from airflow_provider_braze.ketch.sync_plan import GLOBAL_EMAIL, GROUP, Decision, SyncMapping, plan_sync
+from airflow_provider_braze.operators.recorded_run import recorded_run
 from airflow_provider_braze.redaction import mask_identifier
 from airflow_provider_braze.rendered import parse_rendered
 from airflow_provider_braze.state.ketch_sync_targets import AppliedTarget
+from airflow_provider_braze.ui.links import BrazeSyncRunLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Identifiers per /v2/subscription/status/set entry (Braze allows 50 per array and per call).
 IDS_PER_ENTRY = 50
+#: How the sync's runs are filed in the sync ledger.
+LEDGER_ENDPOINT, LEDGER_MODE = "v2/subscription/status/set", "subscriptions"
 
 
 class BrazeSubscriptionSyncOperator(BaseOperator):
@@ -59,6 +64,10 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
     :param ketch_conn_id: the Ketch connection (its state store holds the events).
     :param braze_conn_id: the Braze connection.
     :param page_size: events read from the store at a time.
+    :param sync_key: the sync's name in the sync ledger, whose runs the sync history page and the
+        "Braze sync run" extra link show (default ``dag_id.task_id``).
+    :param state_conn_id: the state store holding the sync ledger (default: the SQLite file under
+        ``AIRFLOW_HOME``), as for the export operators.
     """
 
     template_fields: Sequence[str] = (
@@ -67,6 +76,7 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         "event_range",
         "ketch_conn_id",
         "braze_conn_id",
+        "sync_key",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "subscription_groups": "json",
@@ -74,6 +84,9 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         "event_range": "json",
     }
     ui_color = "#e5f3ff"
+    operator_extra_links = (BrazeSyncRunLink(),)
+    #: The runs go to the sync ledger (read by the extra link).
+    records_sync_runs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -86,6 +99,8 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         ketch_conn_id: str = KetchHook.default_conn_name,
         braze_conn_id: str = BrazeHook.default_conn_name,
         page_size: int = 10_000,
+        sync_key: str | None = None,
+        state_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,6 +112,10 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         self.ketch_conn_id = ketch_conn_id
         self.braze_conn_id = braze_conn_id
         self.page_size = page_size
+        self.sync_key = sync_key
+        self.state_conn_id = state_conn_id
+        # Changes Braze refused during a run: (fingerprint, event, reason), for the sync ledger.
+        self._refused: list[tuple[str, str, str]] = []
 
     def execute(self, context: Context) -> dict[str, Any]:
         mapping = SyncMapping(
@@ -110,19 +129,29 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         first_id, last_id = self._range(store)
         summary: Counter = Counter()
         skipped: Counter = Counter()
-        if last_id is None:
-            self.log.info("No pending Ketch preference changes.")
-            return _summary(summary, skipped)
-        after = None if first_id is None else first_id - 1
-        self.log.info(
-            "Syncing pending Ketch changes with event ids %s..%s to Braze %s", first_id, last_id, braze.base_url
-        )
-        try:
-            while events := store.pending_changes(after_id=after, upto_id=last_id, limit=self.page_size):
-                self._sync_page(events, mapping, store, braze, run_id, summary, skipped)
-                after = events[-1].event_id
-        finally:
-            braze.close()
+        key = self.sync_key or f"{self.dag_id}.{self.task_id}"
+        started = time.monotonic()
+        with recorded_run(
+            key, endpoint=LEDGER_ENDPOINT, mode=LEDGER_MODE, context=context, state_conn_id=self.state_conn_id
+        ) as record:
+            self._refused = record.refused
+            try:
+                if last_id is None:
+                    self.log.info("No pending Ketch preference changes.")
+                else:
+                    self.log.info(
+                        "Syncing pending Ketch changes with event ids %s..%s to Braze %s",
+                        first_id,
+                        last_id,
+                        braze.base_url,
+                    )
+                    after = None if first_id is None else first_id - 1
+                    while events := store.pending_changes(after_id=after, upto_id=last_id, limit=self.page_size):
+                        self._sync_page(events, mapping, store, braze, run_id, summary, skipped)
+                        after = events[-1].event_id
+            finally:
+                braze.close()
+                record.summary = _ledger_summary(summary, time.monotonic() - started)
         result = _summary(summary, skipped)
         self.log.info("Summary: %s", result)
         return result
@@ -170,7 +199,9 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
                     settled.update(outcome_keys)
                     summary["rejected"] += len(outcome_keys)
                     for key in outcome_keys:
-                        self.log.warning("Braze refused %s: %s", _describe(plan.decisions[key]), reason)
+                        decision = plan.decisions[key]
+                        self.log.warning("Braze refused %s: %s", _describe(decision), reason)
+                        self._refused.append((key, f"event {decision.event_id}", f"{_describe(decision)}: {reason}"))
                 else:
                     summary["not_applied"] += len(outcome_keys)
         except (BrazeError, requests.RequestException) as exc:
@@ -269,6 +300,25 @@ def _mapping_argument(name: str, value: Any) -> dict[str, Any]:
             if isinstance(parsed, Mapping):
                 return dict(parsed)
     raise ValueError(f"{name} must be a mapping (or its JSON text), got {value!r:.200}")
+
+
+def _ledger_summary(summary: Counter, seconds: float) -> dict[str, Any]:
+    """The run's counts in the exports' terms, for the sync history page (and the originals beside them)."""
+    sent = summary["accepted"] + summary["rejected"] + summary["not_applied"]
+    return {
+        "endpoint": LEDGER_ENDPOINT,
+        "rows_read": summary["events"],
+        "rows_sent": sent,
+        "accepted": summary["accepted"],
+        "rejected": summary["rejected"],
+        "unknown": summary["not_applied"],
+        "skipped": summary["events_skipped"],
+        "unchanged": summary["superseded"],
+        "requests": summary["requests"],
+        "data_points": 0,  # subscription states cost no data points
+        "seconds": round(seconds, 3),
+        **{k: summary[k] for k in ("events", "changes", "events_synced", "events_skipped", "not_applied")},
+    }
 
 
 def _summary(summary: Counter, skipped: Counter) -> dict[str, Any]:

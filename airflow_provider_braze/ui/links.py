@@ -35,7 +35,10 @@ def task_run_url(sync_key: str, run_id: str, map_index: int = -1, *, base_url: s
 
 
 def _records_runs(operator: Any) -> bool:
-    """Whether the operator's run writes to the sync ledger (attributes, events, purchases to /users/track)."""
+    """Whether the operator's run writes to the sync ledger: the subscription sync's always, an export's
+    when it sends attributes, events or purchases to /users/track with the ledger on."""
+    if getattr(operator, "records_sync_runs", False):
+        return True
     if not getattr(operator, "sync_ledger", False) or getattr(operator, "dry_run", False):
         return False
     try:

@@ -218,7 +218,7 @@ def test_set_subscriptions_posts_topics_controls_and_collection_time(monkeypatch
         "topics": STATE["topics"],
         "controls": STATE["controls"],
         "collectedAt": 1_700_000_500,
-        "context": {"source": "airflow-provider-braze"},
+        "context": {"source": "airflow-provider-braze-sync"},
     }
 
 

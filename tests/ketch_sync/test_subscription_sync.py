@@ -136,3 +136,43 @@ def test_event_range_rendered_as_text_is_read(ketch, braze, store):
 
 def test_nothing_pending_is_a_quiet_success(ketch, braze):
     assert sync()["events"] == 0
+
+
+def test_each_run_is_kept_in_the_sync_ledger_with_the_changes_braze_refused(ketch, braze):
+    from airflow_provider_braze.hooks.ketch_settings import default_state_url
+    from airflow_provider_braze.state.sync_history import SyncHistory
+
+    seed_braze_users(braze, emails=["ada@example.com"])
+    ketch.send_subscription_change("ada@example.com", "newsletter", "email", "granted")
+    ketch.send_subscription_change("ada@example.com", "offers", "email", "granted")
+
+    summary = sync(subscription_groups={**GROUPS, "offers": {"email": "grp-nobody-made"}})
+
+    assert summary["accepted"] == 1 and summary["rejected"] == 1
+    history = SyncHistory(default_state_url())
+    sync_row = history.sync("adhoc_airflow.sync")
+    assert (sync_row.mode, sync_row.endpoint) == ("subscriptions", "v2/subscription/status/set")
+    (run,) = history.runs(sync_row.id)
+    assert run.status == "success"
+    assert {k: run.summary[k] for k in ("rows_read", "rows_sent", "accepted", "rejected", "data_points")} == {
+        "rows_read": 2,
+        "rows_sent": 2,
+        "accepted": 1,
+        "rejected": 1,
+        "data_points": 0,
+    }
+    (problem,) = history.problems(run.id)
+    assert problem.status == "rejected" and problem.row.startswith("event ")
+    assert "Invalid subscription_group_id 'grp-nobody-made'" in problem.reason
+    assert "ada@example.com" not in problem.reason  # the identifier is masked
+    history.dispose()
+
+
+def test_the_sync_links_to_its_run_in_the_sync_history():
+    from airflow_provider_braze.ui.links import BrazeSyncRunLink
+
+    operator = BrazeSubscriptionSyncOperator(task_id="sync", subscription_groups=GROUPS, sync_key="ketch.preferences")
+    key = type("Key", (), {"run_id": "scheduled__2026-12-01", "map_index": -1})()
+    assert BrazeSyncRunLink().get_link(operator, ti_key=key) == (
+        "/braze/syncs/ketch.preferences/task-run?run_id=scheduled__2026-12-01"
+    )
