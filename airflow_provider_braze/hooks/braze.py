@@ -11,7 +11,9 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_braze import USER_AGENT, redaction
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
+from airflow_provider_braze.braze.cdi_jobs import CDIJob
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
     BrazeAPIError,
@@ -28,8 +30,6 @@ from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.sender import BatchResult, BatchSender, SendJournal
 from airflow_provider_braze.braze.transport import BrazeClient
-from airflow_provider_braze.hooks import cdi
-from airflow_provider_braze.hooks.cdi import CDIJob
 from airflow_provider_braze.hooks.extras import BrazeConnectionSettings
 from airflow_provider_braze.metrics import observe_request
 
@@ -219,7 +219,7 @@ class BrazeHook(BaseHook):
         if "client" in self.__dict__:
             self.client.close()
 
-    # --- Cloud Data Ingestion (reference §9); helpers in hooks/cdi.py ------------------------------
+    # --- Cloud Data Ingestion (reference §9); helpers in braze/cdi_jobs.py -------------------------
 
     async def aget_client(self) -> AsyncBrazeClient:
         """An :class:`~airflow_provider_braze.braze.async_transport.AsyncBrazeClient` for this connection.
@@ -252,7 +252,7 @@ class BrazeHook(BaseHook):
 
     def list_cdi_integrations(self) -> list[dict[str, Any]]:
         """Every Cloud Data Ingestion integration of the workspace (``GET /cdi/integrations``, all pages)."""
-        return list(cdi.iter_integrations(self.call))
+        return list(cdi_jobs.iter_integrations(self.call))
 
     def trigger_cdi_sync(self, integration_id: str) -> BrazeResponse:
         """Start a sync of a CDI integration (``POST /cdi/integrations/{integration_id}/sync``, HTTP 202).
@@ -261,7 +261,7 @@ class BrazeHook(BaseHook):
         :raises BrazeJobInProgressError: a sync of this integration is already running (Braze's
             ``429 Another job is in progress``); a real rate-limit 429 is retried instead.
         """
-        return self.call(cdi.SYNC_ENDPOINT, path_params=cdi.path_params(integration_id))
+        return self.call(cdi_jobs.SYNC_ENDPOINT, path_params=cdi_jobs.path_params(integration_id))
 
     def get_cdi_job_status(
         self, integration_id: str, *, sync_start_time: str | None = None, after: str | None = None
@@ -271,14 +271,14 @@ class BrazeHook(BaseHook):
         Without bounds this is the latest job, the first result: Braze does not document the order
         of the results, and the provider assumes newest first. With bounds it is the first job that
         started at or after ``sync_start_time`` and strictly after ``after`` (see
-        :class:`~airflow_provider_braze.hooks.cdi.CDIJobSelector`).
+        :class:`~airflow_provider_braze.braze.cdi_jobs.CDIJobSelector`).
 
         :param integration_id: the integration's id.
         :param sync_start_time: ISO 8601 lower bound, inclusive (the start of a known job selects it).
         :param after: ISO 8601 lower bound, exclusive (the start of the job before ours).
         """
-        response = self.call(cdi.STATUS_ENDPOINT, path_params=cdi.path_params(integration_id))
-        return cdi.CDIJobSelector(sync_start_time, after).pick(response.body.get("results"))
+        response = self.call(cdi_jobs.STATUS_ENDPOINT, path_params=cdi_jobs.path_params(integration_id))
+        return cdi_jobs.CDIJobSelector(sync_start_time, after).pick(response.body.get("results"))
 
     async def aget_cdi_job_status(
         self,
@@ -289,11 +289,11 @@ class BrazeHook(BaseHook):
         client: AsyncBrazeClient | None = None,
     ) -> CDIJob | None:
         """:meth:`get_cdi_job_status` for async code; pass ``client`` to reuse one across polls."""
-        selector = cdi.CDIJobSelector(sync_start_time, after)
+        selector = cdi_jobs.CDIJobSelector(sync_start_time, after)
         if client is not None:
-            return await cdi.afetch_job(client, integration_id, selector)
+            return await cdi_jobs.afetch_job(client, integration_id, selector)
         async with await self.aget_client() as own:
-            return await cdi.afetch_job(own, integration_id, selector)
+            return await cdi_jobs.afetch_job(own, integration_id, selector)
 
 
 __all__ = ["CATALOGUE", "BrazeConfigurationError", "BrazeHook"]

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.braze.errors import BrazeJobInProgressError
-from airflow_provider_braze.hooks import cdi
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.triggers.cdi import BrazeCDIJobTrigger
 
@@ -106,7 +106,7 @@ class BrazeCDISyncOperator(BaseOperator):
                 )
             return job.sync_start_time if job else None
         if job is not None and job.is_terminal:
-            return self.execute_complete(context, cdi.job_event(self.integration_id, job))
+            return self.execute_complete(context, cdi_jobs.job_event(self.integration_id, job))
         if self.deferrable:
             self.defer(
                 trigger=BrazeCDIJobTrigger(
@@ -131,18 +131,22 @@ class BrazeCDISyncOperator(BaseOperator):
         sync_start_time = job.get("sync_start_time")
         if sync_start_time:
             context["ti"].xcom_push(key="sync_start_time", value=sync_start_time)
-        problem = cdi.failure_message(event, fail_on_partial=self.fail_on_partial)
+        problem = cdi_jobs.failure_message(event, fail_on_partial=self.fail_on_partial)
         if problem is not None:
             # Retrying cannot repair a misconfigured integration; other failures may pass next time.
-            error = AirflowFailException if event["status"] == cdi.CDIJobStatus.CONFIG_ERROR.value else AirflowException
+            error = (
+                AirflowFailException
+                if event["status"] == cdi_jobs.CDIJobStatus.CONFIG_ERROR.value
+                else AirflowException
+            )
             raise error(problem)
-        if event["status"] == cdi.CDIJobStatus.PARTIAL.value:
+        if event["status"] == cdi_jobs.CDIJobStatus.PARTIAL.value:
             self.log.warning("%s", event["message"])
         else:
             self.log.info("%s", event["message"])
         return sync_start_time
 
-    def _start_or_attach(self) -> tuple[cdi.CDIJob | None, cdi.CDIJobSelector]:
+    def _start_or_attach(self) -> tuple[cdi_jobs.CDIJob | None, cdi_jobs.CDIJobSelector]:
         """Start a sync (or find the running one); return its job if listed, and how to find it."""
         hook = self.hook
         previous = hook.get_cdi_job_status(self.integration_id)
@@ -150,10 +154,10 @@ class BrazeCDISyncOperator(BaseOperator):
             hook.trigger_cdi_sync(self.integration_id)
         except BrazeJobInProgressError as exc:
             return self._attach(exc)
-        selector = cdi.CDIJobSelector(after=previous.sync_start_time if previous else None)
+        selector = cdi_jobs.CDIJobSelector(after=previous.sync_start_time if previous else None)
         job = hook.get_cdi_job_status(self.integration_id, after=selector.after)
         if job is not None and job.sync_start_time:
-            selector = cdi.CDIJobSelector(sync_start_time=job.sync_start_time)
+            selector = cdi_jobs.CDIJobSelector(sync_start_time=job.sync_start_time)
         self.log.info(
             "Started a sync of Braze CDI integration %s (job started %s)",
             self.integration_id,
@@ -161,7 +165,7 @@ class BrazeCDISyncOperator(BaseOperator):
         )
         return job, selector
 
-    def _attach(self, exc: BrazeJobInProgressError) -> tuple[cdi.CDIJob | None, cdi.CDIJobSelector]:
+    def _attach(self, exc: BrazeJobInProgressError) -> tuple[cdi_jobs.CDIJob | None, cdi_jobs.CDIJobSelector]:
         if not self.reuse_running_job:
             raise AirflowException(
                 f"A sync of Braze CDI integration {self.integration_id} is already running (Braze answered "
@@ -174,24 +178,24 @@ class BrazeCDISyncOperator(BaseOperator):
                 "Braze says a sync of integration %s is in progress but lists no job; following the latest job.",
                 self.integration_id,
             )
-            return running, cdi.CDIJobSelector()
+            return running, cdi_jobs.CDIJobSelector()
         self.log.info(
             "A sync of Braze CDI integration %s is already running (started %s); waiting for that job "
             "instead of starting another.",
             self.integration_id,
             running.sync_start_time,
         )
-        return running, cdi.CDIJobSelector(sync_start_time=running.sync_start_time)
+        return running, cdi_jobs.CDIJobSelector(sync_start_time=running.sync_start_time)
 
-    def _wait(self, job: cdi.CDIJob | None, selector: cdi.CDIJobSelector, end_time: float) -> dict[str, Any]:
+    def _wait(self, job: cdi_jobs.CDIJob | None, selector: cdi_jobs.CDIJobSelector, end_time: float) -> dict[str, Any]:
         """Poll in the worker until the job finishes or ``end_time``; return the same event as the trigger."""
         started = time.time()
         while True:
             if job is not None and job.is_terminal:
-                return cdi.job_event(self.integration_id, job)
+                return cdi_jobs.job_event(self.integration_id, job)
             now = time.time()
             if now >= end_time:
-                return cdi.timeout_event(self.integration_id, job, now - started)
+                return cdi_jobs.timeout_event(self.integration_id, job, now - started)
             self.log.info(
                 "Braze CDI job of integration %s: %s; next check in %g s",
                 self.integration_id,

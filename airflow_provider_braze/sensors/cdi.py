@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from airflow_provider_braze.hooks import cdi
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.triggers.cdi import BrazeCDIJobTrigger
 
@@ -69,7 +69,7 @@ class BrazeCDIJobSensor(BaseSensorOperator):
                 "Braze CDI job of integration %s: %s", self.integration_id, job.describe() if job else "not listed yet"
             )
             return False
-        self._judge(cdi.job_event(self.integration_id, job))
+        self._judge(cdi_jobs.job_event(self.integration_id, job))
         return True
 
     def execute(self, context: Context) -> Any:  # noqa: RET503 - it ends in defer(), which raises TaskDeferred
@@ -99,9 +99,9 @@ class BrazeCDIJobSensor(BaseSensorOperator):
         self._judge(event)
 
     def _judge(self, event: dict[str, Any]) -> None:
-        problem = cdi.failure_message(event, fail_on_partial=self.fail_on_partial)
+        problem = cdi_jobs.failure_message(event, fail_on_partial=self.fail_on_partial)
         if problem is None:
-            log = self.log.warning if event["status"] == cdi.CDIJobStatus.PARTIAL.value else self.log.info
+            log = self.log.warning if event["status"] == cdi_jobs.CDIJobStatus.PARTIAL.value else self.log.info
             log("%s", event["message"])
             return
         # A finished job cannot change, so its failure is final; a broken poll ("failed") may pass next time.

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_braze.hooks import cdi
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.hooks.braze import BrazeHook
 
 
@@ -68,7 +68,7 @@ class BrazeCDIJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        job: cdi.CDIJob | None = None
+        job: cdi_jobs.CDIJob | None = None
         started = time.time()
         try:
             hook = BrazeHook(braze_conn_id=self.braze_conn_id)
@@ -78,22 +78,22 @@ class BrazeCDIJobTrigger(BaseTrigger):
                         self.integration_id, sync_start_time=self.sync_start_time, after=self.after, client=client
                     )
                     if job is not None and job.is_terminal:
-                        event = cdi.job_event(self.integration_id, job)
+                        event = cdi_jobs.job_event(self.integration_id, job)
                         self.log.info("%s", event["message"])
                         break
                     self._log_progress(job)
                     now = time.time()
                     if now >= self.end_time:
-                        event = cdi.timeout_event(self.integration_id, job, now - started)
+                        event = cdi_jobs.timeout_event(self.integration_id, job, now - started)
                         self.log.warning("%s", event["message"])
                         break
                     await asyncio.sleep(min(self.poll_interval, self.end_time - now))
         except Exception as exc:  # a trigger reports every failure as an event instead of dying
             self.log.exception("Polling the Braze CDI job of integration %s failed", self.integration_id)
-            event = cdi.failed_event(self.integration_id, exc, job)
+            event = cdi_jobs.failed_event(self.integration_id, exc, job)
         yield TriggerEvent(event)
 
-    def _log_progress(self, job: cdi.CDIJob | None) -> None:
+    def _log_progress(self, job: cdi_jobs.CDIJob | None) -> None:
         if job is None:
             self.log.info(
                 "Braze CDI job of integration %s not listed yet; next check in %g s",

@@ -8,13 +8,13 @@ import uuid
 import pytest
 
 from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
+from airflow_provider_braze.braze.cdi_jobs import CDIJob, CDIJobSelector, CDIJobStatus, next_cursor
 from airflow_provider_braze.braze.errors import (
     BrazeBadRequestError,
     BrazeJobInProgressError,
     BrazeNotFoundError,
 )
 from airflow_provider_braze.hooks.braze import BrazeHook
-from airflow_provider_braze.hooks.cdi import CDIJob, CDIJobSelector, CDIJobStatus, next_cursor
 from tests.cdi.conftest import FAST_RETRIES, set_braze_connection, sync_requests
 from tests.conftest import TEST_API_KEY
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_braze.hooks import cdi
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.operators import BrazeCDISyncOperator
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
@@ -28,12 +28,14 @@ def jobs_of(sandbox, integration_id: str) -> list:
 
 
 def event(status: str, rows_synced: int = 10, rows_failed: int = 3) -> dict:
-    job = cdi.CDIJob(status, "2026-01-01T00:00:00.000Z", "2026-01-01T00:05:00.000Z", None, rows_synced, rows_failed)
+    job = cdi_jobs.CDIJob(
+        status, "2026-01-01T00:00:00.000Z", "2026-01-01T00:05:00.000Z", None, rows_synced, rows_failed
+    )
     if status == "timeout":
-        return cdi.timeout_event("i-1", job, 60)
+        return cdi_jobs.timeout_event("i-1", job, 60)
     if status == "failed":
-        return cdi.failed_event("i-1", RuntimeError("boom"))
-    return cdi.job_event("i-1", job)
+        return cdi_jobs.failed_event("i-1", RuntimeError("boom"))
+    return cdi_jobs.job_event("i-1", job)
 
 
 # --- declaration ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
-from airflow_provider_braze.hooks import cdi
+from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.sensors import BrazeCDIJobSensor
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
@@ -109,7 +109,7 @@ def test_reschedule_mode_releases_the_slot_while_running(sandbox, context):
 def test_an_older_job_is_not_taken_for_the_one_named(sandbox, context):
     integration_id = sandbox.add_cdi_integration(job_duration=0.0)
     older = start_sync(integration_id)  # finished "success" at once
-    named = (cdi.parse_time(older) + timedelta(milliseconds=5)).isoformat()
+    named = (cdi_jobs.parse_time(older) + timedelta(milliseconds=5)).isoformat()
     assert sensor(integration_id, sync_start_time=named).poke(context) is False
 
 
@@ -157,11 +157,11 @@ def test_deferrable_returns_at_once_when_the_job_already_finished(sandbox, conte
     ],
 )
 def test_execute_complete_judges_each_event(context, status, raised):
-    job = cdi.CDIJob(status, "2026-01-01T00:00:00Z", None, None, 5, 1)
+    job = cdi_jobs.CDIJob(status, "2026-01-01T00:00:00Z", None, None, 5, 1)
     payload = {
-        "timeout": lambda: cdi.timeout_event("i-1", job, 60),
-        "failed": lambda: cdi.failed_event("i-1", RuntimeError("boom")),
-    }.get(status, lambda: cdi.job_event("i-1", job))()
+        "timeout": lambda: cdi_jobs.timeout_event("i-1", job, 60),
+        "failed": lambda: cdi_jobs.failed_event("i-1", RuntimeError("boom")),
+    }.get(status, lambda: cdi_jobs.job_event("i-1", job))()
     s = BrazeCDIJobSensor(task_id="t", integration_id="i-1")
     if raised is None:
         assert s.execute_complete(context, payload) is None

@@ -242,34 +242,30 @@ def job_event(integration_id: str, job: CDIJob) -> dict[str, Any]:
         "error": "synced no rows",
         "config_error": "failed: the integration is misconfigured",
     }
-    return {
-        "status": status,
-        "integration_id": integration_id,
-        "job": job.summary(),
-        "message": f"Braze CDI job of integration {integration_id} {words.get(status, 'ended')} ({job.describe()}).",
-    }
+    message = f"Braze CDI job of integration {integration_id} {words.get(status, 'ended')} ({job.describe()})."
+    return _event(status, integration_id, job, message)
 
 
 def timeout_event(integration_id: str, job: CDIJob | None, waited: float) -> dict[str, Any]:
     """The event for a wait that reached its deadline first."""
     seen = f"last seen: {job.describe()}" if job else "the job was not seen in job_sync_status"
-    return {
-        "status": "timeout",
-        "integration_id": integration_id,
-        "job": job.summary() if job else None,
-        "message": f"Timed out after {waited:.0f} s waiting for the Braze CDI job of integration "
-        f"{integration_id} ({seen}).",
-    }
+    message = f"Timed out after {waited:.0f} s waiting for the Braze CDI job of integration {integration_id} ({seen})."
+    return _event("timeout", integration_id, job, message)
 
 
 def failed_event(integration_id: str, error: BaseException, job: CDIJob | None = None) -> dict[str, Any]:
     """The event for a wait that broke on an unexpected error (the job's own status is unknown)."""
+    message = f"Waiting for the Braze CDI job of integration {integration_id} failed: {type(error).__name__}: {error}"
+    return _event("failed", integration_id, job, message)
+
+
+def _event(status: str, integration_id: str, job: CDIJob | None, message: str) -> dict[str, Any]:
+    """The shape every outcome of a wait shares: a status, the job as last seen (JSON-ready), a message."""
     return {
-        "status": "failed",
+        "status": status,
         "integration_id": integration_id,
         "job": job.summary() if job else None,
-        "message": f"Waiting for the Braze CDI job of integration {integration_id} failed: "
-        f"{type(error).__name__}: {error}",
+        "message": message,
     }
 
 
