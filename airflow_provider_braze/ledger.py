@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow_provider_braze.braze.data_points import data_points
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.redaction import mask_personal
 
@@ -117,21 +117,21 @@ class ExportLedger:
         if self.rows_read & 1023 == 0:
             self.maybe_log_progress()
 
-    def skip(self, rejection: Rejection) -> None:
+    def skip(self, invalid: InvalidRecord) -> None:
         """A row that failed validation and was not sent."""
         self.skipped += 1
-        self._problem(Problem(rejection.ref, rejection.column, rejection.reason, "validation"))
+        self._problem(Problem(invalid.ref, invalid.column, invalid.reason, "validation"))
         self._write(
             {
-                "row": rejection.ref,
-                "column": rejection.column,
-                "reason": rejection.reason,
+                "row": invalid.ref,
+                "column": invalid.column,
+                "reason": invalid.reason,
                 "stage": "validation",
-                "data": rejection.row,
+                "data": invalid.row,
             }
         )
         if self.sync_log is not None:
-            self.sync_log.invalid(rejection, self.endpoint)
+            self.sync_log.invalid(invalid, self.endpoint)
 
     def sent(self, item: Item) -> None:
         """An object handed to the sender."""

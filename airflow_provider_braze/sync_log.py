@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert
 
-from airflow_provider_braze.braze.items import Rejection
+from airflow_provider_braze.braze.items import InvalidRecord
 from airflow_provider_braze.braze.sender import BatchResult
 
 log = logging.getLogger(__name__)
@@ -144,17 +144,17 @@ class SyncLogWriter:
             )
         self._maybe_flush()
 
-    def invalid(self, rejection: Rejection, operation: str) -> None:
+    def invalid(self, invalid: InvalidRecord, operation: str) -> None:
         """Log a row found invalid before sending (its source row as the payload)."""
         self._rows.append(
             self._row(
-                rejection.ref,
-                record_identifier(rejection.row),
-                rejection.row,
+                invalid.ref,
+                record_identifier(invalid.row),
+                invalid.row,
                 operation,
                 "invalid",
-                rejection.column,
-                rejection.reason,
+                invalid.column,
+                invalid.reason,
                 None,
                 _utc(self._clock()),
             )

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.ledger import ExportLedger
 
@@ -24,7 +24,7 @@ def test_every_row_ends_in_exactly_one_count():
     items = [Item("attributes", {"external_id": f"u{i}", "plan": "pro"}, ref=i) for i in range(4)]
     for _ in range(5):
         ledger.read()
-    ledger.skip(Rejection(5, "plan", "bad plan", {"plan": None}))
+    ledger.skip(InvalidRecord(5, "plan", "bad plan", {"plan": None}))
     for item in items:
         ledger.sent(item)
     ledger.record(
@@ -54,7 +54,7 @@ def test_every_row_ends_in_exactly_one_count():
 def test_rows_at_fault_are_written_with_row_column_and_reason():
     out = io.StringIO()
     ledger = ExportLedger("users/track", rejected_file=out)
-    ledger.skip(Rejection(7, "currency", "'ZZZ' is not an ISO 4217 currency code", {"currency": "ZZZ"}))
+    ledger.skip(InvalidRecord(7, "currency", "'ZZZ' is not an ISO 4217 currency code", {"currency": "ZZZ"}))
     ledger.record(
         BatchResult("users/track", [ItemOutcome(Item("purchases", {"product_id": "p"}, ref=9), "rejected", "no")])
     )

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_braze.braze.batching import Batcher, encode
 from airflow_provider_braze.braze.endpoints import get_endpoint
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.ketch.events import KetchEvent, SubscriptionChange
 from airflow_provider_braze.ketch.models import Identity
 from airflow_provider_braze.ketch.sync_plan import SyncMapping, plan_sync
@@ -45,9 +45,9 @@ column_names = st.lists(any_char, min_size=1, max_size=12).map("".join)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def assert_sendable(result: Item | Rejection) -> None:
+def assert_sendable(result: Item | InvalidRecord) -> None:
     """Every build either refuses with a reason or gives an object the batcher can encode."""
-    if isinstance(result, Rejection):
+    if isinstance(result, InvalidRecord):
         assert result.reason and isinstance(result.reason, str)
         return
     data = encode(result.value)

@@ -25,8 +25,10 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
-    """A source row that cannot become a valid Braze object, and why.
+class InvalidRecord:
+    """A source row that cannot become a valid Braze object, and why; it is never sent.
+
+    The summary counts it as ``skipped``; ``rejected`` counts only objects Braze itself refused.
 
     :param ref: the source row reference (row number, 1-based for files and queries).
     :param column: the column at fault, or ``None`` when the row as a whole is at fault.

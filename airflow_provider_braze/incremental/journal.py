@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from airflow_provider_braze.braze.batching import Batch
-from airflow_provider_braze.braze.items import Rejection
+from airflow_provider_braze.braze.items import InvalidRecord
 from airflow_provider_braze.braze.sender import BatchResult
 from airflow_provider_braze.incremental.group_commit import GroupCommit
 from airflow_provider_braze.incremental.keys import identity
@@ -106,14 +106,14 @@ class LedgerJournal:
 
     # --- the main thread ------------------------------------------------------------------------
 
-    def invalid(self, rejection: Rejection) -> None:
+    def invalid(self, invalid: InvalidRecord) -> None:
         """Keep a row found invalid before sending, for the run's problem list in the ledger."""
         if not self.writes:
             return
-        row, user_key = rejection.row, self._user_key
+        row, user_key = invalid.row, self._user_key
         found = identity(row) if isinstance(row, Mapping) and user_key is not None else None
         item = user_key(f"{found[0]}:{found[1]}") if found and user_key is not None else None
-        self._problems.append((item, str(rejection.ref), "invalid", rejection.column, rejection.reason))
+        self._problems.append((item, str(invalid.ref), "invalid", invalid.column, invalid.reason))
         if len(self._problems) >= _PROBLEM_BATCH:
             self.flush_problems()
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.incremental.keys import identity_text, partition_of
 
 
@@ -44,7 +44,7 @@ class Partition:
             raise ValueError(f"partition must be (index, count), e.g. (0, 4), got {value!r}") from None
         return cls(index, count)
 
-    def holds(self, built: Item | Rejection) -> bool:
+    def holds(self, built: Item | InvalidRecord) -> bool:
         """Whether a built object (or a row found invalid) belongs to this partition."""
         text = _identity(built.value if isinstance(built, Item) else built.row, built)
         if text is None:
@@ -55,7 +55,7 @@ class Partition:
         return f"{self.index}/{self.count}"
 
 
-def _identity(value: Any, built: Item | Rejection) -> str | None:
+def _identity(value: Any, built: Item | InvalidRecord) -> str | None:
     if isinstance(value, Mapping):
         return identity_text(value)
     if isinstance(value, str) and isinstance(built, Item):

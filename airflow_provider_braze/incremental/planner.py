@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from airflow_provider_braze.braze.data_points import data_points
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.incremental.journal import LedgerJournal
 from airflow_provider_braze.incremental.keys import (
     PROCESSING_FLAGS,
@@ -521,14 +521,14 @@ class IncrementalSync:
 
     def _missing_key(self, item: Item) -> None:
         key_column = self.key_column
-        rejection = Rejection(
+        invalid = InvalidRecord(
             item.ref,
             key_column,
             f"{key_column} is empty; with event_key_column={key_column!r} every row needs its unique key",
             item.value,
         )
-        self.report.skip(rejection)
-        self.journal.invalid(rejection)
+        self.report.skip(invalid)
+        self.journal.invalid(invalid)
         if self.stop_on_invalid:
             self.stopped = True  # rows before it are still sent, then the export fails
 

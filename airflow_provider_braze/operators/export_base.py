@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.braze.batching import Batcher
 from airflow_provider_braze.braze.errors import BrazeError
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.gc_pacing import fewer_collections
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.state import sync_ledger_store
@@ -360,11 +360,11 @@ class BrazeExportBaseOperator(BaseOperator):
         read, make = ledger.read, builder.build
 
         def build(ref: int, data: Mapping[str, Any], problem: str | None) -> Item | Stop | None:
-            built = make(data, ref) if problem is None else Rejection(ref, None, problem, data)
+            built = make(data, ref) if problem is None else InvalidRecord(ref, None, problem, data)
             if partition is not None and not partition.holds(built):
                 return None
             read()
-            if not isinstance(built, Rejection):
+            if not isinstance(built, InvalidRecord):
                 return built
             ledger.skip(built)
             if sync is not None:

@@ -2,7 +2,7 @@
 
 One builder per export mode turns a row (a mapping from a SQL cursor, a CSV file or JSON) into an
 :class:`~airflow_provider_braze.braze.items.Item` for the batcher, or a
-:class:`~airflow_provider_braze.braze.items.Rejection` naming the column and the reason. Nothing
+:class:`~airflow_provider_braze.braze.items.InvalidRecord` naming the column and the reason. Nothing
 here imports Airflow, so it can be tested and benchmarked on its own.
 
     builder = get_builder("User - Track", "Custom Events", pre_formatted_fields="properties")

@@ -1,4 +1,4 @@
-"""What every record builder is: one source row in, one Braze object or one rejection out.
+"""What every record builder is: one source row in, one Braze object or one invalid record out.
 
 A builder is created once per task and called for every row, so the work that depends only on the
 column names (which column is an identifier, which is pre-formatted JSON, which names Braze would
@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, overload, runtime_checkable
 
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.records.values import Invalid, field_list, parse_json
 
 #: Sparse JSON Lines rows can produce many column sets; past this many plans the cache starts over.
@@ -21,14 +21,14 @@ MAX_PLANS = 1024
 
 @runtime_checkable
 class RecordBuilder(Protocol):
-    """Turns a source row into one Braze object for :attr:`endpoint`, or a :class:`Rejection`.
+    """Turns a source row into one Braze object for :attr:`endpoint`, or an :class:`InvalidRecord`.
 
     :ivar endpoint: the catalogue name of the endpoint the objects are for (``users/track``).
     """
 
     endpoint: str
 
-    def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
+    def build(self, row: Mapping[str, Any], ref: Any) -> Item | InvalidRecord:
         """Build the Braze object for ``row``.
 
         :param row: column name to value, from a SQL cursor, a CSV file (text or ``None``) or JSON.
@@ -38,7 +38,7 @@ class RecordBuilder(Protocol):
 
 
 class RowError(Exception):
-    """Raised inside a builder to reject the current row; becomes a :class:`Rejection`.
+    """Raised inside a builder to reject the current row; becomes an :class:`InvalidRecord`.
 
     :param column: the column at fault, or ``None`` for the row as a whole.
     :param reason: the sentence for the data engineer.
@@ -63,12 +63,12 @@ class _Faulty:
 
 
 #: Stands for a value found invalid while the rest of its row is read, so that every fault of a
-#: row is reported at once. It is never sent: a row with a fault becomes a ``Rejection``.
+#: row is reported at once. It is never sent: a row with a fault becomes an ``InvalidRecord``.
 FAULTY: Any = _Faulty()
 
 
 class RowBuilder(abc.ABC):
-    """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, rejections.
+    """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, invalid records.
 
     Subclasses implement :meth:`plan` (once per column set) and :meth:`make` (once per row).
 
@@ -92,7 +92,7 @@ class RowBuilder(abc.ABC):
         self._faults: list[RowError] = []  # of the row being built; emptied after each faulty row
         self._building = False
 
-    def build(self, row: Mapping[str, Any], ref: Any) -> Item | Rejection:
+    def build(self, row: Mapping[str, Any], ref: Any) -> Item | InvalidRecord:
         """Build the Braze object for ``row``, or say why it cannot be built.
 
         Every fault of the row is reported, not only the first: its reasons are joined with "; ",
@@ -122,9 +122,9 @@ class RowBuilder(abc.ABC):
             self._building = False
         if faults:
             reasons = list(dict.fromkeys(f.reason for f in faults))
-            rejection = Rejection(ref, faults[0].column, "; ".join(reasons), row)
+            invalid = InvalidRecord(ref, faults[0].column, "; ".join(reasons), row)
             faults.clear()
-            return rejection
+            return invalid
         return Item(key, value, ref)
 
     def fault(self, column: str | None, reason: str) -> None:

@@ -62,7 +62,7 @@ def checked_text(value: str) -> str:
 
 
 def show(value: Any, limit: int = 40) -> str:
-    """A short ``repr`` of ``value`` for a rejection reason, so a reason never carries a whole blob."""
+    """A short ``repr`` of ``value`` for the reason a row is invalid, so a reason never carries a whole blob."""
     text = repr(value)
     if len(text) <= limit:
         return text

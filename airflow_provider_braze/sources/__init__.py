@@ -6,7 +6,7 @@ memory stays flat however many rows there are::
 
     with open_source(sql="SELECT * FROM users", sql_conn_id="warehouse") as source:
         for ref, row, problem in source:
-            result = Rejection(ref, None, problem, row) if problem else builder.build(row, ref)
+            result = InvalidRecord(ref, None, problem, row) if problem else builder.build(row, ref)
 
 - ``sql`` + ``sql_conn_id``: :class:`SqlSource`, any Airflow SQL connection, with a server-side or
   unbuffered cursor where the driver would otherwise buffer the whole result;

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_braze.braze.items import Rejection
+from airflow_provider_braze.braze.items import InvalidRecord
 from airflow_provider_braze.operators import (
     BrazeDeleteUsersOperator,
     BrazeExportFailed,
@@ -186,7 +186,7 @@ def test_with_skip_every_bad_row_is_named_and_every_good_row_arrives(
         assert reported[row]["reason"] and reported[row]["stage"] == "validation", kind.kind
         if source == "records":  # the reason is the builder's, word for word
             built = get_builder(mode, record_type or None).build(dict(kind.row), row)
-            assert isinstance(built, Rejection) and reported[row]["reason"] == built.reason, kind.kind
+            assert isinstance(built, InvalidRecord) and reported[row]["reason"] == built.reason, kind.kind
     # Every good row arrived, and nothing else reached Braze.
     assert (summary["accepted"], summary["skipped"], summary["rejected"]) == (len(goods), len(kinds), 0)
     assert sum(r.objects for r in sandbox.requests.records()) == len(goods)

@@ -1,7 +1,7 @@
 """A catalogue of invalid source rows, one per kind of mistake, for unit and end-to-end tests.
 
 Each entry is ``(kind, mode, record_type, row, expected_column)``: building ``row`` with
-``get_builder(mode, record_type)`` and default options must give a ``Rejection`` whose ``column``
+``get_builder(mode, record_type)`` and default options must give an ``InvalidRecord`` whose ``column``
 is ``expected_column`` (``None`` when the row as a whole is at fault). Rows use CSV-style text
 where a CSV file could hold them, and Python values (bytes, dicts, floats) where only SQL or JSON
 sources can.

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_braze.braze.items import Item, Rejection
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.records import AttributesBuilder
 
 
@@ -95,7 +95,7 @@ def test_user_alias_with_update_existing_only_not_given_sends_no_flag():
 def test_row_without_identifier_is_rejected_naming_accepted_columns():
     result = build({"external_id": None, "email": "", "plan": "pro"})
 
-    assert isinstance(result, Rejection)
+    assert isinstance(result, InvalidRecord)
     assert result.column is None
     assert result.reason == (
         "the row has no identifier: give external_id, braze_id, email, phone, or user_alias_name with user_alias_label"
@@ -309,7 +309,7 @@ def test_rows_with_different_columns_each_get_their_own_plan():
     assert builder.build({"external_id": "u2", "a": "3"}, 3) == Item("attributes", {"external_id": "u2", "a": "3"}, 3)
 
 
-def test_rejection_keeps_the_row_and_reference():
+def test_invalid_record_keeps_the_row_and_reference():
     row = {"plan": "pro"}
     result = AttributesBuilder().build(row, 42)
 

@@ -13,7 +13,7 @@ from airflow_provider_braze.records.rules import json_size
 
 
 def attribute(value, **options):
-    """The built value of custom attribute ``attr``, or the Rejection."""
+    """The built value of custom attribute ``attr``, or the InvalidRecord."""
     result = AttributesBuilder(**options).build({"external_id": "u1", "attr": value}, 1)
     return result.value["attr"] if hasattr(result, "value") else result
 

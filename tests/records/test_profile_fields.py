@@ -10,7 +10,7 @@ from airflow_provider_braze.records import AttributesBuilder
 
 
 def field(column, value, **options):
-    """The built value of one profile field, or the Rejection."""
+    """The built value of one profile field, or the InvalidRecord."""
     result = AttributesBuilder(**options).build({"external_id": "u1", column: value}, 1)
     return result.value[column] if hasattr(result, "value") else result
 
@@ -154,7 +154,7 @@ def test_email_attribute_is_validated():
     assert (result.column, result.reason) == ("email", "email is not an email address (expected name@domain)")
 
 
-def test_email_rejection_does_not_quote_the_address():
+def test_invalid_email_reason_does_not_quote_the_address():
     result = AttributesBuilder().build({"external_id": "u1", "email": "ada@@example.com"}, 1)
 
     assert "ada" not in result.reason
