@@ -134,8 +134,8 @@ class BatchSender:
         items: Iterable[Item],
         *,
         static_body: Mapping[str, Any] | None = None,
-        heartbeat: Callable[[], None] | None = None,
-        heartbeat_interval: float = 10.0,
+        on_wait: Callable[[], None] | None = None,
+        on_wait_interval: float = 10.0,
     ) -> Iterator[BatchResult]:
         """Send ``items`` and yield a :class:`BatchResult` per batch as batches complete.
 
@@ -145,8 +145,8 @@ class BatchSender:
         :param endpoint: catalogue name or :class:`Endpoint` (with its limits).
         :param items: the objects to send.
         :param static_body: fields sent in every request body.
-        :param heartbeat: called every ``heartbeat_interval`` seconds while no batch completes (a
-            long rate-limit wait, say), so the caller can keep logging progress.
+        :param on_wait: called every ``on_wait_interval`` seconds while no batch completes (a long
+            rate-limit wait, say), so the caller can keep logging progress.
         :raises BrazeError: after the in-flight batches finish, when a batch failed in a way no resend
             can fix; the failed batch's result is yielded first.
         """
@@ -173,13 +173,13 @@ class BatchSender:
                     continue
                 in_flight.append(pool.submit(self._send_batch, batch, window))
                 while len(in_flight) >= (self.max_pending or window.limit + self.concurrency):
-                    for result in _next_done(in_flight, heartbeat, heartbeat_interval):
+                    for result in _next_done(in_flight, on_wait, on_wait_interval):
                         fatal = fatal or result.fatal_error
                         yield result
                 if fatal:
                     break
             while in_flight:
-                for result in _next_done(in_flight, heartbeat, heartbeat_interval):
+                for result in _next_done(in_flight, on_wait, on_wait_interval):
                     fatal = fatal or result.fatal_error
                     yield result
         if fatal is not None:
@@ -271,14 +271,14 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 
 def _next_done(
-    in_flight: deque[Future[BatchResult]], heartbeat: Callable[[], None] | None, interval: float
+    in_flight: deque[Future[BatchResult]], on_wait: Callable[[], None] | None, interval: float
 ) -> list[BatchResult]:
     """Wait for at least one batch in flight to finish; remove and return the finished ones."""
-    done, _ = wait(list(in_flight), timeout=interval if heartbeat else None, return_when=FIRST_COMPLETED)
+    done, _ = wait(list(in_flight), timeout=interval if on_wait else None, return_when=FIRST_COMPLETED)
     while not done:
-        # Only reached with a heartbeat: without one, wait() above blocked until a batch finished.
-        if heartbeat is not None:
-            heartbeat()
+        # Only reached with on_wait: without it, wait() above blocked until a batch finished.
+        if on_wait is not None:
+            on_wait()
         done, _ = wait(list(in_flight), timeout=interval, return_when=FIRST_COMPLETED)
     finished = [f for f in in_flight if f in done]
     for f in finished:

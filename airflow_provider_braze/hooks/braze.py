@@ -158,7 +158,7 @@ class BrazeHook(BaseHook):
         *,
         static_body: Mapping[str, Any] | None = None,
         concurrency: int | None = None,
-        heartbeat: Callable[[], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
         journal: SendJournal | None = None,
     ) -> Iterator[BatchResult]:
         """Send objects in batches within the endpoint's limits; yield per-batch outcomes.
@@ -167,12 +167,12 @@ class BrazeHook(BaseHook):
         :param items: the objects, each with its body key and a reference back to its source.
         :param static_body: fields sent in every request body.
         :param concurrency: requests in flight (defaults to the connection's setting).
-        :param heartbeat: called every 10 s while no batch completes (to keep logging progress).
+        :param on_wait: called every 10 s while no batch completes (to keep logging progress).
         :param journal: told about each batch before it is sent and when its outcome is known
             (the sync ledger), from the thread that sends it.
         """
         sender = BatchSender(self.client, concurrency=concurrency or self.concurrency, journal=journal)
-        return sender.send(self.endpoint(endpoint), items, static_body=static_body, heartbeat=heartbeat)
+        return sender.send(self.endpoint(endpoint), items, static_body=static_body, on_wait=on_wait)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and instance with a request that writes nothing and costs no data points.

@@ -327,13 +327,11 @@ class BrazeExportBaseOperator(BaseOperator):
                 if sync is not None:
                     sync.release(batch.all_items())
             return
-        # The heartbeat keeps progress lines coming while Braze makes us wait (429s).
-        heartbeat = ledger.maybe_log_progress
         for result in hook.send(
             endpoint,
             items,
             static_body=self.static_body(),
-            heartbeat=heartbeat,
+            on_wait=ledger.maybe_log_progress,  # progress lines keep coming while Braze makes us wait (429s)
             journal=sync.journal if sync is not None else None,
         ):
             ledger.record(result)

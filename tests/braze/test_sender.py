@@ -167,7 +167,7 @@ def test_source_is_read_only_as_fast_as_batches_are_sent(client, requests_mock):
     assert sum(len(r.outcomes) for r in stream) + 75 == 7500
 
 
-def test_heartbeat_is_called_while_braze_keeps_us_waiting(client, requests_mock):
+def test_on_wait_is_called_while_braze_keeps_us_waiting(client, requests_mock):
     import time
 
     def slow(request, context):
@@ -176,11 +176,11 @@ def test_heartbeat_is_called_while_braze_keeps_us_waiting(client, requests_mock)
         return {"message": "success"}
 
     requests_mock.post(TRACK, json=slow)
-    beats = []
+    waits = []
     results = list(
-        BatchSender(client).send("users/track", attrs(3), heartbeat=lambda: beats.append(1), heartbeat_interval=0.05)
+        BatchSender(client).send("users/track", attrs(3), on_wait=lambda: waits.append(1), on_wait_interval=0.05)
     )
-    assert results[0].count("accepted") == 3 and len(beats) >= 3
+    assert results[0].count("accepted") == 3 and len(waits) >= 3
 
 
 class CountingClient(BrazeClient):
