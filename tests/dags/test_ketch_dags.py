@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
+from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
 from tests.conftest import CALLBACK_TOKEN, TEST_API_KEY, TEST_KETCH_TOKEN
@@ -27,7 +27,7 @@ def ketch_env(tmp_path):
             TEST_KETCH_TOKEN,
             organization="sandbox",
             callback_token=CALLBACK_TOKEN,
-            retry=RetryPolicy(delay=0.0),
+            retry=DeliveryRetry(delay=0.0),
         ) as ketch,
     ):
         conn = {

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
+from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from tests.conftest import CALLBACK_TOKEN, TEST_KETCH_TOKEN
 
@@ -46,7 +46,7 @@ def ketch(store, state_url, monkeypatch):
             TEST_KETCH_TOKEN,
             organization="axonic",
             callback_token=CALLBACK_TOKEN,
-            retry=RetryPolicy(delay=0.0),
+            retry=DeliveryRetry(delay=0.0),
         ) as sandbox,
     ):
         yield sandbox

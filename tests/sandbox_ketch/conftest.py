@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
+from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import metadata
 from tests.conftest import TEST_KETCH_TOKEN
@@ -68,7 +68,7 @@ def module_ketch(receiver_url):
         TEST_KETCH_TOKEN,
         organization="axonic",
         callback_token=CALLBACK_TOKEN,
-        retry=RetryPolicy(delay=0.0),
+        retry=DeliveryRetry(delay=0.0),
     ) as sandbox:
         yield sandbox
 

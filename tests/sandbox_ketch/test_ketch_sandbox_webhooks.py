@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from airflow_provider_braze.ketch.models import parse_request
-from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy
+from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox
 from tests.conftest import TEST_KETCH_TOKEN
 from tests.sandbox_ketch.helpers import CALLBACK_TOKEN, FailFirst, stored_count
 
@@ -20,7 +20,7 @@ def unstarted():
     made: list[KetchSandbox] = []
 
     def make(url: str, token: str = TEST_KETCH_TOKEN) -> KetchSandbox:
-        made.append(KetchSandbox(url, token, retry=RetryPolicy(delay=0.0)))
+        made.append(KetchSandbox(url, token, retry=DeliveryRetry(delay=0.0)))
         return made[-1]
 
     yield make

@@ -30,13 +30,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from airflow_provider_braze.braze.endpoints import Endpoint
-from airflow_provider_braze.sandbox.braze import rules
-from airflow_provider_braze.sandbox.braze.cdi import CdiState
+from airflow_provider_braze.sandbox.braze import request_rules
+from airflow_provider_braze.sandbox.braze.cdi_api import CdiState
 from airflow_provider_braze.sandbox.braze.context import Call, Settings
 from airflow_provider_braze.sandbox.braze.faults import Draw, FaultDice, Faults
 from airflow_provider_braze.sandbox.braze.handlers import handler_for
 from airflow_provider_braze.sandbox.braze.messages import BodyTooLarge, Request, Response, error
-from airflow_provider_braze.sandbox.braze.ratelimits import RateLimiter, storm_headers
+from airflow_provider_braze.sandbox.braze.ratelimits import WorkspaceRateLimits, storm_headers
 from airflow_provider_braze.sandbox.braze.requestlog import RequestLog, RequestRecord, StatusCounts, mask_key
 from airflow_provider_braze.sandbox.braze.routing import route
 from airflow_provider_braze.sandbox.braze.store import UserStore
@@ -66,7 +66,7 @@ class BrazeApp:
         *,
         api_keys: Mapping[str, Iterable[str] | None],
         store: UserStore,
-        limiter: RateLimiter,
+        limiter: WorkspaceRateLimits,
         faults: Faults,
         dice: FaultDice,
         request_log: RequestLog | None,
@@ -149,7 +149,7 @@ class BrazeApp:
         if refusal is not None:
             return refusal, body
         if body is not None:
-            refusal = rules.check_limits(endpoint, body)
+            refusal = request_rules.check_limits(endpoint, body)
             if refusal is not None:
                 return refusal, body
         handler = handler_for(endpoint.name)
@@ -189,7 +189,7 @@ class BrazeApp:
         content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return None, error(400, "Content-Type must be application/json")
-        parsed = rules.parse_json_object(raw)
+        parsed = request_rules.parse_json_object(raw)
         if isinstance(parsed, Response):
             return None, parsed
         if "api_key" in parsed:
@@ -217,7 +217,7 @@ class BrazeApp:
                 path=request.path,
                 endpoint=endpoint.name if endpoint else None,
                 status=None if response.drop else response.status,
-                objects=rules.count_objects(endpoint, body) if endpoint else 0,
+                objects=request_rules.count_objects(endpoint, body) if endpoint else 0,
                 key=mask_key(key),
                 faults=tuple(draw.names),
             )

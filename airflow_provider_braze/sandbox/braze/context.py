@@ -9,7 +9,7 @@ from airflow_provider_braze.braze.endpoints import Endpoint
 from airflow_provider_braze.sandbox.braze.messages import Request
 
 if TYPE_CHECKING:
-    from airflow_provider_braze.sandbox.braze.cdi import CdiState
+    from airflow_provider_braze.sandbox.braze.cdi_api import CdiState
     from airflow_provider_braze.sandbox.braze.store import UserStore
 
 

@@ -28,7 +28,7 @@ from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import norm_email
-from airflow_provider_braze.sandbox.braze.rules import as_list, nonempty_str
+from airflow_provider_braze.sandbox.braze.request_rules import as_list, nonempty_str
 from airflow_provider_braze.sandbox.braze.timeparse import iso, parse_day
 
 EMAIL_STATES = frozenset({"subscribed", "unsubscribed", "opted_in"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from airflow_provider_braze.sandbox.braze import cdi, email_api, identify, subscriptions, track, users
+from airflow_provider_braze.sandbox.braze import cdi_api, email_api, identify, subscriptions, track, users
 from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.messages import Response
 
@@ -30,9 +30,9 @@ HANDLERS: dict[str, Handler] = {
     "email/spam/remove": email_api.handle_spam_remove,
     "email/unsubscribes": email_api.handle_unsubscribes,
     "email/hard_bounces": email_api.handle_hard_bounces,
-    "cdi/integrations": cdi.handle_list,
-    "cdi/integrations/{integration_id}/sync": cdi.handle_sync,
-    "cdi/integrations/{integration_id}/job_sync_status": cdi.handle_job_status,
+    "cdi/integrations": cdi_api.handle_list,
+    "cdi/integrations/{integration_id}/sync": cdi_api.handle_sync,
+    "cdi/integrations/{integration_id}/job_sync_status": cdi_api.handle_job_status,
 }
 
 

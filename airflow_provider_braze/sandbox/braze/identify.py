@@ -30,7 +30,12 @@ from typing import Any
 from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import User
-from airflow_provider_braze.sandbox.braze.rules import alias_problem, nonempty_str, prioritization_problem, prioritize
+from airflow_provider_braze.sandbox.braze.request_rules import (
+    alias_problem,
+    nonempty_str,
+    prioritization_problem,
+    prioritize,
+)
 
 _ITEM_FIELD = {"aliases_to_identify": "user_alias", "emails_to_identify": "email", "phone_numbers_to_identify": "phone"}
 

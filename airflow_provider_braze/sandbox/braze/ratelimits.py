@@ -21,7 +21,7 @@ LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER = "X-RateLimit-Limit", "X-RateLimit
 
 
 @dataclass(frozen=True)
-class Decision:
+class RateLimitVerdict:
     """The limiter's answer for one request, and the headers that report it."""
 
     allowed: bool
@@ -39,10 +39,10 @@ class Decision:
 def storm_headers(limit: int, reset_in: float, now: float | None = None) -> dict[str, str]:
     """Headers of an injected 429: nothing left, reset ``reset_in`` seconds ahead."""
     reset = math.ceil((time.time() if now is None else now) + reset_in)
-    return Decision(False, limit, 0, reset).headers()
+    return RateLimitVerdict(False, limit, 0, reset).headers()
 
 
-class RateLimiter:
+class WorkspaceRateLimits:
     """Fixed windows per group, with per-test overrides of a group's limit and period.
 
     :param overrides: ``{group: (limit, period_seconds)}`` replacing the catalogue's figures.
@@ -91,7 +91,7 @@ class RateLimiter:
             count = 0
         return start, count, limit, period
 
-    def hit(self, group: str, now: float | None = None) -> Decision:
+    def hit(self, group: str, now: float | None = None) -> RateLimitVerdict:
         """Count one request against ``group``; refuse it when the window is full."""
         now = time.time() if now is None else now
         with self._lock:
@@ -100,14 +100,14 @@ class RateLimiter:
             if allowed:
                 count += 1
             self._windows[group] = (start, count)
-            return Decision(allowed, limit, max(limit - count, 0), math.ceil(start + period))
+            return RateLimitVerdict(allowed, limit, max(limit - count, 0), math.ceil(start + period))
 
-    def peek(self, group: str, now: float | None = None) -> Decision:
+    def peek(self, group: str, now: float | None = None) -> RateLimitVerdict:
         """The window's state without counting a request."""
         now = time.time() if now is None else now
         with self._lock:
             start, count, limit, period = self._window(group, now)
-            return Decision(count < limit, limit, max(limit - count, 0), math.ceil(start + period))
+            return RateLimitVerdict(count < limit, limit, max(limit - count, 0), math.ceil(start + period))
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         with self._lock:

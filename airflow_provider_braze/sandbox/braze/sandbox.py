@@ -17,11 +17,11 @@ from typing import Any
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint
 from airflow_provider_braze.sandbox.braze import inspection
 from airflow_provider_braze.sandbox.braze.app import BrazeApp
-from airflow_provider_braze.sandbox.braze.cdi import CdiState
+from airflow_provider_braze.sandbox.braze.cdi_api import CdiState
 from airflow_provider_braze.sandbox.braze.context import Settings
 from airflow_provider_braze.sandbox.braze.faults import FaultDice, Faults
 from airflow_provider_braze.sandbox.braze.messages import Request, Response
-from airflow_provider_braze.sandbox.braze.ratelimits import RateLimiter
+from airflow_provider_braze.sandbox.braze.ratelimits import WorkspaceRateLimits
 from airflow_provider_braze.sandbox.braze.requestlog import RequestLog
 from airflow_provider_braze.sandbox.braze.server import SandboxHTTPServer
 from airflow_provider_braze.sandbox.braze.store import UserStore
@@ -67,7 +67,7 @@ class BrazeSandbox:
         self.fast = fast
         self.store = UserStore()
         self.requests = RequestLog(request_log_size)
-        self.rate_limits = RateLimiter(dict(rate_limits or {}))
+        self.rate_limits = WorkspaceRateLimits(dict(rate_limits or {}))
         self.faults = faults if isinstance(faults, Faults) else Faults().update(**dict(faults or {}))
         self._dice = FaultDice(seed)
         self.cdi = CdiState()

@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
-from airflow_provider_braze.sandbox.braze.rules import EMAIL_AND_PHONE_MESSAGE, as_list, nonempty_str
+from airflow_provider_braze.sandbox.braze.request_rules import EMAIL_AND_PHONE_MESSAGE, as_list, nonempty_str
 
 STATES = frozenset({"subscribed", "unsubscribed"})
 _DISPLAY: dict[str | None, str] = {"subscribed": "Subscribed", "unsubscribed": "Unsubscribed"}

@@ -17,7 +17,7 @@ from typing import Any
 from airflow_provider_braze.records.currencies import ISO_4217
 from airflow_provider_braze.sandbox.braze import attributes as custom
 from airflow_provider_braze.sandbox.braze.profile import STANDARD_FIELDS
-from airflow_provider_braze.sandbox.braze.rules import alias_problem, nonempty_str
+from airflow_provider_braze.sandbox.braze.request_rules import alias_problem, nonempty_str
 from airflow_provider_braze.sandbox.braze.timeparse import parse_event_time, parse_iso8601
 
 MISSING_IDENTIFIER = "'external_id' or 'braze_id' or 'user_alias' is required"

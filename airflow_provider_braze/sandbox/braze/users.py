@@ -32,7 +32,12 @@ from typing import Any
 
 from airflow_provider_braze.sandbox.braze.context import Call
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
-from airflow_provider_braze.sandbox.braze.rules import alias_problem, nonempty_str, prioritization_problem, prioritize
+from airflow_provider_braze.sandbox.braze.request_rules import (
+    alias_problem,
+    nonempty_str,
+    prioritization_problem,
+    prioritize,
+)
 
 DELETE_PRIORITIZATION = ("identified", "unidentified", "most_recently_updated")
 SINGLE_EXPORT_KEYS = ("device_id", "braze_id", "email_address", "phone")

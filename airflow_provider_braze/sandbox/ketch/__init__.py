@@ -8,16 +8,16 @@ Layout:
 - ``streams``: random or scripted preference-change streams (shuffled, with redeliveries) and the
   end state they must lead to;
 - ``sending``: the ``send_*``/stream/``deliver`` methods of the sandbox;
-- ``preferences``: what Ketch knows per subject; ``web_api`` serves it under ``/web/v2``;
-- ``callbacks``: records rights request status events; ``inspection``: ``/_sandbox/*``;
+- ``preferences``: what Ketch knows per subject; ``web_api_routes`` serves it under ``/web/v2``;
+- ``callback_recorder``: records rights request status events; ``inspection``: ``/_sandbox/*``;
 - ``app``: the FastAPI app; ``server``: uvicorn in a background thread on 127.0.0.1;
 - ``sandbox``: :class:`KetchSandbox`, which ties them together; ``cli``: the ``ketch-sandbox`` command.
 """
 
 from __future__ import annotations
 
-from airflow_provider_braze.sandbox.ketch.callbacks import RecordedCallback
-from airflow_provider_braze.sandbox.ketch.delivery import Delivery, DeliveryReport, RetryPolicy
+from airflow_provider_braze.sandbox.ketch.callback_recorder import RecordedCallback
+from airflow_provider_braze.sandbox.ketch.delivery import Delivery, DeliveryReport, DeliveryRetry
 from airflow_provider_braze.sandbox.ketch.identities import make_identities
 from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox
 from airflow_provider_braze.sandbox.ketch.server import UvicornThread
@@ -26,12 +26,12 @@ from airflow_provider_braze.sandbox.ketch.streams import PlannedDelivery, Prefer
 __all__ = [
     "Delivery",
     "DeliveryReport",
+    "DeliveryRetry",
     "KetchSandbox",
     "PlannedDelivery",
     "PreferenceChange",
     "PreferenceStream",
     "RecordedCallback",
-    "RetryPolicy",
     "UvicornThread",
     "make_identities",
 ]

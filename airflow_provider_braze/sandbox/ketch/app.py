@@ -1,7 +1,7 @@
 """The sandbox's HTTP side: one FastAPI app.
 
-* ``/web/v2/...`` and ``/web/v3/...``: the Web API (:mod:`.web_api`), open to browsers (CORS ``*``).
-* ``POST /callbacks/{request_id}``: rights request status events (:mod:`.callbacks`).
+* ``/web/v2/...`` and ``/web/v3/...``: the Web API (:mod:`.web_api_routes`), open to browsers (CORS ``*``).
+* ``POST /callbacks/{request_id}``: rights request status events (:mod:`.callback_recorder`).
 * ``/_sandbox/...``: inspection and steering (:mod:`.inspection`).
 
 Errors of the callback route are Ketch ``Error`` envelopes (``apiVersion`` ``dsr/v1``).
@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_braze.ketch.models import Error, ErrorBody
 from airflow_provider_braze.ketch.receiver import BodyTooLarge, read_capped_body
-from airflow_provider_braze.sandbox.ketch.callbacks import CallbackRefused
+from airflow_provider_braze.sandbox.ketch.callback_recorder import CallbackRefused
 from airflow_provider_braze.sandbox.ketch.inspection import inspection_router
-from airflow_provider_braze.sandbox.ketch.web_api import web_api_router
+from airflow_provider_braze.sandbox.ketch.web_api_routes import web_api_router
 
 if TYPE_CHECKING:
     from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox

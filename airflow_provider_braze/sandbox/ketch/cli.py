@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--send-random needs --receiver-url")
     callback_token = os.environ.get(args.callback_token_env, "").strip() or None
 
-    from airflow_provider_braze.sandbox.ketch.delivery import RetryPolicy
+    from airflow_provider_braze.sandbox.ketch.delivery import DeliveryRetry
     from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             environment=args.environment,
             callback_token=callback_token,
             port=args.port,
-            retry=RetryPolicy(attempts=args.attempts, delay=args.retry_delay),
+            retry=DeliveryRetry(attempts=args.attempts, delay=args.retry_delay),
             legacy_topic_shape=args.legacy_topic_shape,
             forward_web_updates=not args.no_forward_web_updates,
         ).start()

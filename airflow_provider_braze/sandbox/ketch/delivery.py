@@ -1,7 +1,7 @@
 """Sending webhooks as Ketch does: ``POST`` with ``Authorization: Bearer <token>``, tried up to 3 times.
 
 Ketch's documentation says "the Ketch Platform will try 3 times" (the rest of the sentence is not
-public), so a delivery is tried at most :attr:`RetryPolicy.attempts` times in all, again after any
+public), so a delivery is tried at most :attr:`DeliveryRetry.attempts` times in all, again after any
 answer outside 2xx or any connection error, with the same body and therefore the same ``metadata.uid``.
 
 The token never leaves the request headers: it is not logged, not kept on a :class:`Delivery` and not
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class DeliveryRetry:
     """How many times a webhook is tried and how long to wait between tries.
 
     :param attempts: tries in all (Ketch: 3).
@@ -129,13 +129,13 @@ class WebhookSender:
     :param timeout: seconds per try.
     """
 
-    def __init__(self, url: str, token: str, *, retry: RetryPolicy | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, token: str, *, retry: DeliveryRetry | None = None, timeout: float = 10.0) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError("the receiver URL must be an http(s) URL")
         if not token or not token.strip():
             raise ValueError("a bearer token is required to send webhooks")
         self.url = url
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DeliveryRetry()
         self.timeout = timeout
         self._authorization = f"Bearer {token.strip()}"
         self._local = threading.local()

@@ -29,7 +29,7 @@ from airflow_provider_braze.ketch.models import (
 
 
 @dataclass
-class Decision:
+class PreferenceDecision:
     """A ``granted``/``denied`` decision and when it was made; ``detail`` is a control's impact or a
     purpose's legal basis."""
 
@@ -43,9 +43,9 @@ class Profile:
     """One data subject of one organization."""
 
     identities: dict[str, str] = field(default_factory=dict)
-    topics: dict[str, dict[str, Decision]] = field(default_factory=dict)
-    controls: dict[str, Decision] = field(default_factory=dict)
-    purposes: dict[str, Decision] = field(default_factory=dict)
+    topics: dict[str, dict[str, PreferenceDecision]] = field(default_factory=dict)
+    controls: dict[str, PreferenceDecision] = field(default_factory=dict)
+    purposes: dict[str, PreferenceDecision] = field(default_factory=dict)
     collected_at: float | None = None
 
     def touch(self, at: float) -> None:
@@ -61,7 +61,7 @@ class Profile:
         }
 
 
-def _newer(held: Decision | None, at: float) -> bool:
+def _newer(held: PreferenceDecision | None, at: float) -> bool:
     return held is None or at >= held.at
 
 
@@ -104,7 +104,7 @@ class PreferenceStore:
                 held = profile.topics.setdefault(topic, {})
                 for channel, status in channels.items():
                     if _newer(held.get(channel), at):
-                        held[channel] = Decision(status, at)
+                        held[channel] = PreferenceDecision(status, at)
                         applied += 1
             profile.touch(at)
         return applied
@@ -118,7 +118,7 @@ class PreferenceStore:
             profile = self._resolve(org, identities)
             for control, (status, impact) in controls.items():
                 if _newer(profile.controls.get(control), at):
-                    profile.controls[control] = Decision(status, at, impact)
+                    profile.controls[control] = PreferenceDecision(status, at, impact)
                     applied += 1
             profile.touch(at)
         return applied
@@ -132,7 +132,7 @@ class PreferenceStore:
             profile = self._resolve(org, identities)
             for purpose, (status, legal_basis) in purposes.items():
                 if _newer(profile.purposes.get(purpose), at):
-                    profile.purposes[purpose] = Decision(status, at, legal_basis)
+                    profile.purposes[purpose] = PreferenceDecision(status, at, legal_basis)
                     applied += 1
             profile.touch(at)
         return applied

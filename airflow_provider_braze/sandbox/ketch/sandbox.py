@@ -33,8 +33,8 @@ from typing import Any
 from airflow_provider_braze.ketch.models import Identity
 from airflow_provider_braze.sandbox.ketch import streams, webhooks
 from airflow_provider_braze.sandbox.ketch.app import create_app
-from airflow_provider_braze.sandbox.ketch.callbacks import CallbackRecorder, RecordedCallback
-from airflow_provider_braze.sandbox.ketch.delivery import Delivery, RetryPolicy, WebhookSender
+from airflow_provider_braze.sandbox.ketch.callback_recorder import CallbackRecorder, RecordedCallback
+from airflow_provider_braze.sandbox.ketch.delivery import Delivery, DeliveryRetry, WebhookSender
 from airflow_provider_braze.sandbox.ketch.preferences import PreferenceStore
 from airflow_provider_braze.sandbox.ketch.sending import KetchWebhooks
 from airflow_provider_braze.sandbox.ketch.server import UvicornThread
@@ -80,7 +80,7 @@ class KetchSandbox(KetchWebhooks):
         environment: str = "production",
         callback_token: str | None = None,
         port: int = 0,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetry | None = None,
         timeout: float = 10.0,
         identity_space: str = "email",
         legacy_topic_shape: bool = False,
@@ -94,7 +94,7 @@ class KetchSandbox(KetchWebhooks):
         self.callback_base_url = callback_base_url.rstrip("/") if callback_base_url else None
         self.preferences = PreferenceStore()
         self.callback_recorder = CallbackRecorder(callback_token or secrets.token_urlsafe(24))
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DeliveryRetry()
         self._timeout = timeout
         self._sender: WebhookSender | None = None
         if receiver_url is not None:
@@ -147,7 +147,7 @@ class KetchSandbox(KetchWebhooks):
     def receiver_url(self) -> str | None:
         return self._sender.url if self._sender is not None else None
 
-    def configure_receiver(self, url: str, token: str | None, *, retry: RetryPolicy | None = None) -> None:
+    def configure_receiver(self, url: str, token: str | None, *, retry: DeliveryRetry | None = None) -> None:
         """Send webhooks to ``url`` with ``Authorization: Bearer <token>`` from now on."""
         if token is None:
             raise ValueError("a bearer token is required with a receiver URL")

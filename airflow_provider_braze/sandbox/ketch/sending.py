@@ -31,7 +31,7 @@ from airflow_provider_braze.sandbox.ketch.identities import (
 if TYPE_CHECKING:
     import threading
 
-    from airflow_provider_braze.sandbox.ketch.callbacks import CallbackRecorder
+    from airflow_provider_braze.sandbox.ketch.callback_recorder import CallbackRecorder
 
 log = logging.getLogger(__name__)
 
