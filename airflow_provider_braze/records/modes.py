@@ -7,8 +7,9 @@ The canonical names are short (``new_alias``, ``identify``, ``track``, ``delete`
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_braze.records.aliases import IdentifyBuilder, NewAliasBuilder
 from airflow_provider_braze.records.attributes import AttributesBuilder
@@ -73,18 +74,28 @@ def _spelling(value: str) -> str:
     return " ".join(value.split()).lower()
 
 
+_E = TypeVar("_E", bound=Enum)
+
+
+def _parse(
+    value: str | _E, kind: type[_E], spellings: Mapping[str, _E], td_spellings: Sequence[str], what: str, plural: str
+) -> _E:
+    """The member of ``kind`` that ``value`` spells; a :class:`ValueError` listing every valid spelling if none."""
+    if isinstance(value, kind):
+        return value
+    found = spellings.get(_spelling(value)) if isinstance(value, str) else None
+    if found is None:
+        valid = ", ".join([*(member.value for member in kind), *td_spellings])
+        raise ValueError(f"Unknown {what} {value!r}; valid {plural}: {valid}")
+    return found
+
+
 def parse_mode(mode: str | Mode) -> Mode:
     """The :class:`Mode` for a canonical or Treasure Data spelling, in any case.
 
     :raises ValueError: listing the valid spellings.
     """
-    if isinstance(mode, Mode):
-        return mode
-    found = MODE_SPELLINGS.get(_spelling(mode)) if isinstance(mode, str) else None
-    if found is None:
-        valid = ", ".join([*(m.value for m in Mode), *_TD_MODES])
-        raise ValueError(f"Unknown Braze export mode {mode!r}; valid modes: {valid}")
-    return found
+    return _parse(mode, Mode, MODE_SPELLINGS, _TD_MODES, "Braze export mode", "modes")
 
 
 def parse_record_type(record_type: str | RecordType) -> RecordType:
@@ -92,13 +103,7 @@ def parse_record_type(record_type: str | RecordType) -> RecordType:
 
     :raises ValueError: listing the valid spellings.
     """
-    if isinstance(record_type, RecordType):
-        return record_type
-    found = RECORD_TYPE_SPELLINGS.get(_spelling(record_type)) if isinstance(record_type, str) else None
-    if found is None:
-        valid = ", ".join([*(r.value for r in RecordType), *_TD_RECORD_TYPES])
-        raise ValueError(f"Unknown track record type {record_type!r}; valid record types: {valid}")
-    return found
+    return _parse(record_type, RecordType, RECORD_TYPE_SPELLINGS, _TD_RECORD_TYPES, "track record type", "record types")
 
 
 def endpoint_for(mode: str | Mode) -> str:
