@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import re
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
@@ -148,12 +149,40 @@ def calendar_date(value: Any) -> str:
 
 def currency_code(value: Any) -> str:
     """A current ISO 4217 alphabetic currency code, upper-cased (a withdrawn one such as DEM is refused)."""
-    if isinstance(value, str):
-        code = value.strip().upper()
-        if code in ISO_4217:
-            return code
-        raise Invalid(f"{show(value)} is not a current ISO 4217 currency code such as USD, EUR or JPY")
-    raise Invalid(f"is {type_name(value)}; it must be an ISO 4217 currency code such as USD")
+    return _code_in(
+        value,
+        ISO_4217,
+        upper=True,
+        names="a current ISO 4217 currency code",
+        examples="USD, EUR or JPY",
+        must_be="an ISO 4217 currency code such as USD",
+    )
+
+
+def _code_in(
+    value: Any,
+    codes: Collection[str],
+    *,
+    upper: bool,
+    names: str,
+    examples: str,
+    must_be: str,
+    hints: Mapping[str, str] | None = None,
+) -> str:
+    """``value`` trimmed and in the case ``codes`` hold, if it is one of them (the ISO code checks).
+
+    :param names: what a valid code is, for the message ("an ISO 639-1 language code").
+    :param examples: valid codes for the message ("en, fr or ja").
+    :param must_be: the message's end for a value that is not text at all.
+    :param hints: a word on a common mistake (``UK``), shown instead of the examples.
+    """
+    if not isinstance(value, str):
+        raise Invalid(f"is {type_name(value)}; it must be {must_be}")
+    code = value.strip().upper() if upper else value.strip().lower()
+    if code in codes:
+        return code
+    hint = hints.get(code) if hints else None
+    raise Invalid(f"{show(value)} is not {names}" + (f" ({hint})" if hint else f" such as {examples}"))
 
 
 # CLDR territories that are not ISO 3166-1 countries (continents, unions, reserved ranges).
@@ -179,16 +208,15 @@ def country_code(value: Any) -> str:
     Braze stores an unknown country as NULL without an error (2.3), so a typo would silently
     blank the field; hence the check against the real list.
     """
-    if isinstance(value, str):
-        code = value.strip().upper()
-        if code in countries():
-            return code
-        hint = _COUNTRY_HINTS.get(code)
-        raise Invalid(
-            f"{show(value)} is not an ISO 3166-1 alpha-2 country code"
-            + (f" ({hint})" if hint else " such as US, GB or DE")
-        )
-    raise Invalid(f"is {type_name(value)}; it must be a two-letter country code such as US")
+    return _code_in(
+        value,
+        countries(),
+        upper=True,
+        names="an ISO 3166-1 alpha-2 country code",
+        examples="US, GB or DE",
+        must_be="a two-letter country code such as US",
+        hints=_COUNTRY_HINTS,
+    )
 
 
 @cache
@@ -203,12 +231,14 @@ def languages() -> frozenset[str]:
 
 def language_code(value: Any) -> str:
     """An ISO 639-1 language code, lower-cased (2.3)."""
-    if isinstance(value, str):
-        code = value.strip().lower()
-        if code in languages():
-            return code
-        raise Invalid(f"{show(value)} is not an ISO 639-1 language code such as en, fr or ja")
-    raise Invalid(f"is {type_name(value)}; it must be a two-letter language code such as en")
+    return _code_in(
+        value,
+        languages(),
+        upper=False,
+        names="an ISO 639-1 language code",
+        examples="en, fr or ja",
+        must_be="a two-letter language code such as en",
+    )
 
 
 @cache
