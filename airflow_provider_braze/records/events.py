@@ -49,6 +49,10 @@ _FRAME = TRACK_IDENTITY_COLUMNS | {"time", "app_id", "properties", UPDATE_EXISTI
 def property_value(value: Any) -> Any:
     """One event or purchase property value: text of at most 255 characters, a number, a boolean,
     a date (sent as ISO 8601, which Braze reads as a time), or an array or object."""
+    # Text, integers and booleans are checked inline, as values.plain() checks them, on purpose: this
+    # runs for every value of every row, and handing them to plain() adds a call that costs more than
+    # the checks (measured: +70 to +100 ns a value, about +70%). Keep plain(), custom_value(),
+    # property_value() and _nested() in step.
     kind = type(value)
     if kind is str:
         if len(value) > MAX_TEXT:

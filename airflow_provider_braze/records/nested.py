@@ -49,6 +49,10 @@ def custom_value(value: Any) -> Any:
     arrays of objects, nested objects, ``{"inc": n}``, ``{"add"/"remove": [...]}`` and
     ``{"$add"/"$remove"/"$update": [...]}``.
     """
+    # Text, integers and booleans are checked inline, as values.plain() checks them, on purpose: this
+    # runs for every value of every row, and handing them to plain() adds a call that costs more than
+    # the checks (measured: +70 to +100 ns a value, about +70%). Keep plain(), custom_value(),
+    # events.property_value() and _nested() in step.
     kind = type(value)
     if kind is str:
         if len(value) > MAX_TEXT:
@@ -200,6 +204,7 @@ MAX_NESTING = 32
 
 def _nested(value: Any, path: str) -> Any:
     """Check one value inside a nested attribute; a container is copied only if a child changes."""
+    # Scalars are checked inline for the reason given in custom_value(); here a fault names its place.
     kind = type(value)
     if kind is str and len(value) > MAX_TEXT:
         raise Invalid(f"has text of {len(value)} characters at {_at(path)}, above Braze's limit of {MAX_TEXT}")

@@ -223,6 +223,8 @@ def plain(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         # The checks inline for plain ASCII text (most values); the call only when there is more to see.
+        # nested.custom_value(), nested._nested() and events.property_value() repeat these scalar checks
+        # rather than call plain(), for the same reason: keep them in step.
         return value if value.isascii() and "\x00" not in value else checked_text(value)
     if kind is int:
         return value if INT_MIN <= value <= INT_MAX else checked_int(value)
