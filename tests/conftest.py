@@ -16,31 +16,7 @@ import pytest
 
 from airflow_provider_braze.state import create_state_engine
 from airflow_provider_braze.state.schema import metadata
-
-#: The Braze REST API key every test uses; it must never appear in a log line.
-TEST_API_KEY = "test-key-3a9f27c1e5b84d06"
-#: The Ketch webhook bearer token tests use; same rule.
-TEST_KETCH_TOKEN = "ketch-token-8d41be7702f3"
-
-#: Other keys and tokens the suite uses (permission-scoped keys, receiver tokens); same rule.
-SANDBOX_ALL_KEY = "test-key-all"
-SANDBOX_TRACK_ONLY_KEY = "test-key-track"
-TRACK_ONLY_KEY = "test-key-track-only-0b7e"
-RECEIVER_TOKEN = "s3cret-token-value"
-RECEIVER_SERVER_TOKEN = "server-test-token-7f3a"
-#: The token Ketch rights-request callbacks carry in the sandbox.
-CALLBACK_TOKEN = "ketch-callback-token-51c0e9"
-
-SECRETS = (
-    TEST_API_KEY,
-    TEST_KETCH_TOKEN,
-    SANDBOX_ALL_KEY,
-    SANDBOX_TRACK_ONLY_KEY,
-    TRACK_ONLY_KEY,
-    RECEIVER_TOKEN,
-    RECEIVER_SERVER_TOKEN,
-    CALLBACK_TOKEN,
-)
+from tests.helpers.secrets import POSTGRES_ENV, SECRETS, TEST_API_KEY, TRACK_ONLY_KEY
 
 # Airflow must not look for a metadata database or example DAGs in unit tests.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -101,8 +77,6 @@ def own_state_store(tmp_path_factory, monkeypatch):
 
 
 # --- the state store on SQLite, and on PostgreSQL when `make test` provides one ------------------
-
-POSTGRES_ENV = "BRAZE_PROVIDER_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

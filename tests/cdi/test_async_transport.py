@@ -19,7 +19,7 @@ from airflow_provider_braze.braze.errors import (
     BrazeResponseLostError,
 )
 from airflow_provider_braze.braze.retry import RetryPolicy
-from tests.conftest import TEST_API_KEY
+from tests.helpers.secrets import TEST_API_KEY
 
 BASE = "https://rest.iad-03.braze.com"
 STATUS = "cdi/integrations/{integration_id}/job_sync_status"

@@ -15,8 +15,8 @@ from airflow_provider_braze.braze.errors import (
 )
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.cdi import CDIJob, CDIJobSelector, CDIJobStatus, next_cursor
-from tests.cdi.conftest import FAST_RETRIES, set_braze_connection, sync_requests
-from tests.conftest import TEST_API_KEY
+from tests.helpers.braze import FAST_RETRIES, set_braze_connection, sync_requests
+from tests.helpers.secrets import TEST_API_KEY
 
 SYNC = "cdi/integrations/{integration_id}/sync"
 

@@ -12,7 +12,7 @@ from airflow_provider_braze.hooks import cdi
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.operators import BrazeCDISyncOperator
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
-from tests.cdi.conftest import FAST_RETRIES, set_braze_connection, sync_requests
+from tests.helpers.braze import FAST_RETRIES, set_braze_connection, sync_requests
 
 SYNC = "cdi/integrations/{integration_id}/sync"
 

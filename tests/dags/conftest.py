@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_braze.sandbox.braze import BrazeSandbox
-from tests.conftest import SECRETS, TEST_API_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
-DAGS = ROOT / "example_dags"
+from tests.helpers.example_dags import DAGS
+from tests.helpers.secrets import SECRETS, TEST_API_KEY
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.dag_processing.dagbag import DagBag
 
-from tests.dags.conftest import DAGS
+from tests.helpers.example_dags import DAGS
 
 
 def test_example_dags_import_without_errors():

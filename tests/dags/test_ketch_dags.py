@@ -10,7 +10,7 @@ from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
-from tests.conftest import CALLBACK_TOKEN, TEST_API_KEY, TEST_KETCH_TOKEN
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_API_KEY, TEST_KETCH_TOKEN
 
 STATE = {"granted": "subscribed", "denied": "unsubscribed"}
 

@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
-from tests.conftest import TEST_API_KEY
+from tests.helpers.secrets import TEST_API_KEY
 
 
 def set_connection(monkeypatch, conn_id: str = "braze_default", **fields) -> None:

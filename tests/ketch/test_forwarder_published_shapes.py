@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from airflow_provider_braze.ketch.models import ALL_CHANNELS
 from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.state import KetchEventStore
-from tests.conftest import RECEIVER_TOKEN
+from tests.helpers.secrets import RECEIVER_TOKEN
 
 PUBLISHED = json.loads((Path(__file__).parent / "data" / "forwarder_requests.json").read_text())
 AUTH = {"Authorization": f"Bearer {RECEIVER_TOKEN}"}

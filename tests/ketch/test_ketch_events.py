@@ -4,16 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ketch_payloads import (
-    EMAIL,
-    access_request,
-    consent_request,
-    control_request,
-    delete_request,
-    legacy_topic_request,
-    topic_request,
-)
-
 from airflow_provider_braze.ketch.events import (
     ConsentChange,
     ControlChange,
@@ -22,6 +12,15 @@ from airflow_provider_braze.ketch.events import (
     normalise,
 )
 from airflow_provider_braze.ketch.models import parse_request
+from tests.helpers.ketch_payloads import (
+    EMAIL,
+    access_request,
+    consent_request,
+    control_request,
+    delete_request,
+    legacy_topic_request,
+    topic_request,
+)
 
 
 def _event(body, **kwargs):

@@ -6,15 +6,6 @@ import base64
 import json
 
 import pytest
-from ketch_payloads import (
-    EMAIL,
-    consent_request,
-    control_request,
-    delete_request,
-    legacy_topic_request,
-    rights_request,
-    topic_request,
-)
 
 from airflow_provider_braze.ketch.models import (
     MAX_INLINE_RESULT_BYTES,
@@ -37,6 +28,15 @@ from airflow_provider_braze.ketch.models import (
     SubscriptionTopicRequest,
     parse_message,
     parse_request,
+)
+from tests.helpers.ketch_payloads import (
+    EMAIL,
+    consent_request,
+    control_request,
+    delete_request,
+    legacy_topic_request,
+    rights_request,
+    topic_request,
 )
 
 

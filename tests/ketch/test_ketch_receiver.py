@@ -7,7 +7,12 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
-from ketch_payloads import (
+from sqlalchemy import func, select
+
+from airflow_provider_braze.ketch.receiver import create_receiver_app
+from airflow_provider_braze.state import KetchEventStore
+from airflow_provider_braze.state.schema import ketch_events
+from tests.helpers.ketch_payloads import (
     EMAIL,
     access_request,
     consent_request,
@@ -17,12 +22,7 @@ from ketch_payloads import (
     rights_request,
     topic_request,
 )
-from sqlalchemy import func, select
-
-from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.state import KetchEventStore
-from airflow_provider_braze.state.schema import ketch_events
-from tests.conftest import RECEIVER_TOKEN
+from tests.helpers.secrets import RECEIVER_TOKEN
 
 TOKEN = RECEIVER_TOKEN
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

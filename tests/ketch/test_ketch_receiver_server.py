@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from ketch_payloads import access_request, consent_request, control_request, delete_request, topic_request
 from sqlalchemy import func, select
 
 from airflow_provider_braze.ketch import receiver_cli
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
-from tests.conftest import RECEIVER_SERVER_TOKEN
+from tests.helpers.ketch_payloads import access_request, consent_request, control_request, delete_request, topic_request
+from tests.helpers.secrets import RECEIVER_SERVER_TOKEN
 
 TOKEN = RECEIVER_SERVER_TOKEN
 TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"

@@ -5,15 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from ketch_payloads import (
-    EMAIL,
-    access_request,
-    consent_request,
-    control_request,
-    delete_request,
-    legacy_topic_request,
-    topic_request,
-)
 from sqlalchemy import func, select
 
 from airflow_provider_braze.ketch.events import SubscriptionChange, normalise
@@ -25,6 +16,15 @@ from airflow_provider_braze.state import (
     RightsRequestNotFound,
 )
 from airflow_provider_braze.state.schema import ketch_events, ketch_rights_requests
+from tests.helpers.ketch_payloads import (
+    EMAIL,
+    access_request,
+    consent_request,
+    control_request,
+    delete_request,
+    legacy_topic_request,
+    topic_request,
+)
 
 
 def _event(body, received_at=1_800_000_000.0):

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from airflow_provider_braze.ketch.events import normalise
-from airflow_provider_braze.ketch.models import parse_request
 from airflow_provider_braze.state import KetchEventStore
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.ketch.ketch_payloads import TENANT
-
-#: A local web API emulator address: plain http is allowed to loopback only.
-WEB_API = "http://127.0.0.1:8086/web/v2"
-
-
-def set_ketch_connection(monkeypatch, conn_id: str = "ketch_default", **fields: Any) -> None:
-    """Define a Ketch connection through ``AIRFLOW_CONN_<ID>`` (no metadata database needed)."""
-    conn = {"conn_type": "ketch", "login": TENANT, "password": TEST_KETCH_TOKEN, **fields}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+from tests.helpers.ketch import set_ketch_connection
 
 
 @pytest.fixture
@@ -47,12 +34,3 @@ def store(state_url):
     s.ensure_schema()
     yield s
     s.dispose()
-
-
-def record(store: KetchEventStore, *bodies: dict) -> list[int]:
-    """Store webhook bodies as the receiver does; returns their event ids."""
-    ids = []
-    for body in bodies:
-        assert store.record_event(normalise(parse_request(body))) is True
-        ids.append(store.get_event(body["metadata"]["uid"]).event_id)
-    return ids

@@ -12,9 +12,9 @@ import requests
 from airflow_provider_braze.hooks.ketch import KetchHook, KetchSubscriptionState, KetchWebAPIError
 from airflow_provider_braze.hooks.ketch_settings import DEFAULT_WEB_API_URL, KetchConfigurationError
 from airflow_provider_braze.state import KetchEventStore
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.ketch.ketch_payloads import EMAIL, TENANT, topic_request
-from tests.ketch_airflow.conftest import WEB_API, record, set_ketch_connection
+from tests.helpers.ketch import WEB_API, record, set_ketch_connection
+from tests.helpers.ketch_payloads import EMAIL, TENANT, topic_request
+from tests.helpers.secrets import TEST_KETCH_TOKEN
 
 GET_URL = f"{WEB_API}/subscriptions/{TENANT}/get"
 UPDATE_URL = f"{WEB_API}/subscriptions/{TENANT}/update"

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_braze import plugins
 from airflow_provider_braze.plugins import KetchReceiverPlugin, LazyKetchReceiver
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.ketch.ketch_payloads import topic_request
-from tests.ketch_airflow.conftest import set_ketch_connection
+from tests.helpers.ketch import set_ketch_connection
+from tests.helpers.ketch_payloads import topic_request
+from tests.helpers.secrets import TEST_KETCH_TOKEN
 
 AUTH = {"Authorization": f"Bearer {TEST_KETCH_TOKEN}"}
 

@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import (
 
 from airflow_provider_braze.sensors.ketch import KetchPreferenceChangeSensor
 from airflow_provider_braze.triggers.ketch import KetchPreferenceChangeTrigger
-from tests.ketch.ketch_payloads import consent_request, control_request, topic_request
-from tests.ketch_airflow.conftest import record
+from tests.helpers.ketch import record
+from tests.helpers.ketch_payloads import consent_request, control_request, topic_request
 
 RANGE_KEYS = {"first_id", "last_id", "count"}
 

@@ -14,9 +14,9 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.triggers.ketch import KetchPreferenceChangeTrigger
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.ketch.ketch_payloads import consent_request, control_request, delete_request, topic_request
-from tests.ketch_airflow.conftest import record
+from tests.helpers.ketch import record
+from tests.helpers.ketch_payloads import consent_request, control_request, delete_request, topic_request
+from tests.helpers.secrets import TEST_KETCH_TOKEN
 
 CLASSPATH = "airflow_provider_braze.triggers.ketch.KetchPreferenceChangeTrigger"
 
@@ -201,7 +201,7 @@ async def test_as_an_asset_watcher_errors_are_retried_not_announced(monkeypatch,
         pending = asyncio.ensure_future(next_event(events))
         await asyncio.sleep(0.2)
         assert not pending.done()
-        from tests.ketch_airflow.conftest import set_ketch_connection
+        from tests.helpers.ketch import set_ketch_connection
 
         set_ketch_connection(monkeypatch, extra={"state_url": state_url})
         (only,) = await asyncio.to_thread(record, store, topic_request())

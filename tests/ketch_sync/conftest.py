@@ -13,12 +13,8 @@ import pytest
 from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
-from tests.conftest import CALLBACK_TOKEN, TEST_KETCH_TOKEN
-
-GROUPS = {
-    "newsletter": {"email": "grp-newsletter-email", "sms": "grp-newsletter-sms"},
-    "offers": {"email": "grp-offers-email", "sms": "grp-offers-sms"},
-}
+from tests.helpers.ketch import GROUPS
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_KETCH_TOKEN
 
 
 @pytest.fixture
@@ -59,22 +55,3 @@ def braze(sandbox, braze_conn):
         for channel, group in channels.items():
             sandbox.add_subscription_group(group, channel=channel)
     return sandbox
-
-
-def seed_braze_users(braze, *, emails=(), external_ids=(), phones=()) -> None:
-    """Profiles must exist in Braze before their subscription states can be set."""
-    import requests
-
-    from tests.conftest import TEST_API_KEY
-
-    objects = [{"external_id": f"seed-{e}", "email": e} for e in emails]
-    objects += [{"external_id": x} for x in external_ids]
-    objects += [{"external_id": f"seed-{p}", "phone": p} for p in phones]
-    for i in range(0, len(objects), 75):
-        response = requests.post(
-            f"{braze.url}/users/track",
-            json={"attributes": objects[i : i + 75]},
-            headers={"Authorization": f"Bearer {TEST_API_KEY}"},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text

@@ -6,7 +6,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_braze.operators import BrazeRightsRequestsOperator
-from tests.ketch_sync.conftest import GROUPS, seed_braze_users
+from tests.helpers.ketch import GROUPS, seed_braze_users
 
 
 def handle(**kwargs) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_braze.operators import BrazeSubscriptionSyncOperator
-from tests.ketch_sync.conftest import GROUPS, seed_braze_users
+from tests.helpers.ketch import GROUPS, seed_braze_users
 
 EMAIL_ONLY = {topic: {"email": channels["email"]} for topic, channels in GROUPS.items()}
 STATE = {"granted": "subscribed", "denied": "unsubscribed"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_braze.operators import BrazeSubscriptionSyncOperator
-from tests.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
-from tests.ketch_sync.conftest import GROUPS, seed_braze_users
+from tests.helpers.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
+from tests.helpers.ketch import GROUPS, seed_braze_users
 
 STATE = {"granted": "subscribed", "denied": "unsubscribed"}
 ENDPOINT = {"endpoints": ["v2/subscription/status/set"]}

@@ -1,4 +1,4 @@
-"""Helpers for running export operators directly against the sandbox."""
+"""Fixtures for running export operators directly against the sandbox."""
 
 from __future__ import annotations
 
@@ -16,8 +16,3 @@ def warehouse(tmp_path, monkeypatch):
     db = sqlite3.connect(path)
     yield db
     db.close()
-
-
-def run(operator):
-    """Execute an operator the way the task runner would, without a scheduler."""
-    return operator.execute(context={})

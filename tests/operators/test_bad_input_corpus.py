@@ -26,8 +26,8 @@ from airflow_provider_braze.operators import (
     BrazeTrackUsersOperator,
 )
 from airflow_provider_braze.records import get_builder
-from tests.operators.conftest import run
-from tests.records.bad_inputs import BAD_INPUTS
+from tests.helpers.airflow import run
+from tests.helpers.bad_inputs import BAD_INPUTS
 
 GROUPS = sorted({(k.mode, k.record_type or "") for k in BAD_INPUTS})
 SOURCES = ["records", "jsonl", "jsonl.gz", "csv", "sql"]

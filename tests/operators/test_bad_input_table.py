@@ -16,7 +16,7 @@ from airflow_provider_braze.operators import (
     BrazeExportFailed,
     BrazeTrackUsersOperator,
 )
-from tests.operators.conftest import run
+from tests.helpers.airflow import run
 
 
 def rejected_rows(path) -> dict[int, dict]:

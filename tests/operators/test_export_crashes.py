@@ -32,7 +32,7 @@ BATCH = 75
 def start_attempt(operator: dict) -> subprocess.Popen:
     spec = json.dumps({"run_id": "scheduled__2026-11-30", "operator": operator})
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.operators.export_child", spec],
+        [sys.executable, "-m", "tests.helpers.export_child", spec],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,

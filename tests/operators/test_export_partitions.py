@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_braze.operators import BrazeTrackUsersOperator
-from tests.concurrency import run_at_once
+from tests.helpers.concurrency import run_at_once
 
 USERS = [
     {"external_id": f"u{i}", "email": f"user{i}@example.com", "plan": ("free", "pro")[i % 2], "score": i}

@@ -1,6 +1,6 @@
 """Every export mode against every fault the sandbox can inject: the end state, and the counts.
 
-Each case runs a first attempt with the fault on (in half the requests: `tests/faults.py`),
+Each case runs a first attempt with the fault on (in half the requests: `tests/helpers/faults.py`),
 then a second attempt with it off, as Airflow's retry would. Afterwards:
 
 - attributes, aliases, identify and delete (idempotent): Braze holds exactly what the rows say;
@@ -26,8 +26,8 @@ from airflow_provider_braze.operators import (
     BrazeNewAliasOperator,
     BrazeTrackUsersOperator,
 )
-from tests.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
-from tests.operators.conftest import run
+from tests.helpers.airflow import run
+from tests.helpers.faults import CONNECTION, FAULTS, let_slow_requests_land, switched_off
 
 ROWS = 900
 TIME = "2026-11-30T10:00:00Z"

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersOperator
-from tests.operators.conftest import run
-from tests.records.invalid_rows import INVALID_ROWS
+from tests.helpers.airflow import run
+from tests.helpers.invalid_rows import INVALID_ROWS
 
 ATTRIBUTE_KINDS = [r for r in INVALID_ROWS if r.mode == "track" and r.record_type == "attributes"][:20]
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_provider_braze.operators import BrazeExportMisconfigured, BrazeTrackUsersOperator
-from tests.conftest import POSTGRES_ENV, TEST_API_KEY
+from tests.helpers.secrets import POSTGRES_ENV, TEST_API_KEY
 
 PURCHASES = [
     {"external_id": f"u{i}", "product_id": f"sku-{i}", "currency": "USD", "price": 1, "time": "2026-11-01T00:00:00Z"}

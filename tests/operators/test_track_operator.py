@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_braze.operators import BrazeExportFailed, BrazeTrackUsersOperator
-from tests.operators.conftest import run
+from tests.helpers.airflow import run
 
 
 def test_attributes_from_records_land_on_profiles(sandbox, braze_conn):

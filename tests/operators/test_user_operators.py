@@ -11,7 +11,7 @@ from airflow_provider_braze.operators import (
     BrazeNewAliasOperator,
     BrazeTrackUsersOperator,
 )
-from tests.operators.conftest import run
+from tests.helpers.airflow import run
 
 
 def test_new_alias_creates_alias_only_users_and_adds_aliases_to_known_users(sandbox, braze_conn):

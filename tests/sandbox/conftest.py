@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import time
-
 import pytest
-import requests
 
 from airflow_provider_braze.sandbox.braze import BrazeSandbox
-from tests.conftest import SANDBOX_ALL_KEY as BRAZE_TEST_KEY
-from tests.conftest import SANDBOX_TRACK_ONLY_KEY as BRAZE_TRACK_ONLY_KEY
-
-
-class BrazeClient:
-    """``requests`` against the sandbox with a bearer key, one keep-alive session."""
-
-    def __init__(self, url: str, key: str | None = BRAZE_TEST_KEY) -> None:
-        self.url = url
-        self.session = requests.Session()
-        if key is not None:
-            self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def post(self, path: str, body=None, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        return self.session.post(self.url + path, json=body, **kwargs)
-
-    def get(self, path: str, params=None, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        return self.session.get(self.url + path, params=params, **kwargs)
-
-    def track(self, **arrays) -> requests.Response:
-        return self.post("/users/track", arrays)
+from tests.helpers.braze_sandbox import BrazeClient, wait_for_fresh_window
+from tests.helpers.secrets import SANDBOX_ALL_KEY as BRAZE_TEST_KEY
+from tests.helpers.secrets import SANDBOX_TRACK_ONLY_KEY as BRAZE_TRACK_ONLY_KEY
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +33,6 @@ def braze(braze_sandbox: BrazeSandbox) -> BrazeClient:
     client = BrazeClient(braze_sandbox.url)
     yield client
     client.session.close()
-
-
-def wait_for_fresh_window(period: float, margin: float = 0.5) -> None:
-    """Sleep past the end of a fixed rate-limit window when too little of it is left for a test."""
-    left = math.floor(time.time() / period) * period + period - time.time()
-    if left < margin:
-        time.sleep(left + 0.01)
 
 
 @pytest.fixture

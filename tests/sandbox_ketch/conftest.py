@@ -10,8 +10,7 @@ from airflow_provider_braze.ketch.receiver import create_receiver_app
 from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import metadata
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.sandbox_ketch.helpers import CALLBACK_TOKEN
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_KETCH_TOKEN
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from airflow_provider_braze.ketch.models import (
     DSRStatusBody,
     Metadata,
 )
-from tests.sandbox_ketch.helpers import CALLBACK_TOKEN
+from tests.helpers.secrets import CALLBACK_TOKEN
 
 EMAIL = "ada@example.com"
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from airflow_provider_braze.sandbox.ketch import cli
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.sandbox_ketch.helpers import CALLBACK_TOKEN, collapsed, stored_count
+from tests.helpers.ketch_sandbox import collapsed, stored_count
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_KETCH_TOKEN
 
 TOKEN_ENV = "KETCH_SANDBOX_TEST_TOKEN"
 CALLBACK_ENV = "KETCH_SANDBOX_TEST_CALLBACK_TOKEN"

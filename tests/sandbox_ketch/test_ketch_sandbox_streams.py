@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.sandbox_ketch.helpers import collapsed, stored_count
+from tests.helpers.ketch_sandbox import collapsed, stored_count
 
 A, B = "a@example.com", "b@example.com"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.sandbox_ketch.helpers import stored_count
+from tests.helpers.ketch_sandbox import stored_count
 
 EMAIL = "ada@example.com"
 TOPICS = {"newsletter": {"email": {"status": "granted"}, "sms": {"status": "denied"}}}

@@ -8,8 +8,8 @@ import pytest
 
 from airflow_provider_braze.ketch.models import parse_request
 from airflow_provider_braze.sandbox.ketch import KetchSandbox, RetryPolicy
-from tests.conftest import TEST_KETCH_TOKEN
-from tests.sandbox_ketch.helpers import CALLBACK_TOKEN, FailFirst, stored_count
+from tests.helpers.ketch_sandbox import FailFirst, stored_count
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_KETCH_TOKEN
 
 EMAIL = "ada@example.com"
 

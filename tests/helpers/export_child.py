@@ -1,6 +1,6 @@
 """Run one attempt of a track export in its own process, so a test can kill it with SIGKILL.
 
-Usage: ``python -m tests.operators.export_child '{"run_id": ..., "operator": {...}}'``; the Braze and
+Usage: ``python -m tests.helpers.export_child '{"run_id": ..., "operator": {...}}'``; the Braze and
 warehouse connections and ``AIRFLOW_HOME`` (where the sync ledger lives) come from the environment.
 The summary is printed as one JSON line when the attempt ends.
 """

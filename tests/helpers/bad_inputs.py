@@ -1,6 +1,6 @@
 """The bad-input corpus: every kind of invalid row the suite knows, for every mode.
 
-:data:`BAD_INPUTS` is :data:`~tests.records.invalid_rows.INVALID_ROWS` (sixty kinds, one per mistake)
+:data:`BAD_INPUTS` is :data:`~tests.helpers.invalid_rows.INVALID_ROWS` (sixty kinds, one per mistake)
 plus the kinds the hardening work added: text that is no text (NUL, lone surrogates), numbers
 beyond 64 bits, phone numbers that are none, ambiguous and default-looking times, withdrawn
 currencies, identifiers and nesting past this provider's bounds, names that are no text. Each entry
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.records.invalid_rows import INVALID_ROWS, InvalidRow
+from tests.helpers.invalid_rows import INVALID_ROWS, InvalidRow
 
 _ID = {"external_id": "user-1"}
 _EVENT = {"external_id": "user-1", "name": "signup", "time": "2024-05-01T13:45:00Z"}

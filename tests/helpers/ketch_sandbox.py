@@ -1,4 +1,4 @@
-"""Helpers shared by the Ketch sandbox tests."""
+"""Helpers shared by the Ketch sandbox tests: a failing receiver wrapper, counting and collapsing stored events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 
 from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
-from tests.conftest import CALLBACK_TOKEN  # noqa: F401 - the token rights request callbacks carry
 
 
 class FailFirst:
