@@ -18,6 +18,13 @@ from airflow_provider_braze.hooks.cdi import CDIJob, CDIJobSelector, CDIJobStatu
 from tests.helpers.braze import FAST_RETRIES, set_braze_connection, sync_requests
 from tests.helpers.secrets import TEST_API_KEY
 
+
+@pytest.fixture
+def sandbox(cdi_sandbox):
+    """This module's own Braze sandbox, ``braze_default`` pointing at it with quick retries."""
+    return cdi_sandbox
+
+
 SYNC = "cdi/integrations/{integration_id}/sync"
 
 

@@ -22,6 +22,12 @@ from airflow_provider_braze.sensors import BrazeCDIJobSensor
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
 
 
+@pytest.fixture
+def sandbox(cdi_sandbox):
+    """This module's own Braze sandbox, ``braze_default`` pointing at it with quick retries."""
+    return cdi_sandbox
+
+
 def sensor(integration_id: str, **kwargs) -> BrazeCDIJobSensor:
     kwargs.setdefault("poke_interval", 0.05)
     kwargs.setdefault("timeout", 10)

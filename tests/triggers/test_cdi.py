@@ -13,6 +13,13 @@ from airflow.triggers.base import TriggerEvent
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
 
+
+@pytest.fixture
+def sandbox(cdi_sandbox):
+    """This module's own Braze sandbox, ``braze_default`` pointing at it with quick retries."""
+    return cdi_sandbox
+
+
 CLASSPATH = "airflow_provider_braze.triggers.cdi.BrazeCDIJobTrigger"
 JOB_KEYS = {
     "job_status",

@@ -14,6 +14,13 @@ from airflow_provider_braze.operators import BrazeCDISyncOperator
 from airflow_provider_braze.triggers import BrazeCDIJobTrigger
 from tests.helpers.braze import FAST_RETRIES, set_braze_connection, sync_requests
 
+
+@pytest.fixture
+def sandbox(cdi_sandbox):
+    """This module's own Braze sandbox, ``braze_default`` pointing at it with quick retries."""
+    return cdi_sandbox
+
+
 SYNC = "cdi/integrations/{integration_id}/sync"
 
 

@@ -21,6 +21,13 @@ from airflow_provider_braze.braze.errors import (
 from airflow_provider_braze.braze.retry import RetryPolicy
 from tests.helpers.secrets import TEST_API_KEY
 
+
+@pytest.fixture
+def sandbox(cdi_sandbox):
+    """This module's own Braze sandbox, ``braze_default`` pointing at it with quick retries."""
+    return cdi_sandbox
+
+
 BASE = "https://rest.iad-03.braze.com"
 STATUS = "cdi/integrations/{integration_id}/job_sync_status"
 SYNC = "cdi/integrations/{integration_id}/sync"
