@@ -52,7 +52,8 @@ def test_v1_email_and_phone_together_is_the_documented_400(braze_sandbox, braze)
 
 
 def test_v1_external_ids_and_emails_go_together(braze_sandbox, braze):
-    # The reference: external_id "and/or" email (or phone).
+    # Braze's page (https://www.braze.com/docs/api/endpoints/subscription_groups/post_update_user_subscription_group_status):
+    # external_id "and/or" email (or phone).
     _users(braze)
     response = braze.post(
         "/subscription/status/set",
