@@ -10,37 +10,17 @@ import copy
 import json
 import logging
 import os
+import sqlite3
 import sys
+from typing import Any
 
 import pytest
 
-from airflow_provider_braze.state import create_state_engine
-from airflow_provider_braze.state.schema import metadata
-
-#: The Braze REST API key every test uses; it must never appear in a log line.
-TEST_API_KEY = "test-key-3a9f27c1e5b84d06"
-#: The Ketch webhook bearer token tests use; same rule.
-TEST_KETCH_TOKEN = "ketch-token-8d41be7702f3"
-
-#: Other keys and tokens the suite uses (permission-scoped keys, receiver tokens); same rule.
-SANDBOX_ALL_KEY = "test-key-all"
-SANDBOX_TRACK_ONLY_KEY = "test-key-track"
-TRACK_ONLY_KEY = "test-key-track-only-0b7e"
-RECEIVER_TOKEN = "s3cret-token-value"
-RECEIVER_SERVER_TOKEN = "server-test-token-7f3a"
-#: The token Ketch rights-request callbacks carry in the sandbox.
-CALLBACK_TOKEN = "ketch-callback-token-51c0e9"
-
-SECRETS = (
-    TEST_API_KEY,
-    TEST_KETCH_TOKEN,
-    SANDBOX_ALL_KEY,
-    SANDBOX_TRACK_ONLY_KEY,
-    TRACK_ONLY_KEY,
-    RECEIVER_TOKEN,
-    RECEIVER_SERVER_TOKEN,
-    CALLBACK_TOKEN,
-)
+from airflow_provider_braze.state import KetchEventStore
+from tests.helpers.airflow import FakeTaskInstance
+from tests.helpers.braze import FAST_RETRIES, set_braze_connection
+from tests.helpers.ketch import set_ketch_connection
+from tests.helpers.secrets import SECRETS, TEST_API_KEY, TRACK_ONLY_KEY
 
 # Airflow must not look for a metadata database or example DAGs in unit tests.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -100,27 +80,34 @@ def own_state_store(tmp_path_factory, monkeypatch):
     return home
 
 
-# --- the state store on SQLite, and on PostgreSQL when `make test` provides one ------------------
-
-POSTGRES_ENV = "BRAZE_PROVIDER_TEST_POSTGRES_URL"
+# --- the state stores: SQLite here; the tests of state/ also run on PostgreSQL (tests/state/conftest.py) ---
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request, tmp_path):
-    """A SQLAlchemy URL of an empty state store: a SQLite file, or the PostgreSQL test database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL store tests need {POSTGRES_ENV}=postgresql+psycopg://user:pass@127.0.0.1:5432/db")
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-    yield url
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
+@pytest.fixture
+def state_url(tmp_path) -> str:
+    """A SQLAlchemy URL of an empty state store in a SQLite file."""
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def store(state_url):
+    """The Ketch event store at ``state_url``, its tables created, to put webhooks in and check them."""
+    s = KetchEventStore(state_url)
+    s.ensure_schema()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def ketch_conn(monkeypatch, state_url):
+    """``ketch_default`` with its state store at ``state_url``; call the result to change fields or extras."""
+
+    def configure(**fields: Any) -> None:
+        extra = {"state_url": state_url, **fields.pop("extra", {})}
+        set_ketch_connection(monkeypatch, extra=extra, **fields)
+
+    configure()
+    return configure
 
 
 # --- a Braze sandbox shared by the session, and an Airflow connection pointing at it ---------------
@@ -162,3 +149,39 @@ def braze_conn(sandbox, monkeypatch):
 
     configure()
     return configure
+
+
+@pytest.fixture(scope="module")
+def cdi_sandbox_server():
+    """A Braze sandbox of the test module's own, for the Cloud Data Ingestion tests."""
+    from airflow_provider_braze.sandbox.braze import BrazeSandbox
+
+    with BrazeSandbox(api_keys={TEST_API_KEY: None}, port=0) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def cdi_sandbox(cdi_sandbox_server, monkeypatch):
+    """The module's CDI sandbox, emptied, and ``braze_default`` pointing at it with quick retries."""
+    cdi_sandbox_server.reset()
+    cdi_sandbox_server.rate_limits.clear_overrides()
+    cdi_sandbox_server.cdi.integrations.clear()
+    cdi_sandbox_server.latency = 0.0
+    set_braze_connection(monkeypatch, cdi_sandbox_server.url, extra=FAST_RETRIES)
+    return cdi_sandbox_server
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    """A task's context with a task instance that keeps what the task pushes to XCom."""
+    return {"ti": FakeTaskInstance()}
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    """A SQLite database behind the Airflow connection ``warehouse``; returns a sqlite3 connection."""
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    db = sqlite3.connect(path)
+    yield db
+    db.close()

@@ -1,6 +1,6 @@
 """Braze Cloud Data Ingestion: job statuses, which job is ours, paging, and the outcome of a wait.
 
-The three CDI endpoints (reference §9) are called through :class:`~airflow_provider_braze.hooks.braze.BrazeHook`;
+The three CDI endpoints (linked below) are called through :class:`~airflow_provider_braze.hooks.braze.BrazeHook`;
 this module holds what the hook, the trigger, the operator and the sensor share about them, and
 imports nothing from Airflow.
 
@@ -10,6 +10,10 @@ time" and/or "after that earlier job", and the job status list is searched for i
 it from what it saw around its own ``sync`` call, so an older job is never mistaken for the one it
 started. Without a selector, the latest job is the first result: Braze does not document the order
 of ``job_sync_status`` results, and the provider assumes newest first.
+
+.. seealso:: https://www.braze.com/docs/api/endpoints/cdi/get_integration_list/,
+    https://www.braze.com/docs/api/endpoints/cdi/post_job_sync/,
+    https://www.braze.com/docs/api/endpoints/cdi/get_job_sync_status/
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What Braze bills: data points an object consumes when it is accepted.
 
 Braze counts every attribute written, changed or not; each custom event and each purchase is a data
-point; identifiers, processing flags and subscription-state changes are free (reference §3, §2.3).
+point; identifiers, processing flags and subscription-state changes are free
+(https://www.braze.com/docs/user_guide/data_and_analytics/data_points/).
 Alias, identify and delete calls write no attributes and cost none. Knowing the cost before sending
 lets ``dry_run`` report what a run would spend.
 """

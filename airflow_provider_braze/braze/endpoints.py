@@ -1,7 +1,9 @@
 """The endpoint catalogue: the one place that knows each Braze REST endpoint.
 
 Batching, sending and the sandbox all read this table, so a limit changes in one place. Every figure
-comes from Braze's documentation (see ``shared/reference/braze_api.md``, sections 1.3, 1.4, 1.6, 10).
+comes from Braze's documentation: permissions from https://www.braze.com/docs/api/basics, rate limits
+and batch sizes from https://www.braze.com/docs/api/api_limits/, the payload size from
+https://www.braze.com/docs/api/endpoints/user_data, and each endpoint's own page.
 """
 
 from __future__ import annotations

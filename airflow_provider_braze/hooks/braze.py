@@ -219,7 +219,7 @@ class BrazeHook(BaseHook):
         if "client" in self.__dict__:
             self.client.close()
 
-    # --- Cloud Data Ingestion (reference §9); helpers in braze/cdi_jobs.py -------------------------
+    # --- Cloud Data Ingestion (Braze's pages are linked in braze/cdi_jobs.py); helpers there too -------
 
     async def aget_client(self) -> AsyncBrazeClient:
         """An :class:`~airflow_provider_braze.braze.async_transport.AsyncBrazeClient` for this connection.

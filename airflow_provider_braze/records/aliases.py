@@ -1,4 +1,7 @@
-"""User aliases: ``/users/alias/new`` and ``/users/identify`` objects (``braze_api.md`` 3, 4).
+"""User aliases: ``/users/alias/new`` and ``/users/identify`` objects.
+
+.. seealso:: https://www.braze.com/docs/api/endpoints/user_data/post_user_alias,
+    https://www.braze.com/docs/api/endpoints/user_data/post_user_identify
 
 Columns other than the ones named here are ignored, so a query may carry extra columns
 (for logging or joins) without harm.

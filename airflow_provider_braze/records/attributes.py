@@ -1,4 +1,6 @@
-"""User attributes: one row becomes one ``/users/track`` attributes object (``braze_api.md`` 2.3).
+"""User attributes: one row becomes one ``/users/track`` attributes object.
+
+.. seealso:: https://www.braze.com/docs/api/objects_filters/user_attributes_object/
 
 Column contract:
 

@@ -1,6 +1,7 @@
 """Custom events and purchases: one row becomes one ``/users/track`` event or purchase object.
 
-Both objects share the same frame (``braze_api.md`` 2.4, 2.5): an identifier, a ``time``, an
+Both objects share the same frame (https://www.braze.com/docs/api/objects_filters/event_object/,
+https://www.braze.com/docs/api/objects_filters/purchase_object/): an identifier, a ``time``, an
 optional ``app_id``, optional ``properties`` and ``_update_existing_only``. Columns that are none of
 these, nor the object's own fields, become properties too, merged into the ``properties`` column
 (the column wins on a clash), so ``SELECT user_id AS external_id, 'signup' AS name, ts AS time,

@@ -1,11 +1,11 @@
 """User identifiers: which columns name a Braze user, and how they are read.
 
 ``/users/track`` objects name their user by ``external_id``, ``braze_id``, ``email``, ``phone`` or
-``user_alias`` (``braze_api.md`` 2.2). In a row the alias is two columns, ``user_alias_name`` and
-``user_alias_label``, so that ``alias_name``/``alias_label`` keep their meaning as profile fields;
-JSON sources may instead give a ``user_alias`` column holding Braze's object itself.
-The identity endpoints (alias, identify, delete) use ``alias_name`` and ``alias_label`` directly,
-as their request objects do.
+``user_alias`` (https://www.braze.com/docs/api/endpoints/user_data/post_user_track). In a row the alias
+is two columns, ``user_alias_name`` and ``user_alias_label``, so that ``alias_name``/``alias_label``
+keep their meaning as profile fields; JSON sources may instead give a ``user_alias`` column holding
+Braze's object itself. The identity endpoints (alias, identify, delete) use ``alias_name`` and
+``alias_label`` directly, as their request objects do.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Nested objects need the strictest checks in the pipeline: when one nested value in a
 ``/users/track`` request is invalid (a null, a bad date, a key with ``.`` or ``$``), Braze drops
-*every* nested attribute update of that request without an error (``braze_api.md`` 2.3). A bad
+*every* nested attribute update of that request without an error
+(https://www.braze.com/docs/user_guide/data/custom_data/custom_attributes/nested_custom_attribute_support). A bad
 row must therefore be rejected here, before it can spoil the other 74 objects of its batch.
 """
 
@@ -34,7 +35,7 @@ from airflow_provider_braze.records.values import (
     type_name,
 )
 
-#: Operators on simple arrays (no ``$``) and on arrays of objects (with ``$``) (2.3).
+#: Operators on simple arrays (no ``$``) and on arrays of objects (with ``$``) (user attributes object page).
 ARRAY_OPERATORS = frozenset({"add", "remove"})
 OBJECT_ARRAY_OPERATORS = frozenset({"$add", "$remove", "$update"})
 _OPERATOR_KEYS = ARRAY_OPERATORS | {"inc"}

@@ -1,4 +1,6 @@
-"""Braze's standard profile fields: their names and the value each accepts (``braze_api.md`` 2.3).
+"""Braze's standard profile fields: their names and the value each accepts.
+
+.. seealso:: https://www.braze.com/docs/api/objects_filters/user_attributes_object/
 
 A column named like one of these fields (case-sensitive, lower case, as Braze spells them) sets
 that field; every other column is a custom attribute.

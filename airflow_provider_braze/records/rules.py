@@ -1,6 +1,9 @@
 """Braze's rules for single values: times, codes, key names, lengths and sizes.
 
-Each rule cites ``shared/reference/braze_api.md`` (section 2). Rules raise
+Each rule follows one of Braze's object pages: the user attributes object
+(https://www.braze.com/docs/api/objects_filters/user_attributes_object/), the event object
+(https://www.braze.com/docs/api/objects_filters/event_object/) or the purchase object
+(https://www.braze.com/docs/api/objects_filters/purchase_object/). Rules raise
 :class:`~airflow_provider_braze.records.values.Invalid` with a message that continues a sentence
 starting with the column name.
 """
@@ -20,26 +23,27 @@ from typing import Any, cast
 from airflow_provider_braze.records.currencies import ISO_4217
 from airflow_provider_braze.records.values import Invalid, checked_text, iso_datetime, show, type_name
 
-#: Longest string value, attribute key or property key Braze stores (2.3, 2.4, 2.5).
+#: Longest string value, attribute key or property key Braze stores (all three object pages).
 MAX_TEXT = 255
-#: Largest nested custom attribute (object or array of objects) (1.6). Braze says "100 KB"; we
-#: count 100,000 bytes of compact UTF-8 JSON, the stricter reading, because one value over the
-#: limit makes Braze drop every nested update of the whole request.
+#: Largest nested custom attribute (object or array of objects), per Braze's nested custom attributes page
+#: (https://www.braze.com/docs/user_guide/data/custom_data/custom_attributes/nested_custom_attribute_support).
+#: Braze says "100 KB"; we count 100,000 bytes of compact UTF-8 JSON, the stricter reading, because one
+#: value over the limit makes Braze drop every nested update of the whole request.
 MAX_NESTED_BYTES = 100_000
-#: Largest event ``properties`` holding arrays or objects (1.6).
+#: Largest event ``properties`` holding arrays or objects (event object).
 MAX_EVENT_PROPERTIES_BYTES = 100_000
-#: Largest purchase ``properties`` holding arrays or objects (1.6).
+#: Largest purchase ``properties`` holding arrays or objects (purchase object).
 MAX_PURCHASE_PROPERTIES_BYTES = 50_000
-#: Largest purchase ``quantity`` (2.5).
+#: Largest purchase ``quantity`` (purchase object).
 MAX_QUANTITY = 100
-#: Braze stores dates after the year 3000 as text, and drops them inside nested objects (2.3).
+#: Braze stores dates after the year 3000 as text, and drops them inside nested objects (attributes object).
 MAX_YEAR = 3000
 _MAX_EPOCH_SECONDS = datetime(MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 
-#: Event property keys that Braze answers with an API error (2.4).
+#: Event property keys that Braze answers with an API error (event object).
 RESERVED_PROPERTY_KEYS = frozenset({"time", "event_name"})
 
-# Braze's "yyyy-MM-ddTHH:mm:ss:SSSZ" (milliseconds after a colon) and "MM/dd/yyyy" (2.3, 2.4).
+# Braze's "yyyy-MM-ddTHH:mm:ss:SSSZ" (milliseconds after a colon) and "MM/dd/yyyy" (attributes and event object pages).
 _COLON_MILLIS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}):(\d{3})(Z|[+-]\d{2}:?\d{2})?\Z")
 _US_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})\Z")
 # Unix seconds, as Treasure Data's ``time`` column holds them.
@@ -133,7 +137,7 @@ def _parse_time_text(value: str) -> datetime:
 
 
 def calendar_date(value: Any) -> str:
-    """A date of birth in Braze's one form, ``YYYY-MM-DD`` (2.3)."""
+    """A date of birth in Braze's one form, ``YYYY-MM-DD`` (attributes object)."""
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -205,7 +209,7 @@ def countries() -> frozenset[str]:
 def country_code(value: Any) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-cased.
 
-    Braze stores an unknown country as NULL without an error (2.3), so a typo would silently
+    Braze stores an unknown country as NULL without an error (attributes object), so a typo would silently
     blank the field; hence the check against the real list.
     """
     return _code_in(
@@ -230,7 +234,7 @@ def languages() -> frozenset[str]:
 
 
 def language_code(value: Any) -> str:
-    """An ISO 639-1 language code, lower-cased (2.3)."""
+    """An ISO 639-1 language code, lower-cased (attributes object)."""
     return _code_in(
         value,
         languages(),
@@ -250,7 +254,7 @@ def time_zones() -> dict[str, str]:
 
 
 def time_zone_name(value: Any) -> str:
-    """An IANA time zone name such as ``America/New_York`` (2.3)."""
+    """An IANA time zone name such as ``America/New_York`` (attributes object)."""
     if not isinstance(value, str):
         raise Invalid(f"is {type_name(value)}; it must be an IANA time zone name such as America/New_York")
     name = value.strip()
@@ -272,7 +276,7 @@ def choice(value: Any, allowed: tuple[str, ...], *, upper: bool = False) -> str:
 
 
 def custom_attribute_key_problem(key: str) -> str | None:
-    """Why Braze would refuse ``key`` as a custom attribute name, or ``None`` (2.3)."""
+    """Why Braze would refuse ``key`` as a custom attribute name, or ``None`` (attributes object)."""
     if not key:
         return "is an empty column name, which Braze cannot use as an attribute name"
     if len(key) > MAX_TEXT:
@@ -283,7 +287,7 @@ def custom_attribute_key_problem(key: str) -> str | None:
 
 
 def property_key_problem(key: Any) -> str | None:
-    """Why Braze would refuse ``key`` as an event or purchase property name, or ``None`` (2.4)."""
+    """Why Braze would refuse ``key`` as an event or purchase property name, or ``None`` (event object)."""
     if not isinstance(key, str):
         return f"property name {show(key)} is not text"
     if not key:
@@ -298,7 +302,7 @@ def property_key_problem(key: Any) -> str | None:
 
 
 def nested_key_problem(key: Any) -> str | None:
-    """Why Braze would refuse ``key`` inside a nested custom attribute, or ``None`` (2.3)."""
+    """Why Braze would refuse ``key`` inside a nested custom attribute, or ``None`` (attributes object)."""
     if not isinstance(key, str):
         return "keys must be text"
     if len(key) > MAX_TEXT:

@@ -7,19 +7,8 @@ import pytest
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport import BrazeClient
-from tests.conftest import TEST_API_KEY
-
-BASE = "https://rest.iad-03.braze.com"
-
-
-class SleepRecorder:
-    """Stands in for ``time.sleep``: remembers each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
+from tests.helpers.braze import BASE, SleepRecorder
+from tests.helpers.secrets import TEST_API_KEY
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from airflow_provider_braze.braze.exchange import Exchange
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport import BrazeClient
-from tests.conftest import TEST_API_KEY
+from tests.helpers.secrets import TEST_API_KEY
 
 EVENTS = {"events": [{"external_id": "u1", "name": "played", "time": "2026-01-01T00:00:00Z"}]}
 ATTRIBUTES = {"attributes": [{"external_id": "u1", "plan": "pro"}]}

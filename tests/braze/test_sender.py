@@ -11,8 +11,8 @@ from airflow_provider_braze.braze.errors import BrazeAuthenticationError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.sender import BatchSender
 from airflow_provider_braze.braze.transport import BrazeClient
-from tests.braze.conftest import BASE
-from tests.conftest import TEST_API_KEY
+from tests.helpers.braze import BASE
+from tests.helpers.secrets import TEST_API_KEY
 
 TRACK = f"{BASE}/users/track"
 

@@ -24,8 +24,8 @@ from airflow_provider_braze.braze.errors import (
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport import BrazeClient
-from tests.braze.conftest import BASE
-from tests.conftest import TEST_API_KEY
+from tests.helpers.braze import BASE
+from tests.helpers.secrets import TEST_API_KEY
 
 TRACK = f"{BASE}/users/track"
 OK = {"status_code": 201, "json": {"message": "success", "attributes_processed": 1}}

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from airflow_provider_braze.incremental.group_commit import GroupCommit
-from tests.concurrency import run_at_once
+from tests.helpers.concurrency import run_at_once
 
 
 def test_concurrent_payloads_share_writes_and_each_is_written_before_its_caller_returns():

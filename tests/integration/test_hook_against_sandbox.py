@@ -14,8 +14,7 @@ import pytest
 from airflow_provider_braze.braze.errors import BrazeBadRequestError, BrazePayloadTooLargeError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
-from tests.conftest import TEST_API_KEY
-from tests.integration.conftest import TRACK_ONLY_KEY
+from tests.helpers.secrets import TEST_API_KEY, TRACK_ONLY_KEY
 
 
 def attribute_items(n: int) -> list[Item]:

@@ -6,8 +6,7 @@ import pytest
 
 from airflow_provider_braze.braze.items import InvalidRecord
 from airflow_provider_braze.records import get_builder
-
-from .invalid_rows import INVALID_ROWS
+from tests.helpers.invalid_rows import INVALID_ROWS
 
 
 def test_catalogue_holds_at_least_twenty_distinct_kinds():

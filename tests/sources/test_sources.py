@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_braze.sources import EXTRA_FIELDS, RAW_LINE, RowSource, open_source
-from tests.sources.conftest import BIG_TABLE_ROWS, SQLITE_CONN_ID, make_users_db, set_connection, write
+from tests.helpers.sources import BIG_TABLE_ROWS, SQLITE_CONN_ID, make_users_db, set_connection, write
 
 CSV_TEXT = "external_id,email,score\nu1,a@example.com,10\nu2,b@example.com,20\n"
 

@@ -15,7 +15,7 @@ from airflow_provider_braze.state.sync_ledger import (
     SyncLedgerStore,
     user_key,
 )
-from tests.concurrency import run_at_once
+from tests.helpers.concurrency import run_at_once
 
 
 @pytest.fixture

@@ -11,26 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from airflow_provider_braze.operators import BrazeTrackUsersOperator
-
-#: The JWT secret of these tests' auth manager (not a Braze secret: it signs test tokens only).
-JWT_SECRET = "ui-tests-jwt-secret-5be1" * 4
-
-#: The attribute rows of the first run: two refused before sending, one with personal data in its reason.
-CUSTOMERS = [
-    {"external_id": "u-1", "plan": "pro", "city": "Lyon"},
-    {"external_id": "u-2", "dob": "not a date"},
-    {"external_id": "u-3", "plan": "free"},
-    {"external_id": "u-4", "dob": "ana.lopez@example.com"},
-    {"external_id": "u-5", "plan": "pro"},
-]
-PURCHASES = [
-    {"external_id": f"u-{i}", "product_id": f"sku-{i}", "currency": "USD", "price": 1, "time": "2026-11-01T00:00:00Z"}
-    for i in range(4)
-]
+from tests.helpers.ui import CUSTOMERS, JWT_SECRET, PURCHASES, export, mounted_app
 
 
 @pytest.fixture(scope="session")
@@ -79,36 +62,22 @@ def token(auth_manager) -> str:
     return auth_manager.generate_jwt(SimpleAuthManagerUser(username="ana", role="viewer"))
 
 
-def _mounted() -> FastAPI:
-    from airflow_provider_braze.ui.plugin import URL_PREFIX, LazySyncHistoryApp
-
-    app = FastAPI()
-    app.mount(URL_PREFIX, LazySyncHistoryApp())  # as Airflow's init_plugins mounts it
-    return app
-
-
 @pytest.fixture
 def anonymous(auth_manager) -> TestClient:
     """A client without credentials."""
-    return TestClient(_mounted())
+    return TestClient(mounted_app())
 
 
 @pytest.fixture
 def client(token) -> TestClient:
     """A client logged in as the UI is: the JWT in the ``_token`` cookie."""
-    return TestClient(_mounted(), cookies={"_token": token})
+    return TestClient(mounted_app(), cookies={"_token": token})
 
 
 @pytest.fixture
 def api(token) -> TestClient:
     """A client as scripts are: the JWT as a bearer token."""
-    return TestClient(_mounted(), headers={"Authorization": f"Bearer {token}"})
-
-
-def export(run_id: str, **kwargs):
-    """Run an export as a task run of DAG run ``run_id`` (the ledger keys runs on it)."""
-    kwargs.setdefault("skip_on_invalid_records", True)
-    return BrazeTrackUsersOperator(**kwargs).execute(context={"run_id": run_id})
+    return TestClient(mounted_app(), headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_problems_as_csv_hold_every_row_with_its_reason(api, ledger):
 
 
 def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(api, sandbox, braze_conn):
-    from tests.ui.conftest import export
+    from tests.helpers.ui import export
 
     export("r1", task_id="t", sync_key="formulas", records=[{"external_id": "x", "dob": "=HYPERLINK(1)"}])
     run = run_ids("formulas")["r1"]

@@ -39,9 +39,9 @@ def test_an_anonymous_api_request_gets_json(anonymous, ledger):
 def test_a_forged_token_is_refused(auth_manager, ledger):
     from fastapi.testclient import TestClient
 
-    from tests.ui.conftest import _mounted
+    from tests.helpers.ui import mounted_app
 
-    forged = TestClient(_mounted(), cookies={"_token": "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJl"})
+    forged = TestClient(mounted_app(), cookies={"_token": "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJl"})
     answers = [forged.get("/braze/syncs"), forged.get("/braze/api/syncs")]
 
     assert [a.status_code for a in answers] == [403, 403]

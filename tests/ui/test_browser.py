@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from demo import warehouse
-from tests.conftest import TEST_API_KEY
-from tests.ui.conftest import JWT_SECRET
+from tests.helpers.secrets import TEST_API_KEY
+from tests.helpers.ui import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -8,7 +8,7 @@ from airflow_provider_braze.operators import BrazeIdentifyUsersOperator, BrazeTr
 from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
 from airflow_provider_braze.provider_info import get_provider_info
 from airflow_provider_braze.ui.links import BrazeSyncRunLink
-from tests.ui.conftest import CUSTOMERS
+from tests.helpers.ui import CUSTOMERS
 from tests.ui.test_views import run_ids
 
 ROWS = [{"external_id": "u-1", "plan": "pro"}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.ui.conftest import CUSTOMERS, export
+from tests.helpers.ui import CUSTOMERS, export
 
 
 def test_the_configured_connection_s_store_is_the_one_shown(client, sandbox, braze_conn, monkeypatch, tmp_path):

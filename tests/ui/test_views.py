@@ -11,7 +11,7 @@ from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.state.sync_history import SyncHistory
 from airflow_provider_braze.ui.store import history
-from tests.ui.conftest import CUSTOMERS, export
+from tests.helpers.ui import CUSTOMERS, export
 
 
 def text_of(html: str) -> str:

@@ -1,6 +1,8 @@
 """Custom attributes: what a value in an ``attributes`` object means, and applying it to a profile.
 
-A value is one of (reference §2.3, S8, S9):
+A value is one of (https://www.braze.com/docs/api/objects_filters/user_attributes_object/,
+https://www.braze.com/docs/user_guide/data/custom_data/custom_attributes/array_of_objects,
+https://www.braze.com/docs/user_guide/data/custom_data/custom_attributes/nested_custom_attribute_support):
 
 * ``null``: remove the attribute;
 * a scalar (string, number, boolean): set it;
@@ -14,7 +16,7 @@ A value is one of (reference §2.3, S8, S9):
 * any other object: a nested object, replaced unless ``"_merge_objects": true`` (then deep-merged).
 
 Nested objects and arrays of objects ("nested" values) follow Braze's all-or-nothing rule: one
-invalid nested value anywhere in a request drops every nested update of that request (§2.3). What
+invalid nested value anywhere in a request drops every nested update of that request (user attributes object page). What
 makes a nested value invalid here: a ``null`` inside it, a key that is empty, over 255 characters,
 or holds ``.``, ``$`` or a space, a string over 255 characters, a ``$time`` that is not a valid date
 between years 1 and 3000, more than 100 KB of JSON, a malformed ``$add``/``$remove``/``$update``,

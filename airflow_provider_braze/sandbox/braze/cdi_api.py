@@ -1,10 +1,14 @@
-"""Cloud Data Ingestion: integrations, sync jobs that finish after a set time, and the three endpoints (reference §9).
+"""Cloud Data Ingestion: integrations, sync jobs that finish after a set time, and the three endpoints.
+
+.. seealso:: https://www.braze.com/docs/api/endpoints/cdi/get_integration_list/,
+    https://www.braze.com/docs/api/endpoints/cdi/post_job_sync/,
+    https://www.braze.com/docs/api/endpoints/cdi/get_job_sync_status/
 
 A sync starts a job that reports ``running`` until ``job_duration`` seconds have passed, then the
 integration's configured outcome (``success``, ``partial``, ``error`` or ``config_error``). The
 outcome and duration can be changed per integration at any time; they apply to the next sync.
 
-Sandbox choices where the reference is silent:
+Sandbox choices where Braze's documentation is silent:
 
 * integration ids are UUIDs; an id that is not a UUID is ``400 Invalid integration ID`` on both
   endpoints; a well-formed unknown id is ``404 Integration not found`` on ``sync`` (documented

@@ -1,8 +1,8 @@
 """Global email state endpoints: ``/email/status``, ``/email/blocklist`` (and ``/email/blacklist``),
 ``/email/bounce/remove``, ``/email/spam/remove``, ``/email/unsubscribes``, ``/email/hard_bounces``
-(reference §8).
+(https://www.braze.com/docs/api/endpoints/email/).
 
-Sandbox choices where the reference is silent:
+Sandbox choices where Braze's documentation is silent:
 
 * POSTs answer 201 ``{"message": "success"}``; an address that is not a non-empty string is a 400;
 * ``/email/status`` and ``/email/blocklist`` change every profile with the address and keep the

@@ -1,7 +1,8 @@
 """Global email state: subscription state per address, hard bounces, spam reports and the blocklist.
 
 Braze keeps these per email address, not per profile: ``/email/status`` works for an address that is
-on no profile yet and is applied when a profile later gets it (reference §8). Addresses are matched
+on no profile yet and is applied when a profile later gets it
+(https://www.braze.com/docs/api/endpoints/email/post_email_subscription_status/). Addresses are matched
 case-insensitively (see :func:`~airflow_provider_braze.sandbox.braze.profile.norm_email`). The owning
 store's lock guards every call.
 """
@@ -59,7 +60,7 @@ class EmailLists:
             entry.state, entry.state_changed_at = state, now
 
     def blocklist(self, email: str, now: float) -> None:
-        """Unsubscribe and mark hard-bounced, as ``/email/blocklist`` does (reference §8)."""
+        """Unsubscribe and mark hard-bounced, as ``/email/blocklist`` does (https://www.braze.com/docs/api/endpoints/email/)."""
         self.set_state(email, "unsubscribed", now)
         entry = self.entry(email)
         entry.hard_bounced_at = entry.hard_bounced_at or now

@@ -1,21 +1,22 @@
 """``/users/identify``: fold an alias-, email- or phone-only profile into the profile with an external_id.
 
-Reference §4: one of ``aliases_to_identify``, ``emails_to_identify``, ``phone_numbers_to_identify``
-per request; the unidentified profile is merged into the profile with that ``external_id`` and
-removed; when no profile has the ``external_id`` it is simply added to the unidentified profile;
-when the target already has an alias with a label the source's aliases use, nothing is combined.
-Since 2023-08-07 every call merges, whatever the legacy ``merge_behavior`` says.
+Braze's page (https://www.braze.com/docs/api/endpoints/user_data/post_user_identify): one of
+``aliases_to_identify``, ``emails_to_identify``, ``phone_numbers_to_identify`` per request; the
+unidentified profile is merged into the profile with that ``external_id`` and removed; when no profile
+has the ``external_id`` it is simply added to the unidentified profile; when the target already has an
+alias with a label the source's aliases use, nothing is combined. Since 2023-08-07 every call merges,
+whatever the legacy ``merge_behavior`` says.
 
 Merge rules (Braze's "merge updates behavior", simplified): the target keeps every value it has;
 fields, custom attributes and subscription-group states it lacks are taken from the source; aliases
 and push tokens are added; events and purchases move to the target; the per-profile counters add up.
 
-Sandbox choices where the reference is silent:
+Sandbox choices where Braze's documentation is silent:
 
 * each item's outcome is kept in ``store.merges()``: ``merged``, ``external_id_added``,
   ``not_combined_label_conflict``, ``source_identified``, ``source_not_found``, ``ambiguous``,
   ``already_identified``; only malformed items are reported in ``errors``. An ``external_id`` that
-  no profile has is not reported as an error (the reference names it a non-fatal error but also says
+  no profile has is not reported as an error (Braze's page names it a non-fatal error but also says
   the id is added to the profile; the sandbox applies it and stays silent);
 * a source profile that already has a different ``external_id`` is not merged;
 * ``merge_behavior`` other than ``none``/``merge`` is a fatal 400;

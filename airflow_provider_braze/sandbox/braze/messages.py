@@ -84,7 +84,7 @@ class Response:
 
 
 def error(status: int, message: str, errors: list[Any] | None = None, /, **headers: str) -> Response:
-    """Braze's error envelope: ``{"message": ..., "errors": [...]}`` (reference §1.7).
+    """Braze's error envelope: ``{"message": ..., "errors": [...]}`` (https://www.braze.com/docs/api/errors/).
 
     Positional-only parameters, so that no header can take the place of ``errors``.
     """
@@ -95,7 +95,7 @@ def error(status: int, message: str, errors: list[Any] | None = None, /, **heade
 
 
 def success(code: int = 200, errors: list[Any] | None = None, /, **fields: Any) -> Response:
-    """Braze's success envelope, with non-fatal ``errors`` when there are any (reference §1.7).
+    """Braze's success envelope, with non-fatal ``errors`` when there are any (https://www.braze.com/docs/api/errors/).
 
     Positional-only parameters, so that a body field may be called ``status``.
     """

@@ -43,7 +43,7 @@ class User:
 
     :param braze_id: the sandbox-assigned id (24 hex characters, like Braze's).
     :param external_id: the caller's id, ``None`` for alias-only, email-only and phone-only profiles.
-    :param aliases: ``{alias_label: alias_name}``; one name per label (reference §3).
+    :param aliases: ``{alias_label: alias_name}``; one name per label (https://www.braze.com/docs/api/endpoints/user_data/post_user_alias).
     :param attributes: standard fields other than identifiers and subscription states.
     :param custom_attributes: everything else written through ``attributes`` objects.
     :param subscription_groups: ``{subscription_group_id: "subscribed" | "unsubscribed"}``.
@@ -89,7 +89,10 @@ class User:
         return data
 
     def export(self, events: list[dict[str, Any]], purchases: list[dict[str, Any]]) -> dict[str, Any]:
-        """The profile in ``/users/export/ids`` shape (reference §6), before ``fields_to_export`` filtering."""
+        """The profile in ``/users/export/ids`` shape, before ``fields_to_export`` filtering.
+
+        .. seealso:: https://www.braze.com/docs/api/endpoints/export/user_data/post_users_identifier
+        """
         out: dict[str, Any] = {
             "created_at": iso(self.created_at),
             "external_id": self.external_id,

@@ -2,8 +2,8 @@
 
 Windows are aligned to the period on the epoch clock (a 60 s group resets on the minute), which is
 how ``X-RateLimit-Reset`` can be one integer for every caller. Every request that reaches the
-limiter counts, accepted or not (reference §1.4-1.5). One sandbox is one workspace: all of its API
-keys share the windows (sandbox choice).
+limiter counts, accepted or not (https://www.braze.com/docs/api/api_limits/). One sandbox is one
+workspace: all of its API keys share the windows (sandbox choice).
 """
 
 from __future__ import annotations

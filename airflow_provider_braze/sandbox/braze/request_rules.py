@@ -1,7 +1,8 @@
 """Request-level rules read from the endpoint catalogue: body shape, item limits, mixing of keys.
 
 All of them are fatal: a request that breaks one gets HTTP 400 and nothing in it is applied
-(reference §1.8, §10). Per-object rules (which only reject one object) live in ``track_rules``.
+(https://www.braze.com/docs/api/errors/; the limits:
+https://www.braze.com/docs/api/api_limits/). Per-object rules (which only reject one object) live in ``track_rules``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 from airflow_provider_braze.braze.endpoints import Endpoint
 from airflow_provider_braze.sandbox.braze.messages import Response, error
 
-#: Braze's own words when email and phone are both sent to the subscription endpoints (reference §7).
+#: Braze's own words when email and phone are both sent to the subscription endpoints
+#: (https://www.braze.com/docs/api/endpoints/subscription_groups/post_update_user_subscription_group_status).
 EMAIL_AND_PHONE_MESSAGE = "Either an email address or a phone number should be provided, but not both."
 
 #: Body keys that Braze accepts as a single string as well as an array (``"email": "a@b.c"``).
@@ -100,7 +102,11 @@ PRIORITIZATION_VALUES = ("identified", "unidentified", "most_recently_updated", 
 
 
 def prioritization_problem(value: Any, allowed: Sequence[str] = PRIORITIZATION_VALUES) -> str | None:
-    """Why a ``prioritization`` array is unusable (reference §4, §5), or ``None``."""
+    """Why a ``prioritization`` array is unusable, or ``None``.
+
+    .. seealso:: https://www.braze.com/docs/api/endpoints/user_data/post_user_identify,
+        https://www.braze.com/docs/api/endpoints/user_data/post_user_delete
+    """
     if not isinstance(value, list) or not value:
         return "'prioritization' is required and must be a non-empty array"
     if any(v not in allowed for v in value):

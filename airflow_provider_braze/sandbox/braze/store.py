@@ -70,7 +70,8 @@ class UserStore:
 
     @staticmethod
     def preferred(users: list[User]) -> User | None:
-        """Braze's pick among profiles sharing an email or phone: newest identified, else newest (§2.2)."""
+        """Braze's pick among profiles sharing an email or phone: newest identified, else newest
+        (https://www.braze.com/docs/api/endpoints/user_data/post_user_track)."""
         if not users:
             return None
         identified = [u for u in users if u.identified]

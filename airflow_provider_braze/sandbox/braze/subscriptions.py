@@ -1,6 +1,9 @@
-"""Subscription groups: set a state (v1 and v2) and read states back (reference §7).
+"""Subscription groups: set a state (v1 and v2) and read states back.
 
-Sandbox choices where the reference is silent:
+.. seealso:: https://www.braze.com/docs/api/endpoints/subscription_groups/post_update_user_subscription_group_status,
+    https://www.braze.com/docs/api/endpoints/subscription_groups/post_update_user_subscription_group_status_v2
+
+Sandbox choices where Braze's documentation is silent:
 
 * v1 takes one identifier type per request, as the catalogue says (``mix_body_keys`` false);
   ``email`` with ``phone`` gets Braze's documented message, other mixes a generic 400;

@@ -1,9 +1,11 @@
 """The date formats Braze accepts, parsed the way the sandbox checks them.
 
-Braze lists its formats in the user attributes object page (reference §2.3): ISO 8601,
+Braze lists its formats in the user attributes object page
+(https://www.braze.com/docs/api/objects_filters/user_attributes_object/): ISO 8601,
 ``yyyy-MM-ddTHH:mm:ss:SSSZ``, ``yyyy-MM-ddTHH:mm:ss``, ``yyyy-MM-dd HH:mm:ss``, ``yyyy-MM-dd``,
 ``MM/dd/yyyy`` and ``ddd MM dd HH:mm:ss.TZD YYYY``. A time without a zone is UTC. Events accept only
-ISO 8601 and the ``:SSSZ`` form (§2.4); purchases only ISO 8601 (§2.5).
+ISO 8601 and the ``:SSSZ`` form (https://www.braze.com/docs/api/objects_filters/event_object/); purchases only ISO 8601
+(https://www.braze.com/docs/api/objects_filters/purchase_object/).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """``/users/track`` (and its ``bulk`` and ``sync`` variants): attributes, events and purchases applied to profiles.
 
-Follows reference §2: every object names one profile (external_id, braze_id, user_alias, or email
-then phone); a broken object is reported in ``errors`` (``type``, ``input_array``, ``index``) and
-every other object is applied; attributes go first, then events, then purchases; the answer is 201
-with ``<array>_processed`` counts only for arrays sent.
+Follows https://www.braze.com/docs/api/endpoints/user_data/post_user_track: every object names one
+profile (external_id, braze_id, user_alias, or email then phone); a broken object is reported in
+``errors`` (``type``, ``input_array``, ``index``) and every other object is applied; attributes go
+first, then events, then purchases; the answer is 201 with ``<array>_processed`` counts only for arrays
+sent.
 
 Creation rules: an unknown ``external_id`` creates a profile unless ``_update_existing_only`` is
 true; a ``user_alias`` creates one only from an attributes object with ``"_update_existing_only":
@@ -17,7 +18,7 @@ unchanged, ``null`` included), one per event and per purchase object; identifier
 ``_update_existing_only`` / ``_merge_objects`` / ``push_token_import`` flags and subscription
 states (``email_subscribe``, ``push_subscribe``, ``subscription_groups``) are free.
 
-Sandbox choices where the reference is silent:
+Sandbox choices where Braze's documentation is silent:
 
 * an object with more than one of ``external_id`` / ``braze_id`` / ``user_alias`` is rejected;
 * standard fields are type-checked (``gender`` one of M/F/O/N/P, ``dob`` YYYY-MM-DD,
@@ -241,7 +242,7 @@ class _Applier:
 
     def _subscription(self, user: User, key: str, value: Any) -> None:
         if key == "subscription_groups":
-            # Braze applies a group state to every profile sharing the email (reference §2.3).
+            # Braze applies a group state to every profile sharing the email (user attributes object page).
             sharing = self.store.get_by_email(user.email) if user.email else []
             for profile in {u.braze_id: u for u in [user, *sharing]}.values():
                 for group in value or []:

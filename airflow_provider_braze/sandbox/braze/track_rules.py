@@ -1,7 +1,8 @@
 """Per-object rules of ``/users/track``: a broken object is named in ``errors`` and skipped, the rest apply.
 
-Error ``type`` texts: the missing-identifier text is the one Braze's live API returns (reference
-§2.6); the others are the sandbox's own wording, since Braze documents only ``<minor error message>``.
+Error ``type`` texts: the missing-identifier text is the one Braze's live API returns (its page,
+https://www.braze.com/docs/api/endpoints/user_data/post_user_track, shows only the shape); the others
+are the sandbox's own wording, since Braze documents only ``<minor error message>``.
 Where Braze's pages are silent the sandbox rejects rather than guesses (module docstring of
 ``track`` lists those choices).
 """
@@ -46,7 +47,7 @@ class Identifier:
 
 
 def identifier(obj: dict[str, Any]) -> Identifier | str:
-    """The object's identifier, or the error text. Email wins over phone (§2.2)."""
+    """The object's identifier, or the error text. Email wins over phone (https://www.braze.com/docs/api/endpoints/user_data/post_user_track)."""
     primary = [k for k in PRIMARY_IDENTIFIERS if obj.get(k) is not None]
     if len(primary) > 1:
         return "only one of 'external_id', 'braze_id' or 'user_alias' may be given"
@@ -177,7 +178,10 @@ def _properties_problem(properties: Any, max_bytes: int) -> str | None:
 
 
 def event_problem(obj: Any) -> str | None:
-    """Why an event object is rejected (§2.4), or ``None``."""
+    """Why an event object is rejected, or ``None``.
+
+    .. seealso:: https://www.braze.com/docs/api/objects_filters/event_object/
+    """
     _, problem = _common_problem(obj)
     if problem:
         return problem
@@ -193,7 +197,10 @@ def event_problem(obj: Any) -> str | None:
 
 
 def purchase_problem(obj: Any) -> str | None:
-    """Why a purchase object is rejected (§2.5), or ``None``."""
+    """Why a purchase object is rejected, or ``None``.
+
+    .. seealso:: https://www.braze.com/docs/api/objects_filters/purchase_object/
+    """
     _, problem = _common_problem(obj)
     if problem:
         return problem

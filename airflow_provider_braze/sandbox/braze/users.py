@@ -1,10 +1,14 @@
-"""``/users/alias/new``, ``/users/alias/update``, ``/users/delete`` and ``/users/export/ids`` (reference §3, §5, §6).
+"""``/users/alias/new``, ``/users/alias/update``, ``/users/delete`` and ``/users/export/ids``.
+
+.. seealso:: https://www.braze.com/docs/api/endpoints/user_data/post_user_alias,
+    https://www.braze.com/docs/api/endpoints/user_data/post_user_delete,
+    https://www.braze.com/docs/api/endpoints/export/user_data/post_users_identifier
 
 Item-level problems are reported like ``/users/track``'s: ``errors`` entries with ``type``,
 ``input_array`` and ``index``, the other items applied. Every POST answers 201 (only ``/users/track``
 is documented; 201 is the stricter choice for a client that tests ``== 200``).
 
-Sandbox choices where the reference is silent:
+Sandbox choices where Braze's documentation is silent:
 
 * ``/users/alias/new``: an alias (name and label) that already belongs to another profile, or an
   ``external_id`` profile that already has another alias with that label, is an item error; the

@@ -1,4 +1,6 @@
-"""Ketch's public Web API, the part browsers call (reference 1.2), served under ``/web/v2`` and ``/web/v3``.
+"""Ketch's public Web API, the part browsers call, served under ``/web/v2`` and ``/web/v3``.
+
+.. seealso:: https://github.com/ketch-sdk/ketch-web-api (the client Ketch's tag uses; its calls and types)
 
 * ``POST /subscriptions/{organizationCode}/get``: 200 with the request's fields plus ``topics``
   (``{topic: {channel: {status}}}``), ``controls`` (``{control: {status, impact?}}``) and

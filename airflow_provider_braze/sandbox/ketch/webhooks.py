@@ -2,7 +2,8 @@
 
 Every builder constructs the model (``SubscriptionTopicRequest``, ``DeleteRequest``...) and returns its
 wire form, so a body is valid by construction; each carries a fresh UUIDv4 ``metadata.uid`` unless
-one is given (a redelivery reuses its uid). Source: ``shared/reference/ketch_treasure_data.md`` 1.3.
+one is given (a redelivery reuses its uid). Source: Ketch's forwarder specification,
+https://github.com/ketch-com/ketch-forwarder, and https://developers.ketch.com/docs/webhook-protocols.
 
 The older topic shape (2023-03-16 to 2023-04-13, ``{"contactMethods": [...], "status": "allowed"}``)
 is produced from the current one by :func:`legacy_topics` and checked by parsing it back.
