@@ -62,6 +62,13 @@ DEFAULT_PREFIX = "/ketch"
 _KNOWN_VERSIONS = ("subscription/v1", "consent/v1", "dsr/v1")
 
 
+class RightsRequestReader(Protocol):
+    """What the receiver reads of rights requests (their stored status)."""
+
+    def get_rights_request(self, request_id: str) -> RightsRequest | None:
+        """The stored state of a rights request."""
+
+
 class ReceiverStore(Protocol):
     """What the receiver needs of its store; :class:`~airflow_provider_braze.state.KetchEventStore` has it."""
 
@@ -71,8 +78,9 @@ class ReceiverStore(Protocol):
     def get_event(self, uid: str) -> KetchEvent | None:
         """The stored event with this ``metadata.uid``."""
 
-    def get_rights_request(self, request_id: str) -> RightsRequest | None:
-        """The stored state of a rights request."""
+    @property
+    def rights(self) -> RightsRequestReader:
+        """Where rights requests are kept."""
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
@@ -154,7 +162,7 @@ def _without_scheme(value: bytes) -> bytes:
 def _rights_answer(message: KetchRequest, store: ReceiverStore) -> Response:
     """The 200 answer to a rights request: its stored status (``pending`` when just received)."""
     uid = message.metadata.uid
-    stored = store.get_rights_request(uid)
+    stored = store.rights.get_rights_request(uid)
     status, reason = (stored.status, stored.reason) if stored is not None else ("pending", "requested")
     kind = RIGHTS_KINDS[message.kind]
     body_cls, response_cls = kind.body, kind.response

@@ -166,7 +166,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
         counts: Counter = Counter()
         failed: list[str] = []
         with requests.Session() as session:
-            for request in store.pending_rights_requests(kinds=self.kinds, limit=self.max_requests):
+            for request in store.rights.pending_rights_requests(kinds=self.kinds, limit=self.max_requests):
                 try:
                     outcome = self._handle(request, store, braze, session)
                 except (BrazeError, CallbackError, requests.RequestException) as exc:
@@ -190,7 +190,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
             self._notify(request, store, session)  # an earlier run did the work; Ketch was not told yet
             return "notified_again"
         if request.status != "in_progress":
-            request = store.update_rights_request(request.request_id, "in_progress", "requested")
+            request = store.rights.update_rights_request(request.request_id, "in_progress", "requested")
             self._notify(request, store, session)
         fields = tuple(self.access_fields) if request.kind == "AccessRequest" else LOOKUP_FIELDS
         users = self._find_users(request, braze, fields)
@@ -198,7 +198,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
             outcome = self._carry_out(request, users, braze)
         else:
             outcome = _Outcome("no_match", "no_match", "No Braze profile matches this request.")
-        request = store.update_rights_request(
+        request = store.rights.update_rights_request(
             request.request_id, "completed", outcome.reason, result_message=outcome.message, results=outcome.results
         )
         self._notify(request, store, session)
@@ -277,7 +277,7 @@ class BrazeRightsRequestsOperator(BaseOperator):
         )
         for callback in request.callbacks:
             post_status_event(session, callback, event)
-        store.mark_rights_request_notified(request.request_id, request.status)
+        store.rights.mark_rights_request_notified(request.request_id, request.status)
 
 
 def _update_profiles(braze: BrazeHook, users: list[dict[str, Any]], attributes: dict[str, Any]) -> None:

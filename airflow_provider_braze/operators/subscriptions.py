@@ -214,7 +214,7 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
             elif targets <= settled:
                 synced.append(event.stored_id)
         # Settle what Braze took even when a later request failed: those changes must not be resent.
-        store.commit_sync(accepted, synced, skipped_ids, run_id)
+        store.settle(run_id, applied=accepted, synced=synced, skipped=skipped_ids)
         summary["events_synced"] += len(synced)
         summary["events_skipped"] += sum(len(v) for v in skipped_ids.values())
         if error is not None:
