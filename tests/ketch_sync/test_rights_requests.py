@@ -57,8 +57,8 @@ def test_completed_requests_are_not_handled_twice(ketch, braze):
 
 
 def test_a_failed_callback_is_retried_on_the_next_run_without_redoing_the_work(ketch, braze, store, monkeypatch):
+    from airflow_provider_braze.ketch import rights_service as rights
     from airflow_provider_braze.ketch.callbacks import CallbackError
-    from airflow_provider_braze.operators import rights
 
     seed_braze_users(braze, emails=["ada@example.com"])
     request_id = ketch.send_delete_request(["ada@example.com"], "ada@example.com").uid
