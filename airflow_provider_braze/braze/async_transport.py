@@ -50,7 +50,7 @@ class AsyncBrazeClient:
 
     :param base_url: REST base URL (see :func:`~airflow_provider_braze.braze.instances.resolve_base_url`).
     :param api_key: the REST API key.
-    :param timeout: ``(connect, read)`` seconds per attempt.
+    :param timeout: ``(connect, read)`` seconds per attempt (default: the retry policy's).
     :param retry_policy: when and how to retry (the same object the synchronous client takes).
     :param user_agent: ``User-Agent`` header.
     :param verify: TLS verification: a bool or a CA bundle path.
@@ -63,7 +63,7 @@ class AsyncBrazeClient:
         base_url: str,
         api_key: str,
         *,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        timeout: tuple[float, float] | None = None,
         retry_policy: RetryPolicy | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         verify: bool | str = True,
@@ -72,14 +72,15 @@ class AsyncBrazeClient:
     ) -> None:
         key = clean_api_key(api_key)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy()
+        self.timeout = timeout or self.retry_policy.timeout
         self._headers = {
             "Authorization": f"Bearer {key}",
             "User-Agent": user_agent,
             "Accept": "application/json",
         }
         self._key = key
+        self._secrets = (key,)  # redacted from the retry log line
         self._verify = verify
         self._sleep = sleep
         self._transport = transport
@@ -164,7 +165,7 @@ class AsyncBrazeClient:
     def _retrying(self, call: Exchange) -> tenacity.AsyncRetrying:
         # The synchronous Retrying carries the policy's predicate, waits, stop rule and log line;
         # only the sleep differs, so the async loop is built from its parts instead of anew.
-        sync = self.retry_policy.retrying(idempotent=call.idempotent, describe=call.describe)
+        sync = self.retry_policy.retrying(idempotent=call.idempotent, describe=call.describe, secrets=self._secrets)
         return tenacity.AsyncRetrying(
             sleep=self._sleep,
             stop=sync.stop,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
+from airflow_provider_braze.outbound.urls import is_loopback
 
 #: REST base URL per instance code, from Braze's "API basics" page (there is no US-09).
 INSTANCES: dict[str, str] = {
@@ -25,18 +25,6 @@ INSTANCES: dict[str, str] = {
     "JP-01": "https://rest.jp-01.braze.com",
     "KR-01": "https://rest.kr-01.braze.com",
 }
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def resolve_base_url(host: str, port: int | None = None) -> str:

@@ -47,7 +47,7 @@ class BrazeClient:
 
     :param base_url: REST base URL (see :func:`~airflow_provider_braze.braze.instances.resolve_base_url`).
     :param api_key: the REST API key.
-    :param timeout: ``(connect, read)`` seconds per attempt.
+    :param timeout: ``(connect, read)`` seconds per attempt (default: the retry policy's).
     :param retry_policy: when and how to retry.
     :param rate_limiter: client-side rate limiting per Braze rate-limit group.
     :param pool_size: pooled connections kept open (at least the sender's concurrency).
@@ -63,7 +63,7 @@ class BrazeClient:
         base_url: str,
         api_key: str,
         *,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        timeout: tuple[float, float] | None = None,
         retry_policy: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
         pool_size: int = 16,
@@ -75,8 +75,8 @@ class BrazeClient:
     ) -> None:
         key = clean_api_key(api_key)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy()
+        self.timeout = timeout or self.retry_policy.timeout
         self.rate_limiter = rate_limiter or RateLimiter()
         self.pool_size = pool_size
         self._session_lock = threading.Lock()
@@ -87,6 +87,7 @@ class BrazeClient:
             "Accept": "application/json",
         }
         self._key = key
+        self._secrets = (key,)  # redacted from the retry log line
         self._observers: tuple[Callable[[Endpoint, float, int | None], None], ...] = tuple(observers)
         self._verify = verify
         self._proxies = dict(proxies or {})
@@ -182,7 +183,9 @@ class BrazeClient:
             finally:
                 self.rate_limiter.release(group)
 
-        retrying = self.retry_policy.retrying(idempotent=call.idempotent, describe=call.describe, sleep=self._sleep)
+        retrying = self.retry_policy.retrying(
+            idempotent=call.idempotent, describe=call.describe, sleep=self._sleep, secrets=self._secrets
+        )
         try:
             response = retrying(attempt)
         except BrazeError as exc:

@@ -78,6 +78,7 @@ class BrazeConnectionSettings:
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
+            timeout=(self.connect_timeout, self.timeout),
             max_attempts=self.max_attempts,
             max_delay=self.max_retry_seconds,
             retry_ambiguous=self.retry_ambiguous,

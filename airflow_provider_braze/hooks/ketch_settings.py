@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_braze.braze.errors import BrazeConfigurationError
-from airflow_provider_braze.braze.instances import is_loopback
 from airflow_provider_braze.hooks.extras import ExtrasReader, connection_extras
 from airflow_provider_braze.ketch.web_api import DEFAULT_WEB_API_URL
+from airflow_provider_braze.outbound.urls import is_loopback
 
 #: Ketch's public web API (ketch-tag ``src/constants.ts``).
 #: File name of the embedded state store, created under ``AIRFLOW_HOME``.

@@ -12,22 +12,28 @@ import logging
 from urllib.parse import urlsplit
 
 import requests
-import tenacity
 
-from airflow_provider_braze.braze.instances import is_loopback
 from airflow_provider_braze.ketch.models import Callback, KetchModel
+from airflow_provider_braze.outbound.policy import RETRYABLE_STATUSES, HttpPolicy, HttpStatusError, retry_after_seconds
+from airflow_provider_braze.outbound.urls import is_loopback
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = frozenset({429, 500, 502, 503, 504})
+#: How a status event is sent: Ketch's callbacks are idempotent per status, so every failure that may
+#: pass is retried, briefly (up to 30 s between attempts).
+CALLBACK_POLICY = HttpPolicy(timeout=(10.0, 30.0), max_attempts=5, backoff_base=0.5, backoff_max=30.0, reset_jitter=0.0)
 
 
-class CallbackError(Exception):
-    """A status event could not be delivered to a callback."""
+class CallbackError(HttpStatusError):
+    """A status event could not be delivered to a callback (retried while its status allows)."""
 
 
 class CallbackRejected(CallbackError):
     """The callback refused the status event (a 4xx other than 409); resending will not help."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 def check_callback_url(url: str) -> None:
@@ -41,10 +47,14 @@ def check_callback_url(url: str) -> None:
 
 
 def post_status_event(
-    session: requests.Session, callback: Callback, event: KetchModel, *, timeout: float = 30.0, attempts: int = 5
+    session: requests.Session, callback: Callback, event: KetchModel, *, policy: HttpPolicy = CALLBACK_POLICY
 ) -> int:
     """POST one status event to one callback, retrying 429, 5xx and connection errors; return the status.
 
+    :param session: the session to send with.
+    :param callback: where to send, with the headers (Ketch's credentials) to send along.
+    :param event: the status event.
+    :param policy: timeouts and retries.
     :raises CallbackRejected: for a 4xx other than 409, or a URL that is not allowed.
     :raises CallbackError: when every attempt failed.
     """
@@ -53,20 +63,17 @@ def post_status_event(
     headers = {"Content-Type": "application/json", **(callback.headers or {})}
 
     def attempt() -> int:
-        response = session.post(callback.url, data=body, headers=headers, timeout=timeout)
-        if response.status_code in _RETRYABLE:
-            raise CallbackError(f"callback answered HTTP {response.status_code}")
-        if response.status_code == 409 or 200 <= response.status_code < 300:
-            return response.status_code
-        raise CallbackRejected(f"callback refused the status event with HTTP {response.status_code}")
+        response = session.post(callback.url, data=body, headers=headers, timeout=policy.timeout)
+        status = response.status_code
+        if status == 409 or 200 <= status < 300:
+            return status
+        if status in RETRYABLE_STATUSES:
+            wait = retry_after_seconds(response.headers)
+            raise CallbackError(f"callback answered HTTP {status}", status_code=status, retry_after=wait)
+        raise CallbackRejected(f"callback refused the status event with HTTP {status}", status_code=status)
 
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type((CallbackError, requests.ConnectionError, requests.Timeout))
-        & tenacity.retry_if_not_exception_type(CallbackRejected),
-        wait=tenacity.wait_random_exponential(multiplier=0.5, max=30),
-        stop=tenacity.stop_after_attempt(attempts),
-        reraise=True,
-    )
+    # The headers are Ketch's credentials: keep them out of the retry log, whatever an error echoes.
+    retrying = policy.retrying(describe=lambda: "Ketch status callback", secrets=(callback.headers or {}).values())
     try:
         return retrying(attempt)
     except requests.RequestException as exc:

@@ -62,6 +62,13 @@ DEFAULT_PREFIX = "/ketch"
 _KNOWN_VERSIONS = ("subscription/v1", "consent/v1", "dsr/v1")
 
 
+class RightsRequestReader(Protocol):
+    """What the receiver reads of rights requests (their stored status)."""
+
+    def get_rights_request(self, request_id: str) -> RightsRequest | None:
+        """The stored state of a rights request."""
+
+
 class ReceiverStore(Protocol):
     """What the receiver needs of its store; :class:`~airflow_provider_braze.state.KetchEventStore` has it."""
 
@@ -71,8 +78,9 @@ class ReceiverStore(Protocol):
     def get_event(self, uid: str) -> KetchEvent | None:
         """The stored event with this ``metadata.uid``."""
 
-    def get_rights_request(self, request_id: str) -> RightsRequest | None:
-        """The stored state of a rights request."""
+    @property
+    def rights(self) -> RightsRequestReader:
+        """Where rights requests are kept."""
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
@@ -154,7 +162,7 @@ def _without_scheme(value: bytes) -> bytes:
 def _rights_answer(message: KetchRequest, store: ReceiverStore) -> Response:
     """The 200 answer to a rights request: its stored status (``pending`` when just received)."""
     uid = message.metadata.uid
-    stored = store.get_rights_request(uid)
+    stored = store.rights.get_rights_request(uid)
     status, reason = (stored.status, stored.reason) if stored is not None else ("pending", "requested")
     kind = RIGHTS_KINDS[message.kind]
     body_cls, response_cls = kind.body, kind.response
@@ -189,7 +197,7 @@ def create_receiver_app(
     """Build the receiver app.
 
     :param store: where events go: a :class:`~airflow_provider_braze.state.KetchEventStore` or any
-        object with ``record_event``, ``get_event``, ``get_rights_request`` and ``ping``.
+        object with ``record_event``, ``get_event``, ``rights.get_rights_request`` and ``ping``.
     :param bearer_token: the token configured in Ketch's webhook settings, or several (key rotation).
     :param max_body_bytes: largest body accepted.
     :param prefix: path prefix of the routes (``/ketch`` gives ``/ketch/webhook`` and ``/ketch/health``).
@@ -218,40 +226,51 @@ def create_receiver_app(
 
     @app.post(f"{prefix}/webhook")
     async def webhook(request: Request) -> Response:
-        if not authorised(request):
-            log.warning("Ketch webhook refused: missing or wrong bearer token")
-            return _error(401, "forbidden", "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            raw = await read_capped_body(request, max_body_bytes)
-        except BodyTooLarge:
-            log.warning("Ketch webhook refused: body larger than %d bytes", max_body_bytes)
-            return _error(413, "invalid", f"body larger than {max_body_bytes} bytes")
-        except ValueError as exc:
-            return _error(400, "invalid", str(exc))
-
-        received_at = clock()
-        data: Any = None
-        try:
-            data = decode_body(raw)
-            message = parse_request(data)
-        except KetchValidationError as exc:
-            log.warning("Ketch webhook refused: %s", exc)
-            return _error(400, "invalid", str(exc), data)
-
-        event = normalise(message, payload=raw, received_at=received_at)
-        try:
-            stored = await run_in_threadpool(store.record_event, event)
-            if not stored:
-                previous = await run_in_threadpool(store.get_event, event.uid)
-                if previous is not None and previous.kind != event.kind:
-                    log.warning("Ketch webhook refused: uid %s was already used by a %s", event.uid, previous.kind)
-                    return _error(409, "conflict", "metadata.uid was already used by another kind of request", data)
-            answer = await run_in_threadpool(_success, message, store)
-        except Exception:
-            # The state engine hides SQL parameters, so the traceback carries no identities or headers.
-            log.exception("Ketch webhook %s %s could not be stored", event.kind, event.uid)
-            return _error(503, "unavailable", "the event could not be stored; retry later", data)
-        log.info("Ketch %s %s %s", event.kind, event.uid, "stored" if stored else "already stored (repeated uid)")
-        return answer
+        return await _receive(request, store, authorised, max_body_bytes, clock)
 
     return app
+
+
+async def _receive(
+    request: Request,
+    store: ReceiverStore,
+    authorised: _BearerCheck,
+    max_body_bytes: int,
+    clock: Callable[[], float],
+) -> Response:
+    """Check, validate and store one webhook delivery; the answer Ketch gets."""
+    if not authorised(request):
+        log.warning("Ketch webhook refused: missing or wrong bearer token")
+        return _error(401, "forbidden", "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        raw = await read_capped_body(request, max_body_bytes)
+    except BodyTooLarge:
+        log.warning("Ketch webhook refused: body larger than %d bytes", max_body_bytes)
+        return _error(413, "invalid", f"body larger than {max_body_bytes} bytes")
+    except ValueError as exc:
+        return _error(400, "invalid", str(exc))
+
+    received_at = clock()
+    data: Any = None
+    try:
+        data = decode_body(raw)
+        message = parse_request(data)
+    except KetchValidationError as exc:
+        log.warning("Ketch webhook refused: %s", exc)
+        return _error(400, "invalid", str(exc), data)
+
+    event = normalise(message, payload=raw, received_at=received_at)
+    try:
+        stored = await run_in_threadpool(store.record_event, event)
+        if not stored:
+            previous = await run_in_threadpool(store.get_event, event.uid)
+            if previous is not None and previous.kind != event.kind:
+                log.warning("Ketch webhook refused: uid %s was already used by a %s", event.uid, previous.kind)
+                return _error(409, "conflict", "metadata.uid was already used by another kind of request", data)
+        answer = await run_in_threadpool(_success, message, store)
+    except Exception:
+        # The state engine hides SQL parameters, so the traceback carries no identities or headers.
+        log.exception("Ketch webhook %s %s could not be stored", event.kind, event.uid)
+        return _error(503, "unavailable", "the event could not be stored; retry later", data)
+    log.info("Ketch %s %s %s", event.kind, event.uid, "stored" if stored else "already stored (repeated uid)")
+    return answer

@@ -22,12 +22,12 @@ can remember what was synced without holding emails or phone numbers.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_braze.ketch.events import KetchEvent
+from airflow_provider_braze.ketch.identities import normalise_identifier
 from airflow_provider_braze.ketch.models import ALL_CHANNELS
 
 #: Braze identifier kinds, as named in ``/v2/subscription/status/set`` entries.
@@ -37,9 +37,6 @@ STATES = {"granted": "subscribed", "denied": "unsubscribed"}
 #: Channels (Ketch contact methods) that are email; every other channel is addressed by phone.
 EMAIL_CHANNELS = frozenset({"email"})
 GROUP, GLOBAL_EMAIL = "group", "global_email"
-
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 
 
 @dataclass(frozen=True)
@@ -211,17 +208,6 @@ def _identifiers(event: KetchEvent, mapping: SyncMapping) -> tuple[list[tuple[st
             continue
         found.append((kind, value))
     return found, problems
-
-
-def normalise_identifier(kind: str, value: str) -> str | None:
-    """Braze's form of an identifier, or ``None`` when it cannot be one (phones must be E.164)."""
-    value = value.strip()
-    if kind == "emails":
-        return value.lower() if "@" in value else None
-    if kind == "phones":
-        phone = _PHONE_PUNCTUATION.sub("", value)
-        return phone if _E164.match(phone) else None
-    return value or None
 
 
 def _can_address(kind: str, channel: str) -> bool:

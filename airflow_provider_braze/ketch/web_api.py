@@ -7,44 +7,47 @@ single reads and writes it only allows reconciling a known list of users at a po
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
 
 from airflow_provider_braze import DISTRIBUTION
-from airflow_provider_braze.braze.rate_limit import TokenBucket
 from airflow_provider_braze.ketch.events import epoch_seconds
+from airflow_provider_braze.outbound.pacing import Pace
+from airflow_provider_braze.outbound.policy import HttpPolicy, HttpStatusError, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 #: Ketch's global web API.
 DEFAULT_WEB_API_URL = "https://global.ketchcdn.com/web/v2"
-#: Statuses worth another attempt: rate limited, or failed at or before the server.
-_RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUBSCRIPTION_STATUSES = ("granted", "denied")
 _PROGRESS_EVERY = 100
 _PROGRESS_SECONDS = 30.0
-_MAX_BACKOFF = 30.0
 
 
-class KetchWebAPIError(Exception):
-    """Ketch's web API answered with an error status; the text is Ketch's message, never the request sent."""
+class KetchWebAPIError(HttpStatusError):
+    """Ketch's web API answered with an error status; the text is Ketch's message, never the request sent.
 
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(f"Ketch web API answered HTTP {status_code}: {message}")
-        self.status_code = status_code
+    :param status_code: the HTTP status.
+    :param message: Ketch's message, or the reason phrase.
+    :param retry_after: seconds Ketch asked to wait (``Retry-After``), if it said.
+    """
+
+    status_code: int
+
+    def __init__(self, status_code: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(
+            f"Ketch web API answered HTTP {status_code}: {message}", status_code=status_code, retry_after=retry_after
+        )
         self.message = message
 
     @property
     def is_retryable(self) -> bool:
-        return self.status_code in _RETRYABLE_STATUSES
+        return self.retryable
 
 
 @dataclass(frozen=True)
@@ -64,18 +67,6 @@ class KetchSubscriptionState:
     controls: dict[str, Any] = field(default_factory=dict)
     collected_at: float | None = None
     error: str | None = None
-
-
-def _retry_after_seconds(response: requests.Response | None, now: Callable[[], float] = time.time) -> float | None:
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):
-        return max(0.0, float(value))
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now())
-    except (TypeError, ValueError):
-        return None
 
 
 def _error_message(response: requests.Response) -> str:
@@ -101,7 +92,8 @@ class KetchWebAPIClient:
     :param environment: the Ketch environment sent by default.
     :param timeout: read timeout per attempt, seconds.
     :param max_attempts: attempts per request (429 waits for ``Retry-After``; 5xx and connection
-        errors back off exponentially with jitter).
+        errors back off exponentially with jitter, as the shared
+        :class:`~airflow_provider_braze.outbound.policy.HttpPolicy` does).
     :param qps: requests per second, no bursts.
     :param user_agent: ``User-Agent`` header.
     :param sleep: how to wait; replaced in tests.
@@ -128,9 +120,13 @@ class KetchWebAPIClient:
         self.environment = environment
         self.timeout = timeout
         self.max_attempts = max_attempts
+        # Ketch's web API is public and unkeyed: politeness over speed, so short backoffs (up to 30 s).
+        self.policy = HttpPolicy(
+            timeout=(10.0, timeout), max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0, reset_jitter=0.0
+        )
         self._sleep = sleep
         self._clock = clock
-        self.throttle = TokenBucket(qps, 1, clock=clock, sleep=sleep)
+        self.pace = Pace(qps, clock=clock, sleep=sleep)
         self.session = requests.Session()
         self.session.headers.update(
             {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": user_agent}
@@ -140,38 +136,26 @@ class KetchWebAPIClient:
         self.session.close()
 
     def post(self, operation: str, body: Mapping[str, Any], *, attempts: int | None = None) -> dict[str, Any]:
-        """POST ``{base}/{operation}``; retries 429 (after ``Retry-After``), 5xx and connection errors."""
+        """POST ``{base}/{operation}``; retries 429 (after ``Retry-After``), 5xx and connection errors.
+
+        :param operation: the path after the base URL.
+        :param body: the JSON body.
+        :param attempts: attempts for this call (default ``max_attempts``).
+        """
         url = f"{self.base_url}/{operation}"
-        attempts = attempts or self.max_attempts
-        attempt = 0
-        while True:
-            attempt += 1
-            self.throttle.acquire()
-            response = None
-            try:
-                response = self.session.post(url, json=dict(body), timeout=(10.0, self.timeout))
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                error: Exception = exc
-            else:
-                if response.status_code < 400:
-                    return _json(response)
-                error = KetchWebAPIError(response.status_code, _error_message(response))
-                if not error.is_retryable:
-                    raise error
-            if attempt >= attempts:
-                raise error
-            wait = _retry_after_seconds(response)
-            if wait is None:
-                wait = random.uniform(0, min(_MAX_BACKOFF, 0.5 * 2 ** (attempt - 1)))
-            log.warning(
-                "Ketch web API %s failed (%s); attempt %d of %d in %.1f s",
-                operation,
-                type(error).__name__ if response is None else response.status_code,
-                attempt + 1,
-                attempts,
-                wait,
-            )
-            self._sleep(wait)
+        policy = self.policy if attempts is None else replace(self.policy, max_attempts=attempts)
+
+        def attempt() -> dict[str, Any]:
+            self.pace.acquire()
+            response = self.session.post(url, json=dict(body), timeout=policy.timeout)
+            if response.status_code >= 400:
+                raise KetchWebAPIError(
+                    response.status_code, _error_message(response), retry_after_seconds(response.headers)
+                )
+            return _json(response)
+
+        retrying = policy.retrying(describe=lambda: f"Ketch web API {operation}", sleep=self._sleep)
+        return retrying(attempt)
 
     def request_body(
         self, identities: Mapping[str, str], property: str | None = None, environment: str | None = None

@@ -6,8 +6,10 @@ hook that turns an Airflow connection into a URL lives with the hooks.
 - :mod:`.engine`: engines tuned per dialect, read and write transactions.
 - :mod:`.schema`: the tables, created on first use.
 - :mod:`.base`: :class:`StateStore`, what every repository shares.
-- :mod:`.ketch_events`: :class:`KetchEventStore`, Ketch webhook events and their sync state.
-- :mod:`.ketch_rights`: rights-request state (mixed into :class:`KetchEventStore`).
+- :mod:`.ketch_events`: :class:`KetchEventStore`, Ketch webhook events and their sync state (the
+  settle API).
+- :mod:`.ketch_sync_targets`: what a sync last applied per Braze target (read and written by the settle API).
+- :mod:`.ketch_rights`: rights-request state (:attr:`KetchEventStore.rights`).
 """
 
 from airflow_provider_braze.state.base import StateStore

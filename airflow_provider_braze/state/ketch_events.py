@@ -10,35 +10,40 @@ Receiving: :meth:`KetchEventStore.record_event` stores a normalised
 deliveries race. A rights request also gets its row in ``ketch_rights_requests`` (see
 :mod:`.ketch_rights`), in the same transaction.
 
-Syncing subscription and control changes to Braze:
+Syncing subscription and control changes to Braze (what
+:class:`~airflow_provider_braze.ketch.subscription_sync.SubscriptionSync` does, page by page):
 
 1. ``rng = store.unsynced_range()``: first and last pending event id and how many (cheap; for sensors).
-2. ``events = store.pending_changes(upto_id=rng.last_id)``: the pending events in id order, each with
-   its identities and flat changes. Collapse them per identity, topic and channel (latest
-   ``submitted_at`` wins, ties broken by ``event_id``).
-3. Send to Braze. Then ``store.mark_synced(accepted_ids, run_id)`` with exactly the events whose
-   changes Braze accepted (an event superseded by an accepted one counts as accepted), and
-   ``store.mark_skipped(ids, run_id, reason)`` for events with nothing to send. A failed run marks
-   nothing, so its events stay pending for the next run.
+2. ``events = store.pending_changes(after_id=..., upto_id=rng.last_id, limit=...)``: pending events in
+   id order, each with its identities and flat changes. Collapse them per identity, topic and channel
+   (latest ``submitted_at`` wins, ties broken by ``event_id``).
+3. ``store.applied(fingerprints)``: what an earlier run last applied to each Braze target. A decision
+   not newer than that is superseded and is not sent: an event delayed in Ketch's retries cannot undo
+   a newer choice already synced.
+4. Send to Braze, then :meth:`KetchEventStore.settle` once: it records the targets Braze accepted (an
+   older decision never overwrites a newer one) and takes out of pending exactly the events all of
+   whose changes were accepted, superseded or refused (``synced``), and those with nothing to send
+   (``skipped``, with the reason), in one transaction, so a crash cannot settle events without their
+   targets. A page whose sending failed half way still settles what Braze took (it must not be
+   resent); everything else stays pending for the next run.
 
 Ids only grow and commit in id order (inserts are serialised: SQLite has one writer, PostgreSQL takes a
 transaction advisory lock), so an id is a safe watermark: a reader that sees id N has seen every event
-below it, and ``mark_synced(rng, run_id)`` with an :class:`EventRange` marks only events that were
-pending when the range was read.
+below it. Settling only ever moves an event that is still pending, so settling twice counts once.
 
-Not handled here: an event delayed in Ketch's retries may reach the store after a newer change for the
-same identity and topic was already synced. Collapsing within a run cannot see that; a sync that must
-resist it keeps the last synced ``submitted_at`` per identity, topic and channel.
+Rights requests have their own repository, :attr:`KetchEventStore.rights`
+(:class:`~.ketch_rights.KetchRightsRequests`), on the same engine.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, func, insert, select, update
+from sqlalchemy import URL, Connection, Engine, Insert, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.ketch.events import (
@@ -49,9 +54,10 @@ from airflow_provider_braze.ketch.events import (
     SubscriptionChange,
 )
 from airflow_provider_braze.ketch.models import Callback, Identity
+from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import inserted_id, read_transaction, write_transaction
 from airflow_provider_braze.state.ketch_rights import KetchRightsRequests, new_rights_row
-from airflow_provider_braze.state.ketch_sync_targets import KetchSyncTargets
+from airflow_provider_braze.state.ketch_sync_targets import AppliedTarget, read_applied, write_applied
 from airflow_provider_braze.state.schema import (
     SYNC_PENDING,
     SYNC_SKIPPED,
@@ -123,13 +129,18 @@ def _event_from_row(row: Row, rights: Row | None = None) -> KetchEvent:
     )
 
 
-class KetchEventStore(KetchRightsRequests, KetchSyncTargets):
-    """Repository of Ketch events and rights requests; tables are created on first use.
+class KetchEventStore(StateStore):
+    """Repository of Ketch events and their sync state; tables are created on first use.
 
     :param engine: an engine, or a SQLAlchemy URL (``sqlite:////path/state.db``,
         ``postgresql+psycopg://...``).
     :param clock: returns unix seconds; replaced in tests.
     """
+
+    def __init__(self, engine: Engine | str | URL, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(engine, clock=clock)
+        #: The rights requests stored with their events (same engine, same clock).
+        self.rights = KetchRightsRequests(self._engine, clock=clock)
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -251,34 +262,48 @@ class KetchEventStore(KetchRightsRequests, KetchSyncTargets):
 
     # -- sync state --------------------------------------------------------------------------------
 
-    def mark_synced(self, events: Iterable[int] | EventRange, run_id: str, *, note: str | None = None) -> int:
-        """Mark pending events as synced to Braze; returns how many changed state.
+    def applied(self, fingerprints: Iterable[str]) -> dict[str, AppliedTarget]:
+        """What a sync last applied to these Braze targets (absent: never synced).
 
-        :param events: the ids Braze accepted, or an :class:`EventRange` read earlier (every event
-            pending in it when it was read).
-        :param run_id: the sync run (e.g. the Airflow run id), kept for audit.
-        :param note: optional free text kept with them.
+        :param fingerprints: the targets' keys.
         """
-        return self._set_sync_status(events, SYNC_SYNCED, run_id, note)
-
-    def mark_skipped(self, events: Iterable[int] | EventRange, run_id: str, reason: str) -> int:
-        """Mark pending events as needing no sync (e.g. no topic mapped); returns how many changed."""
-        return self._set_sync_status(events, SYNC_SKIPPED, run_id, reason)
-
-    def _set_sync_status(self, events: Iterable[int] | EventRange, status: str, run_id: str, note: str | None) -> int:
         self.ensure_schema()
-        t = ketch_events.c
-        stmt = (
-            update(ketch_events)
-            .where(t.sync_status == SYNC_PENDING)
-            .values(sync_status=status, synced_at=self._clock(), sync_run_id=run_id, sync_note=note)
-        )
-        if isinstance(events, EventRange):
-            if not events.count:
-                return 0
-            batches: Sequence[Any] = [t.id.between(events.first_id, events.last_id)]
-        else:
-            ids = sorted({int(i) for i in events})
-            batches = [t.id.in_(ids[i : i + _ID_CHUNK]) for i in range(0, len(ids), _ID_CHUNK)]
+        with read_transaction(self._engine) as conn:
+            return read_applied(conn, sorted(set(fingerprints)))
+
+    def settle(
+        self,
+        run_id: str,
+        *,
+        applied: Sequence[AppliedTarget] = (),
+        synced: Iterable[int] = (),
+        skipped: Mapping[str, Iterable[int]] | None = None,
+    ) -> int:
+        """Record the targets Braze accepted and take settled events out of pending, in one transaction.
+
+        Only events still pending change, so settling the same events twice counts them once.
+
+        :param run_id: the sync run (e.g. the Airflow run id), kept for audit.
+        :param applied: targets Braze accepted; an older decision never overwrites a newer one.
+        :param synced: events all of whose changes Braze accepted, refused, or an earlier decision superseded.
+        :param skipped: events with nothing to send, by reason (kept as the events' note).
+        :return: how many events left pending.
+        """
+        self.ensure_schema()
+        now = self._clock()
+        e = ketch_events.c
+        batches: list[tuple[str, str | None, list[int]]] = [(SYNC_SYNCED, None, sorted({int(i) for i in synced}))]
+        batches += [(SYNC_SKIPPED, reason, sorted({int(i) for i in ids})) for reason, ids in (skipped or {}).items()]
+        settled = 0
         with write_transaction(self._engine) as conn:
-            return sum(conn.execute(stmt.where(where)).rowcount for where in batches)
+            if applied:
+                known = read_applied(conn, sorted({a.fingerprint for a in applied}))
+                write_applied(conn, applied, known, now, run_id)
+            for status, note, ids in batches:
+                for i in range(0, len(ids), _ID_CHUNK):
+                    settled += conn.execute(
+                        update(ketch_events)
+                        .where(e.sync_status == SYNC_PENDING, e.id.in_(ids[i : i + _ID_CHUNK]))
+                        .values(sync_status=status, synced_at=now, sync_run_id=run_id, sync_note=note)
+                    ).rowcount
+        return settled

@@ -2,11 +2,12 @@
 
 A row is created, ``pending`` / ``requested``, by
 :meth:`~airflow_provider_braze.state.ketch_events.KetchEventStore.record_event` in the same
-transaction as its event. A DSR step then lists :meth:`~KetchRightsRequests.pending_rights_requests`,
-does the work in Braze, calls :meth:`~KetchRightsRequests.update_rights_request`, POSTs a status event
-to every callback and calls :meth:`~KetchRightsRequests.mark_rights_request_notified`. A request
-leaves the pending list once it is ``completed`` and Ketch has been sent ``completed``; after
-``completed`` its status cannot change (Ketch accepts nothing more).
+transaction as its event; the event store reaches this repository as its ``rights`` attribute. A DSR
+step then lists :meth:`~KetchRightsRequests.pending_rights_requests`, does the work in Braze, calls
+:meth:`~KetchRightsRequests.update_rights_request`, POSTs a status event to every callback and calls
+:meth:`~KetchRightsRequests.mark_rights_request_notified`. A request leaves the pending list once it
+is ``completed`` and Ketch has been sent ``completed``; after ``completed`` its status cannot change
+(Ketch accepts nothing more).
 """
 
 from __future__ import annotations
@@ -118,7 +119,11 @@ def new_rights_row(event: KetchEvent, event_id: int, now: float) -> dict[str, An
 
 
 class KetchRightsRequests(StateStore):
-    """Read and move on rights requests (mixed into :class:`~.ketch_events.KetchEventStore`)."""
+    """Read and move on rights requests (the ``rights`` of :class:`~.ketch_events.KetchEventStore`).
+
+    :param engine: an engine, or a SQLAlchemy URL.
+    :param clock: returns unix seconds; replaced in tests.
+    """
 
     def get_rights_request(self, request_id: str) -> RightsRequest | None:
         """The rights request with this id, or ``None``."""

@@ -82,7 +82,7 @@ def test_delete_request_is_answered_200_with_a_pending_delete_response(client, s
         "metadata": {"uid": "r-1", "tenant": "axonic"},
         "response": {"status": "pending", "reason": "requested", "requestID": "r-1"},
     }
-    assert store.get_rights_request("r-1").status == "pending"
+    assert store.rights.get_rights_request("r-1").status == "pending"
 
 
 def test_access_request_is_answered_200_with_a_pending_access_response(client, store):
@@ -90,7 +90,7 @@ def test_access_request_is_answered_200_with_a_pending_access_response(client, s
     assert response.status_code == 200
     assert response.json()["kind"] == "AccessResponse"
     assert response.json()["response"]["status"] == "pending"
-    assert store.get_rights_request("r-2").kind == "AccessRequest"
+    assert store.rights.get_rights_request("r-2").kind == "AccessRequest"
 
 
 @pytest.mark.parametrize(
@@ -108,8 +108,8 @@ def test_correction_and_restriction_are_answered_200_with_their_pending_response
         "metadata": {"uid": "r-3", "tenant": "axonic"},
         "response": {"status": "pending", "reason": "requested", "requestID": "r-3"},
     }
-    assert store.get_rights_request("r-3").kind == kind
-    assert [r.request_id for r in store.pending_rights_requests()] == ["r-3"]
+    assert store.rights.get_rights_request("r-3").kind == kind
+    assert [r.request_id for r in store.rights.pending_rights_requests()] == ["r-3"]
 
 
 def test_event_is_committed_before_the_answer(client, tmp_path):
@@ -138,7 +138,7 @@ def test_repeated_uid_is_answered_the_same_and_stored_once(client, store):
 def test_repeated_rights_request_answers_its_current_status(client, store):
     body = delete_request(uid="r-again")
     assert post(client, body).json()["response"]["status"] == "pending"
-    store.update_rights_request("r-again", "in_progress", expected_completion_at=1_900_000_000)
+    store.rights.update_rights_request("r-again", "in_progress", expected_completion_at=1_900_000_000)
     again = post(client, body)
     assert again.status_code == 200
     assert again.json()["response"] == {
@@ -153,7 +153,7 @@ def test_uid_reused_by_another_kind_is_a_conflict(client, store):
     post(client, topic_request(uid="u-shared"))
     response = post(client, delete_request(uid="u-shared"))
     assert response.status_code == 409 and response.json()["error"]["status"] == "conflict"
-    assert store.get_rights_request("u-shared") is None
+    assert store.rights.get_rights_request("u-shared") is None
 
 
 # -- authentication -----------------------------------------------------------------------------------

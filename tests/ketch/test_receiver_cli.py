@@ -118,7 +118,7 @@ def test_each_kind_gets_its_status(server, store):
     assert delete.json()["response"]["status"] == "pending"
     access = post(server, access_request())
     assert access.status_code == 200 and access.json()["kind"] == "AccessResponse"
-    assert store.get_rights_request("srv-r1").status == "pending"
+    assert store.rights.get_rights_request("srv-r1").status == "pending"
 
 
 def test_wrong_token_is_401_and_nothing_stored(server, store):

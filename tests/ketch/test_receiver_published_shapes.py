@@ -97,7 +97,7 @@ def test_every_published_request_is_answered_as_the_protocol_asks_and_stored(cli
     if body["apiVersion"] == "dsr/v1":
         assert response.json()["kind"] == kind.replace("Request", "Response")
         assert response.json()["response"] == {"status": "pending", "reason": "requested", "requestID": uid}
-        assert store.get_rights_request(uid).kind == kind
+        assert store.rights.get_rights_request(uid).kind == kind
 
 
 def test_published_shapes_all_accepted_none_answered_5xx(store, client, capsys):
@@ -116,7 +116,7 @@ def test_published_shapes_all_accepted_none_answered_5xx(store, client, capsys):
             f"answered 5xx {sum(a >= 500 for a in answers)}"
         )
     assert all(a in (200, 202, 204) for a in answers)
-    assert len(store.pending_rights_requests()) == sum(e["body"]["apiVersion"] == "dsr/v1" for e in PUBLISHED)
+    assert len(store.rights.pending_rights_requests()) == sum(e["body"]["apiVersion"] == "dsr/v1" for e in PUBLISHED)
     assert kinds == {
         "SubscriptionTopicRequest",
         "SubscriptionControlRequest",

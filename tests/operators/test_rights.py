@@ -27,7 +27,7 @@ def test_delete_request_removes_the_user_and_ketch_hears_completed(ketch, braze,
     assert braze.store.find_user(email="ada@example.com") is None
     assert braze.store.find_user(email="grace@example.com") is not None
     assert statuses(ketch, request_id) == [("in_progress", "requested"), ("completed", "executed")]
-    assert store.get_rights_request(request_id).notified_status == "completed"
+    assert store.rights.get_rights_request(request_id).notified_status == "completed"
 
 
 def test_access_request_returns_the_exported_profile_to_the_callback(ketch, braze):
@@ -57,8 +57,8 @@ def test_completed_requests_are_not_handled_twice(ketch, braze):
 
 
 def test_a_failed_callback_is_retried_on_the_next_run_without_redoing_the_work(ketch, braze, store, monkeypatch):
+    from airflow_provider_braze.ketch import rights_service as rights
     from airflow_provider_braze.ketch.callbacks import CallbackError
-    from airflow_provider_braze.operators import rights
 
     seed_braze_users(braze, emails=["ada@example.com"])
     request_id = ketch.send_delete_request(["ada@example.com"], "ada@example.com").uid
@@ -72,7 +72,7 @@ def test_a_failed_callback_is_retried_on_the_next_run_without_redoing_the_work(k
     monkeypatch.setattr(rights, "post_status_event", fail_on_completed)
     with pytest.raises(AirflowException, match=request_id):
         handle()
-    assert store.get_rights_request(request_id).status == "completed"
+    assert store.rights.get_rights_request(request_id).status == "completed"
     monkeypatch.setattr(rights, "post_status_event", real_post)
 
     assert handle()["notified_again"] == 1
@@ -175,6 +175,6 @@ def test_kinds_left_out_wait_for_another_task(ketch, braze, store):
 
     assert handle(kinds=["CorrectionRequest"])["corrected"] == 1
 
-    assert store.get_rights_request(delete_id).status == "pending"
-    assert store.get_rights_request(correction_id).status == "completed"
+    assert store.rights.get_rights_request(delete_id).status == "pending"
+    assert store.rights.get_rights_request(correction_id).status == "completed"
     assert handle(kinds=["DeleteRequest"])["deleted"] == 1

@@ -202,50 +202,51 @@ def test_pending_changes_load_the_payload_only_on_request(store):
     assert '"p-1"' in store.pending_changes(include_payload=True)[0].payload
 
 
-def test_mark_synced_marks_exactly_the_given_ids(store):
+def test_settling_synced_events_takes_exactly_the_given_ids_out_of_pending(store):
     ids = [_record(store, topic_request()) for _ in range(4)]
-    assert store.mark_synced([ids[0], ids[2]], "run-1") == 2
+    assert store.settle("run-1", synced=[ids[0], ids[2]]) == 2
     assert [e.event_id for e in store.pending_changes()] == [ids[1], ids[3]]
     assert store.unsynced_range() == EventRange(ids[1], ids[3], 2)
 
 
-def test_a_failed_run_that_marks_nothing_leaves_every_event_pending(store):
+def test_a_failed_run_that_settles_nothing_leaves_every_event_pending(store):
     ids = [_record(store, topic_request()) for _ in range(3)]
-    store.pending_changes()  # the run reads, then fails before marking
+    store.pending_changes()  # the run reads, then fails before settling
     assert [e.event_id for e in store.pending_changes()] == ids
 
 
-def test_marking_twice_counts_once(store):
+def test_settling_twice_counts_once(store):
     event_id = _record(store, topic_request())
-    assert store.mark_synced([event_id], "run-1") == 1
-    assert store.mark_synced([event_id], "run-2") == 0
+    assert store.settle("run-1", synced=[event_id]) == 1
+    assert store.settle("run-2", synced=[event_id]) == 0
 
 
-def test_marking_a_range_leaves_later_events_pending(store):
+def test_settling_the_events_of_a_range_leaves_later_events_pending(store):
     _record(store, topic_request())
     _record(store, control_request())
     seen = store.unsynced_range()
     late = _record(store, topic_request())
-    assert store.mark_synced(seen, "run-1") == 2
+    read = [e.event_id for e in store.pending_changes(upto_id=seen.last_id)]
+    assert store.settle("run-1", synced=read) == 2
     assert store.unsynced_range() == EventRange(late, late, 1)
-    assert store.mark_synced(EventRange(None, None, 0), "run-2") == 0
+    assert store.settle("run-2") == 0
 
 
-def test_marking_ignores_events_that_were_never_pending(store):
+def test_settling_ignores_events_that_were_never_pending(store):
     consent = _record(store, consent_request())
     rights = _record(store, delete_request())
-    assert store.mark_synced([consent, rights, 999_999], "run-1") == 0
+    assert store.settle("run-1", synced=[consent, rights, 999_999]) == 0
 
 
-def test_many_ids_can_be_marked_at_once(store):
+def test_many_ids_can_be_settled_at_once(store):
     ids = [_record(store, control_request()) for _ in range(30)]
-    assert store.mark_synced(ids * 40, "run-1") == 30  # duplicates and chunking
+    assert store.settle("run-1", synced=ids * 40) == 30  # duplicates and chunking
 
 
-def test_mark_skipped_takes_events_out_of_pending_with_the_reason(store):
+def test_settling_skipped_events_takes_them_out_of_pending_with_the_reason(store):
     skipped = _record(store, topic_request())
     kept = _record(store, topic_request())
-    assert store.mark_skipped([skipped], "run-1", "no subscription group mapped") == 1
+    assert store.settle("run-1", skipped={"no subscription group mapped": [skipped]}) == 1
     assert [e.event_id for e in store.pending_changes()] == [kept]
     with store.engine.connect() as conn:
         row = conn.execute(select(ketch_events).where(ketch_events.c.id == skipped)).one()
@@ -257,7 +258,7 @@ def test_mark_skipped_takes_events_out_of_pending_with_the_reason(store):
 
 def test_rights_request_starts_pending_with_its_callbacks(store):
     _record(store, delete_request(uid="r-1"))
-    request = store.get_rights_request("r-1")
+    request = store.rights.get_rights_request("r-1")
     assert (request.kind, request.status, request.reason, request.notified_status) == (
         "DeleteRequest",
         "pending",
@@ -275,70 +276,72 @@ def test_pending_rights_requests_lists_delete_and_access_oldest_first(store):
     _record(store, access_request(uid="r-a"))
     _record(store, delete_request(uid="r-d"))
     _record(store, topic_request())
-    assert [r.request_id for r in store.pending_rights_requests()] == ["r-a", "r-d"]
-    assert [r.request_id for r in store.pending_rights_requests(kinds=["DeleteRequest"])] == ["r-d"]
-    assert len(store.pending_rights_requests(limit=1)) == 1
+    assert [r.request_id for r in store.rights.pending_rights_requests()] == ["r-a", "r-d"]
+    assert [r.request_id for r in store.rights.pending_rights_requests(kinds=["DeleteRequest"])] == ["r-d"]
+    assert len(store.rights.pending_rights_requests(limit=1)) == 1
 
 
 def test_update_rights_request_moves_status_and_reason(store):
     _record(store, delete_request(uid="r-1"))
-    updated = store.update_rights_request("r-1", "in_progress", result_message="deleting", expected_completion_at=1.8e9)
+    updated = store.rights.update_rights_request(
+        "r-1", "in_progress", result_message="deleting", expected_completion_at=1.8e9
+    )
     assert (updated.status, updated.reason, updated.result_message) == ("in_progress", None, "deleting")
     assert updated.expected_completion_at == 1.8e9 and updated.completed_at is None
-    done = store.update_rights_request("r-1", "completed", "executed")
+    done = store.rights.update_rights_request("r-1", "completed", "executed")
     assert (done.status, done.reason, done.result_message) == ("completed", "executed", None)
     assert done.expected_completion_at == 1.8e9 and done.completed_at is not None
 
 
 def test_completed_rights_request_cannot_change(store):
     _record(store, delete_request(uid="r-1"))
-    store.update_rights_request("r-1", "completed", "no_match")
+    store.rights.update_rights_request("r-1", "completed", "no_match")
     with pytest.raises(RightsRequestClosed):
-        store.update_rights_request("r-1", "in_progress")
-    assert store.get_rights_request("r-1").reason == "no_match"
+        store.rights.update_rights_request("r-1", "in_progress")
+    assert store.rights.get_rights_request("r-1").reason == "no_match"
 
 
 def test_rights_request_leaves_the_pending_list_once_completed_and_notified(store):
     _record(store, delete_request(uid="r-1"))
-    store.mark_rights_request_notified("r-1", "pending")
-    assert [r.request_id for r in store.pending_rights_requests()] == ["r-1"]  # not completed yet
-    store.update_rights_request("r-1", "completed", "executed")
-    assert store.pending_rights_requests()[0].needs_notification  # completed, Ketch not told
-    store.mark_rights_request_notified("r-1", "completed")
-    assert store.pending_rights_requests() == []
+    store.rights.mark_rights_request_notified("r-1", "pending")
+    assert [r.request_id for r in store.rights.pending_rights_requests()] == ["r-1"]  # not completed yet
+    store.rights.update_rights_request("r-1", "completed", "executed")
+    assert store.rights.pending_rights_requests()[0].needs_notification  # completed, Ketch not told
+    store.rights.mark_rights_request_notified("r-1", "completed")
+    assert store.rights.pending_rights_requests() == []
 
 
 def test_access_results_are_kept_for_the_final_status_event(store):
     _record(store, access_request(uid="r-a"))
     result = AccessResult.inline_json({"external_id": "123"})
-    store.update_rights_request("r-a", "completed", "executed", results=[result])
-    assert store.get_rights_request("r-a").results == (result.to_dict(),)
+    store.rights.update_rights_request("r-a", "completed", "executed", results=[result])
+    assert store.rights.get_rights_request("r-a").results == (result.to_dict(),)
 
 
 def test_access_results_over_ketch_limits_are_refused(store):
     _record(store, access_request(uid="r-a"))
     big = AccessResult.inline_json({"blob": "x" * 600_000})
     with pytest.raises(ValueError):
-        store.update_rights_request("r-a", "completed", "executed", results=[big, big])
-    assert store.get_rights_request("r-a").status == "pending"
+        store.rights.update_rights_request("r-a", "completed", "executed", results=[big, big])
+    assert store.rights.get_rights_request("r-a").status == "pending"
 
 
 def test_unknown_status_or_reason_is_refused(store):
     _record(store, delete_request(uid="r-1"))
     with pytest.raises(ValueError):
-        store.update_rights_request("r-1", "done")
+        store.rights.update_rights_request("r-1", "done")
     with pytest.raises(ValueError):
-        store.update_rights_request("r-1", "completed", "because")
+        store.rights.update_rights_request("r-1", "completed", "because")
     with pytest.raises(ValueError):
-        store.mark_rights_request_notified("r-1", "done")
+        store.rights.mark_rights_request_notified("r-1", "done")
 
 
 def test_unknown_rights_request_is_reported(store):
-    assert store.get_rights_request("missing") is None
+    assert store.rights.get_rights_request("missing") is None
     with pytest.raises(RightsRequestNotFound):
-        store.update_rights_request("missing", "in_progress")
+        store.rights.update_rights_request("missing", "in_progress")
     with pytest.raises(RightsRequestNotFound):
-        store.mark_rights_request_notified("missing", "pending")
+        store.rights.mark_rights_request_notified("missing", "pending")
 
 
 # -- SQLite specifics ---------------------------------------------------------------------------------

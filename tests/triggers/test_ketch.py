@@ -115,7 +115,7 @@ async def test_counts_only_changes_after_after_id(ketch_conn, store):
 @pytest.mark.asyncio
 async def test_synced_changes_do_not_count(ketch_conn, store):
     ids = record(store, topic_request(), topic_request())
-    store.mark_synced(ids, "run-1")
+    store.settle("run-1", synced=ids)
     (event,) = await run_trigger(trigger_for(seconds=0.2))
     assert event.payload["status"] == "timeout"
 

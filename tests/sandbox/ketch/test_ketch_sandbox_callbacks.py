@@ -37,7 +37,7 @@ def post_callback(url: str, body, headers: dict | None = None) -> requests.Respo
 
 def test_status_events_posted_to_the_stored_callback_are_recorded_in_order(ketch, store):
     uid = ketch.send_delete_request(EMAIL).uid
-    (callback,) = store.get_rights_request(uid).callbacks  # what the provider will use
+    (callback,) = store.rights.get_rights_request(uid).callbacks  # what the provider will use
     for status, reason in [("in_progress", None), ("completed", "executed")]:
         answer = post_callback(callback.url, delete_event(uid, status, reason), headers=callback.headers)
         assert answer.status_code == 200

@@ -105,7 +105,7 @@ def test_rights_request_is_answered_pending_and_carries_a_callback_to_the_sandbo
     answer = delivery.json()
     assert answer["kind"] == ("DeleteResponse" if kind == "delete" else "AccessResponse")
     assert answer["response"]["status"] == "pending" and answer["response"]["requestID"] == delivery.uid
-    stored = store.get_rights_request(delivery.uid)
+    stored = store.rights.get_rights_request(delivery.uid)
     assert stored.status == "pending"
     assert [c.url for c in stored.callbacks] == [f"{ketch.url}/callbacks/{delivery.uid}"]
     assert stored.callbacks[0].headers == {"Authorization": f"Bearer {CALLBACK_TOKEN}"}
