@@ -99,6 +99,39 @@ KETCH_CONN_FIELDS = {
 }
 
 
+#: The services the provider integrates, with their documentation.
+INTEGRATIONS = [
+    {
+        "integration-name": "Braze",
+        "external-doc-url": "https://www.braze.com/docs/api/basics",
+        "tags": ["service"],
+    },
+    {
+        "integration-name": "Ketch",
+        "external-doc-url": "https://developers.ketch.com/docs/webhooks-1",
+        "tags": ["service"],
+    },
+]
+
+#: The connection types and the fields Airflow's connection form shows for each.
+CONNECTION_TYPES = [
+    {
+        "connection-type": "braze",
+        "hook-class-name": "airflow_provider_braze.hooks.braze.BrazeHook",
+        "hook-name": "Braze",
+        "ui-field-behaviour": BRAZE_UI_FIELD_BEHAVIOUR,
+        "conn-fields": BRAZE_CONN_FIELDS,
+    },
+    {
+        "connection-type": "ketch",
+        "hook-class-name": "airflow_provider_braze.hooks.ketch.KetchHook",
+        "hook-name": "Ketch",
+        "ui-field-behaviour": KETCH_UI_FIELD_BEHAVIOUR,
+        "conn-fields": KETCH_CONN_FIELDS,
+    },
+]
+
+
 def get_provider_info() -> dict:
     """Return this provider's metadata (validated by Airflow against its provider-info schema)."""
     return {
@@ -107,18 +140,7 @@ def get_provider_info() -> dict:
         "description": "Braze (customer engagement) and Ketch (consent) for Apache Airflow: warehouse exports "
         "in every Treasure Data mode, Ketch preference sync, Cloud Data Ingestion.",
         "versions": [__version__],
-        "integrations": [
-            {
-                "integration-name": "Braze",
-                "external-doc-url": "https://www.braze.com/docs/api/basics",
-                "tags": ["service"],
-            },
-            {
-                "integration-name": "Ketch",
-                "external-doc-url": "https://developers.ketch.com/docs/webhooks-1",
-                "tags": ["service"],
-            },
-        ],
+        "integrations": INTEGRATIONS,
         "hooks": [
             {"integration-name": "Braze", "python-modules": ["airflow_provider_braze.hooks.braze"]},
             {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.hooks.ketch"]},
@@ -145,20 +167,5 @@ def get_provider_info() -> dict:
             {"integration-name": "Ketch", "python-modules": ["airflow_provider_braze.triggers.ketch"]},
         ],
         "extra-links": ["airflow_provider_braze.ui.links.BrazeSyncRunLink"],
-        "connection-types": [
-            {
-                "connection-type": "braze",
-                "hook-class-name": "airflow_provider_braze.hooks.braze.BrazeHook",
-                "hook-name": "Braze",
-                "ui-field-behaviour": BRAZE_UI_FIELD_BEHAVIOUR,
-                "conn-fields": BRAZE_CONN_FIELDS,
-            },
-            {
-                "connection-type": "ketch",
-                "hook-class-name": "airflow_provider_braze.hooks.ketch.KetchHook",
-                "hook-name": "Ketch",
-                "ui-field-behaviour": KETCH_UI_FIELD_BEHAVIOUR,
-                "conn-fields": KETCH_CONN_FIELDS,
-            },
-        ],
+        "connection-types": CONNECTION_TYPES,
     }

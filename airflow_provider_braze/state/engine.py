@@ -16,6 +16,7 @@ Nothing here creates tables; see :mod:`.schema`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,43 +93,46 @@ def create_state_engine(
             # A thread waits for the connection as long as a writer would wait for SQLite's lock.
             engine_kwargs.setdefault("pool_timeout", sqlite_busy_timeout)
     engine = create_engine(url, connect_args=connect_args, **engine_kwargs)
-    busy_ms = int(sqlite_busy_timeout * 1000)
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _begin)
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            if not memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
-            # 64 MiB of page cache instead of 2: the sync ledger looks up and writes users at random
-            # across millions of rows, and every cache miss is a read from disk.
-            cursor.execute("PRAGMA cache_size = -65536")
-            # Reads through a memory map cost no system call per page (measured: a million-user
-            # ledger's lookups take half the time). Writes still go through the WAL. 256 MiB covers a
-            # million users; the mapped pages are page cache, counted in RSS but reclaimable.
-            if memory_map:
-                cursor.execute("PRAGMA mmap_size = 268435456")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        options = conn.get_execution_options()
-        if not options.get(_WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN")
-            return
-        # The level cannot change inside a transaction: it is set for each one before BEGIN. In WAL
-        # mode NORMAL skips the fsync at commit; a later FULL commit makes it durable too.
-        conn.exec_driver_sql(
-            "PRAGMA synchronous = NORMAL" if options.get(_LOSABLE_OPTION) else "PRAGMA synchronous = FULL"
-        )
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    pragmas = functools.partial(
+        _sqlite_pragmas, busy_ms=int(sqlite_busy_timeout * 1000), wal=not memory, memory_map=memory_map
+    )
+    event.listen(engine, "connect", pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int, wal: bool, memory_map: bool) -> None:
+    """Set up each new SQLite connection of a state store."""
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        if wal:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        # 64 MiB of page cache instead of 2: the sync ledger looks up and writes users at random
+        # across millions of rows, and every cache miss is a read from disk.
+        cursor.execute("PRAGMA cache_size = -65536")
+        # Reads through a memory map cost no system call per page (measured: a million-user
+        # ledger's lookups take half the time). Writes still go through the WAL. 256 MiB covers a
+        # million users; the mapped pages are page cache, counted in RSS but reclaimable.
+        if memory_map:
+            cursor.execute("PRAGMA mmap_size = 268435456")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Begin a SQLite transaction: ``BEGIN IMMEDIATE`` for writes, at the durability they asked for."""
+    options = conn.get_execution_options()
+    if not options.get(_WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # The level cannot change inside a transaction: it is set for each one before BEGIN. In WAL
+    # mode NORMAL skips the fsync at commit; a later FULL commit makes it durable too.
+    conn.exec_driver_sql("PRAGMA synchronous = NORMAL" if options.get(_LOSABLE_OPTION) else "PRAGMA synchronous = FULL")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
