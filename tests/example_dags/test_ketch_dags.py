@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from example_dags.ketch_settings import SUBSCRIPTION_GROUPS
-from tests.helpers.secrets import CALLBACK_TOKEN, TEST_API_KEY, TEST_KETCH_TOKEN
+from tests.helpers.ketch import ketch_sending_to
+from tests.helpers.secrets import TEST_API_KEY
 
 STATE = {"granted": "subscribed", "denied": "unsubscribed"}
 
@@ -20,23 +19,8 @@ def ketch_env(tmp_path):
     """A receiver over a fresh state store, the Ketch sandbox sending to it, and ``ketch_default`` for the DAGs."""
     state_url = f"sqlite:///{tmp_path / 'ketch_state.db'}"
     store = KetchEventStore(state_url)
-    with (
-        UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="receiver") as receiver,
-        KetchSandbox(
-            receiver.url + "/ketch/webhook",
-            TEST_KETCH_TOKEN,
-            organization="sandbox",
-            callback_token=CALLBACK_TOKEN,
-            retry=DeliveryRetry(delay=0.0),
-        ) as ketch,
-    ):
-        conn = {
-            "conn_type": "ketch",
-            "login": "sandbox",
-            "password": TEST_KETCH_TOKEN,
-            "extra": {"state_url": state_url},
-        }
-        yield ketch, store, {"AIRFLOW_CONN_KETCH_DEFAULT": json.dumps(conn)}
+    with ketch_sending_to(store, "sandbox", state_url) as (ketch, conn):
+        yield ketch, store, {"AIRFLOW_CONN_KETCH_DEFAULT": conn}
     store.dispose()
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_braze.ketch.events import normalise
 from airflow_provider_braze.ketch.models import parse_request
+from airflow_provider_braze.ketch.receiver import create_receiver_app
+from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
 from airflow_provider_braze.state import KetchEventStore
 from tests.helpers.ketch_payloads import TENANT
-from tests.helpers.secrets import TEST_API_KEY, TEST_KETCH_TOKEN
+from tests.helpers.secrets import CALLBACK_TOKEN, TEST_API_KEY, TEST_KETCH_TOKEN
 
 #: A local web API emulator address: plain http is allowed to loopback only.
 WEB_API = "http://127.0.0.1:8086/web/v2"
@@ -51,3 +55,26 @@ def seed_braze_users(braze, *, emails=(), external_ids=(), phones=()) -> None:
             timeout=10,
         )
         assert response.status_code == 201, response.text
+
+
+@contextlib.contextmanager
+def ketch_sending_to(store: KetchEventStore, organization: str, state_url: str) -> Iterator[tuple[KetchSandbox, str]]:
+    """A real receiver over ``store`` and the Ketch sandbox sending to it without retry pauses; yields the
+    sandbox and the ``AIRFLOW_CONN_KETCH_DEFAULT`` value that points the Ketch hook at ``state_url``."""
+    conn = {
+        "conn_type": "ketch",
+        "login": organization,
+        "password": TEST_KETCH_TOKEN,
+        "extra": {"state_url": state_url},
+    }
+    with (
+        UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="ketch-receiver") as receiver,
+        KetchSandbox(
+            receiver.url + "/ketch/webhook",
+            TEST_KETCH_TOKEN,
+            organization=organization,
+            callback_token=CALLBACK_TOKEN,
+            retry=DeliveryRetry(delay=0.0),
+        ) as sandbox,
+    ):
+        yield sandbox, json.dumps(conn)

@@ -6,31 +6,16 @@ The Ketch sandbox sends real webhooks to the provider's receiver, which stores t
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from airflow_provider_braze.ketch.receiver import create_receiver_app
-from airflow_provider_braze.sandbox.ketch import DeliveryRetry, KetchSandbox, UvicornThread
-from tests.helpers.ketch import GROUPS
-from tests.helpers.secrets import CALLBACK_TOKEN, TEST_KETCH_TOKEN
+from tests.helpers.ketch import GROUPS, ketch_sending_to
 
 
 @pytest.fixture
 def ketch(store, state_url, monkeypatch):
     """A Ketch sandbox sending to a real receiver over ``store``; ``ketch_default`` points at the store."""
-    conn = {"conn_type": "ketch", "login": "axonic", "password": TEST_KETCH_TOKEN, "extra": {"state_url": state_url}}
-    monkeypatch.setenv("AIRFLOW_CONN_KETCH_DEFAULT", json.dumps(conn))
-    with (
-        UvicornThread(create_receiver_app(store, TEST_KETCH_TOKEN), name="ketch-receiver") as receiver,
-        KetchSandbox(
-            receiver.url + "/ketch/webhook",
-            TEST_KETCH_TOKEN,
-            organization="axonic",
-            callback_token=CALLBACK_TOKEN,
-            retry=DeliveryRetry(delay=0.0),
-        ) as sandbox,
-    ):
+    with ketch_sending_to(store, "axonic", state_url) as (sandbox, conn):
+        monkeypatch.setenv("AIRFLOW_CONN_KETCH_DEFAULT", conn)
         yield sandbox
 
 
