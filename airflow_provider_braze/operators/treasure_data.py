@@ -6,17 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator, BrazeExportMisconfigured
-from airflow_provider_braze.records import Mode, RecordBuilder, RecordType, get_builder, parse_mode, parse_record_type
-
-#: Options each mode's builder takes beyond ``pre_formatted_fields``.
-_MODE_OPTIONS: dict[tuple[Mode, RecordType | None], tuple[str, ...]] = {
-    (Mode.TRACK, RecordType.ATTRIBUTES): ("null_handling", "update_existing_only", "merge_objects"),
-    (Mode.TRACK, RecordType.EVENTS): ("update_existing_only",),
-    (Mode.TRACK, RecordType.PURCHASES): ("update_existing_only",),
-    (Mode.NEW_ALIAS, None): (),
-    (Mode.IDENTIFY, None): ("prioritization",),
-    (Mode.DELETE, None): ("prioritization",),
-}
+from airflow_provider_braze.records import RecordBuilder, get_builder
 
 
 class BrazeExportOperator(BrazeExportBaseOperator):
@@ -69,24 +59,14 @@ class BrazeExportOperator(BrazeExportBaseOperator):
         self.check_builder("mode", "track_record_type", "prioritization")
 
     def record_builder(self) -> RecordBuilder:
-        mode = parse_mode(self.mode)
-        record_type = None
-        if mode is Mode.TRACK:
-            if not self.track_record_type:
-                raise ValueError(
-                    "The User - Track mode needs track_record_type: User Profile Attributes, Custom Events or "
-                    "Purchases (or attributes, events, purchases)."
-                )
-            record_type = parse_record_type(self.track_record_type)
-        elif self.track_record_type is not None:
-            raise ValueError(f"track_record_type applies to the User - Track mode only, not to {self.mode!r}.")
-        allowed = _MODE_OPTIONS[mode, record_type]
-        given = {
-            name: getattr(self, name)
-            for name in ("null_handling", "update_existing_only", "merge_objects", "prioritization")
-            if getattr(self, name) is not None
-        }
-        misplaced = sorted(set(given) - set(allowed))
-        if misplaced:
-            raise ValueError(f"{', '.join(misplaced)} do not apply to mode {self.mode!r}.")
-        return get_builder(mode, record_type, pre_formatted_fields=self.pre_formatted_fields, **given)
+        # The builder of the mode says which options it takes; one it does not take is an error.
+        return get_builder(
+            self.mode,
+            self.track_record_type,
+            record_type_argument="track_record_type",
+            pre_formatted_fields=self.pre_formatted_fields,
+            null_handling=self.null_handling,
+            update_existing_only=self.update_existing_only,
+            merge_objects=self.merge_objects,
+            prioritization=self.prioritization,
+        )

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
-from airflow_provider_braze.records import (
-    AttributesBuilder,
-    DeleteBuilder,
-    EventsBuilder,
-    IdentifyBuilder,
-    NewAliasBuilder,
-    PurchasesBuilder,
-    RecordBuilder,
-    RecordType,
-    parse_record_type,
-)
+from airflow_provider_braze.records import Mode, RecordBuilder, get_builder
 
 
 class BrazeTrackUsersOperator(BrazeExportBaseOperator):
@@ -38,8 +28,8 @@ class BrazeTrackUsersOperator(BrazeExportBaseOperator):
 
     :param record_type: ``attributes``, ``events`` or ``purchases`` (Treasure Data's
         ``User Profile Attributes``, ``Custom Events``, ``Purchases`` too).
-    :param null_handling: attributes only: ``skip`` leaves NULL columns out; ``unset`` sends them
-        as null, which removes the attribute in Braze.
+    :param null_handling: attributes only: ``skip`` (the default) leaves NULL columns out; ``unset``
+        sends them as null, which removes the attribute in Braze.
     :param update_existing_only: ``_update_existing_only`` for every object, unless a column of
         that name says otherwise for a row.
     :param merge_objects: attributes only: ``_merge_objects`` for nested-object updates.
@@ -51,7 +41,7 @@ class BrazeTrackUsersOperator(BrazeExportBaseOperator):
         self,
         *,
         record_type: str = "attributes",
-        null_handling: str = "skip",
+        null_handling: str | None = None,
         update_existing_only: bool | None = None,
         merge_objects: bool | None = None,
         **kwargs: Any,
@@ -64,18 +54,15 @@ class BrazeTrackUsersOperator(BrazeExportBaseOperator):
         self.check_builder("record_type")
 
     def record_builder(self) -> RecordBuilder:
-        record_type = parse_record_type(self.record_type)
-        if record_type is RecordType.ATTRIBUTES:
-            return AttributesBuilder(
-                null_handling=self.null_handling,
-                update_existing_only=self.update_existing_only,
-                merge_objects=self.merge_objects,
-                pre_formatted_fields=self.pre_formatted_fields,
-            )
-        if self.null_handling != "skip" or self.merge_objects is not None:
-            raise ValueError("null_handling and merge_objects apply to record_type='attributes' only.")
-        builder = EventsBuilder if record_type is RecordType.EVENTS else PurchasesBuilder
-        return builder(update_existing_only=self.update_existing_only, pre_formatted_fields=self.pre_formatted_fields)
+        # The record type's builder says which options it takes; one it does not take is an error.
+        return get_builder(
+            Mode.TRACK,
+            self.record_type,
+            pre_formatted_fields=self.pre_formatted_fields,
+            null_handling=self.null_handling,
+            update_existing_only=self.update_existing_only,
+            merge_objects=self.merge_objects,
+        )
 
 
 class BrazeNewAliasOperator(BrazeExportBaseOperator):
@@ -88,11 +75,14 @@ class BrazeNewAliasOperator(BrazeExportBaseOperator):
     """
 
     def record_builder(self) -> RecordBuilder:
-        return NewAliasBuilder(pre_formatted_fields=self.pre_formatted_fields)
+        return get_builder(Mode.NEW_ALIAS, pre_formatted_fields=self.pre_formatted_fields)
 
 
 class _PrioritizedExportOperator(BrazeExportBaseOperator):
     """An export whose email and phone rows need Braze's ``prioritization`` (identify, delete)."""
+
+    #: The mode whose builder makes the rows' objects.
+    export_mode: ClassVar[Mode]
 
     template_fields: Sequence[str] = (*BrazeExportBaseOperator.template_fields, "prioritization")
 
@@ -101,11 +91,10 @@ class _PrioritizedExportOperator(BrazeExportBaseOperator):
         self.prioritization = prioritization
         self.check_builder("prioritization")
 
-    def _options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"pre_formatted_fields": self.pre_formatted_fields}
-        if self.prioritization is not None:
-            options["prioritization"] = self.prioritization
-        return options
+    def record_builder(self) -> RecordBuilder:
+        return get_builder(
+            self.export_mode, pre_formatted_fields=self.pre_formatted_fields, prioritization=self.prioritization
+        )
 
 
 class BrazeIdentifyUsersOperator(_PrioritizedExportOperator):
@@ -121,8 +110,7 @@ class BrazeIdentifyUsersOperator(_PrioritizedExportOperator):
         ``least_recently_updated``); default ``["unidentified", "most_recently_updated"]``.
     """
 
-    def record_builder(self) -> RecordBuilder:
-        return IdentifyBuilder(**self._options())
+    export_mode = Mode.IDENTIFY
 
 
 class BrazeDeleteUsersOperator(_PrioritizedExportOperator):
@@ -136,5 +124,4 @@ class BrazeDeleteUsersOperator(_PrioritizedExportOperator):
     :param prioritization: for email rows, which profile is deleted when several share the email.
     """
 
-    def record_builder(self) -> RecordBuilder:
-        return DeleteBuilder(**self._options())
+    export_mode = Mode.DELETE

@@ -18,9 +18,11 @@ from airflow_provider_braze.records.builder import RecordBuilder, RowBuilder
 from airflow_provider_braze.records.delete import DeleteBuilder
 from airflow_provider_braze.records.events import EventsBuilder, PurchasesBuilder
 from airflow_provider_braze.records.modes import (
+    BUILDERS,
     ENDPOINTS,
     Mode,
     RecordType,
+    builder_class,
     endpoint_for,
     get_builder,
     parse_mode,
@@ -28,6 +30,7 @@ from airflow_provider_braze.records.modes import (
 )
 
 __all__ = [
+    "BUILDERS",
     "ENDPOINTS",
     "AttributesBuilder",
     "DeleteBuilder",
@@ -39,6 +42,7 @@ __all__ = [
     "RecordBuilder",
     "RecordType",
     "RowBuilder",
+    "builder_class",
     "endpoint_for",
     "get_builder",
     "parse_mode",

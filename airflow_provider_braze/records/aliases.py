@@ -22,6 +22,7 @@ from airflow_provider_braze.records.identifiers import (
     phone_number,
     prioritization,
 )
+from airflow_provider_braze.records.kinds import Mode
 
 
 class NewAliasBuilder(RowBuilder):
@@ -34,6 +35,8 @@ class NewAliasBuilder(RowBuilder):
     :param empty_as_null: treat ``""`` as a missing value.
     """
 
+    mode = Mode.NEW_ALIAS
+    td_modes = ("User - New Alias",)
     endpoint = "users/alias/new"
     key = "user_aliases"
 
@@ -77,6 +80,8 @@ class IdentifyBuilder(PrioritizedBuilder):
     :param empty_as_null: treat ``""`` as a missing value.
     """
 
+    mode = Mode.IDENTIFY
+    td_modes = ("User - Identify", "User - Identifying")
     endpoint = "users/identify"
 
     priorities = IDENTIFY_PRIORITIES

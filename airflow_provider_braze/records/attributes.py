@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_provider_braze.records.builder import Converter, RowBuilder, RowError
 from airflow_provider_braze.records.identifiers import TRACK_IDENTITY_COLUMNS, TrackIdentity
+from airflow_provider_braze.records.kinds import Mode, RecordType
 from airflow_provider_braze.records.nested import custom_value
 from airflow_provider_braze.records.profile import PROFILE_FIELDS
 from airflow_provider_braze.records.rules import custom_attribute_key_problem
@@ -59,6 +60,10 @@ class AttributesBuilder(RowBuilder):
     :param empty_as_null: treat ``""`` as a missing value (default, as CSV cannot tell them apart).
     """
 
+    mode = Mode.TRACK
+    record_type = RecordType.ATTRIBUTES
+    td_modes = ("User - Track",)
+    td_record_type = "User Profile Attributes"
     endpoint = "users/track"
     key = "attributes"
 

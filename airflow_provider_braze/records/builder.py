@@ -10,9 +10,10 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import Any, ClassVar, Protocol, overload, runtime_checkable
 
 from airflow_provider_braze.braze.items import InvalidRecord, Item
+from airflow_provider_braze.records.kinds import Mode, RecordType
 from airflow_provider_braze.records.values import Invalid, field_list, parse_json
 
 #: Sparse JSON Lines rows can produce many column sets; past this many plans the cache starts over.
@@ -70,7 +71,10 @@ FAULTY: Any = _Faulty()
 class RowBuilder(abc.ABC):
     """Shared machinery: plan caching, missing values, ``pre_formatted_fields``, invalid records.
 
-    Subclasses implement :meth:`plan` (once per column set) and :meth:`make` (once per row).
+    Subclasses implement :meth:`plan` (once per column set) and :meth:`make` (once per row), and
+    declare what they serve: :attr:`mode`, :attr:`record_type`, :attr:`endpoint` and Treasure Data's
+    names for them. Their keyword options are their constructor's keyword parameters.
+    :mod:`~airflow_provider_braze.records.modes` builds every table of modes from these declarations.
 
     :param pre_formatted_fields: columns whose text is JSON to send as arrays, objects or typed
         values (Treasure Data's parameter): a list or a comma-separated string.
@@ -78,6 +82,15 @@ class RowBuilder(abc.ABC):
         value from a NULL, and Braze would store ``""`` as a real value, so this is on by default.
     """
 
+    #: The export mode the builder serves.
+    mode: ClassVar[Mode]
+    #: Under ``track``, the ``/users/track`` array the builder fills; ``None`` for the other modes.
+    record_type: ClassVar[RecordType | None] = None
+    #: Treasure Data's spellings of :attr:`mode` (its connector's ``mode`` values).
+    td_modes: ClassVar[tuple[str, ...]] = ()
+    #: Under ``track``, Treasure Data's spelling of :attr:`record_type` (its ``track_record_type``).
+    td_record_type: ClassVar[str | None] = None
+    #: The catalogue name of the endpoint the objects are for (``users/track``).
     endpoint: str = ""
 
     def __init__(

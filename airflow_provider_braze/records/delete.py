@@ -22,6 +22,7 @@ from airflow_provider_braze.records.identifiers import (
     phone_number,
     prioritization,
 )
+from airflow_provider_braze.records.kinds import Mode
 
 #: Identifier column, the ``/users/delete`` array it goes to, and its rule; in the order reasons list them.
 _SINGLE = (
@@ -52,6 +53,8 @@ class DeleteBuilder(PrioritizedBuilder):
     :param empty_as_null: treat ``""`` as a missing value.
     """
 
+    mode = Mode.DELETE
+    td_modes = ("User - Delete",)
     endpoint = "users/delete"
 
     priorities = DELETE_PRIORITIES

@@ -18,6 +18,7 @@ from typing import Any
 
 from airflow_provider_braze.records.builder import Converter, RowBuilder, RowError, required
 from airflow_provider_braze.records.identifiers import TRACK_IDENTITY_COLUMNS, TrackIdentity
+from airflow_provider_braze.records.kinds import Mode, RecordType
 from airflow_provider_braze.records.rules import (
     MAX_EVENT_PROPERTIES_BYTES,
     MAX_PURCHASE_PROPERTIES_BYTES,
@@ -100,6 +101,8 @@ class _Plan:
 class _TrackObjectBuilder(RowBuilder):
     """The frame shared by events and purchases; subclasses add their own fields in :meth:`fields`."""
 
+    mode = Mode.TRACK
+    td_modes = ("User - Track",)
     endpoint = "users/track"
     key = ""
     own_columns: frozenset[str] = frozenset()
@@ -208,6 +211,8 @@ class EventsBuilder(_TrackObjectBuilder):
     :param empty_as_null: treat ``""`` as a missing value.
     """
 
+    record_type = RecordType.EVENTS
+    td_record_type = "Custom Events"
     key = "events"
     own_columns = frozenset({"name"})
     max_properties_bytes = MAX_EVENT_PROPERTIES_BYTES
@@ -247,6 +252,8 @@ class PurchasesBuilder(_TrackObjectBuilder):
     :param empty_as_null: treat ``""`` as a missing value.
     """
 
+    record_type = RecordType.PURCHASES
+    td_record_type = "Purchases"
     key = "purchases"
     own_columns = frozenset({"product_id", "currency", "price", "quantity"})
     max_properties_bytes = MAX_PURCHASE_PROPERTIES_BYTES

@@ -6,6 +6,7 @@ import pytest
 
 from airflow_provider_braze.braze.endpoints import CATALOGUE
 from airflow_provider_braze.records import (
+    BUILDERS,
     AttributesBuilder,
     DeleteBuilder,
     EventsBuilder,
@@ -15,6 +16,7 @@ from airflow_provider_braze.records import (
     PurchasesBuilder,
     RecordBuilder,
     RecordType,
+    builder_class,
     endpoint_for,
     get_builder,
     parse_mode,
@@ -131,7 +133,7 @@ def test_builder_item_keys_are_body_keys_of_its_endpoint():
 
 
 def test_track_without_record_type_raises_value_error():
-    with pytest.raises(ValueError, match="needs a record_type"):
+    with pytest.raises(ValueError, match="needs record_type"):
         get_builder("User - Track")
 
 
@@ -150,3 +152,35 @@ def test_get_builder_passes_options_to_the_builder():
 def test_unknown_option_raises_type_error():
     with pytest.raises(TypeError):
         get_builder("delete", prioritisation=["identified"])
+
+
+def test_every_mode_table_is_read_from_the_builders_declarations():
+    for builder in BUILDERS:
+        for spelling in (builder.mode.value, *builder.td_modes):
+            assert parse_mode(spelling) is builder.mode
+        assert endpoint_for(builder.mode) == builder.endpoint
+        assert builder.endpoint in CATALOGUE
+        if builder.record_type is not None:
+            assert parse_record_type(builder.td_record_type) is builder.record_type
+            assert builder_class(builder.mode, builder.td_record_type) is builder
+        else:
+            assert builder_class(builder.mode) is builder
+
+
+def test_an_option_another_mode_takes_is_refused_naming_option_mode_and_record_type():
+    refused = r"^null_handling, prioritization do not apply to mode 'track' with record_type 'events'"
+    with pytest.raises(ValueError, match=refused):
+        get_builder("track", "events", null_handling="unset", prioritization=["identified"])
+
+
+def test_an_option_given_as_none_counts_as_not_given():
+    builder = get_builder("User - Delete", null_handling=None, prioritization=None)
+
+    assert builder.prioritization == DeleteBuilder().prioritization
+
+
+def test_the_caller_names_its_record_type_argument_in_errors():
+    with pytest.raises(ValueError, match="'User - Track' needs track_record_type"):
+        get_builder("User - Track", record_type_argument="track_record_type")
+    with pytest.raises(ValueError, match=r"^track_record_type applies only to the 'track' mode, not to 'delete'"):
+        get_builder("delete", "events", record_type_argument="track_record_type")
