@@ -13,7 +13,6 @@ from typing import Any
 
 from airflow_provider_braze.records.identifiers import email_address, phone_number
 from airflow_provider_braze.records.rules import (
-    MAX_TEXT,
     braze_time,
     calendar_date,
     choice,
@@ -22,7 +21,16 @@ from airflow_provider_braze.records.rules import (
     text,
     time_zone_name,
 )
-from airflow_provider_braze.records.values import Invalid, parse_json, plain, show, to_bool, to_number, type_name
+from airflow_provider_braze.records.values import (
+    MAX_TEXT,
+    Invalid,
+    parse_json,
+    plain,
+    show,
+    to_bool,
+    to_number,
+    type_name,
+)
 
 GENDERS = ("M", "F", "O", "N", "P")
 SUBSCRIBE_STATES = ("opted_in", "subscribed", "unsubscribed")

@@ -21,10 +21,8 @@ from functools import cache
 from typing import Any, cast
 
 from airflow_provider_braze.records.currencies import ISO_4217
-from airflow_provider_braze.records.values import Invalid, checked_text, iso_datetime, show, type_name
+from airflow_provider_braze.records.values import MAX_TEXT, Invalid, checked_text, iso_datetime, show, type_name
 
-#: Longest string value, attribute key or property key Braze stores (all three object pages).
-MAX_TEXT = 255
 #: Largest nested custom attribute (object or array of objects), per Braze's nested custom attributes page
 #: (https://www.braze.com/docs/user_guide/data/custom_data/custom_attributes/nested_custom_attribute_support).
 #: Braze says "100 KB"; we count 100,000 bytes of compact UTF-8 JSON, the stricter reading, because one

@@ -27,6 +27,8 @@ class Invalid(ValueError):
 #: The integers a JSON number can carry to Braze unchanged: signed 64-bit. Braze's pages give no
 #: range, and JSON parsers store larger integers as floats (losing digits) or refuse them.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+#: Longest string value, attribute key or property key Braze stores (all three object pages).
+MAX_TEXT = 255
 
 
 def checked_int(value: int) -> int:
@@ -39,6 +41,26 @@ def checked_int(value: int) -> int:
     digits = str(value)
     shown = digits if len(digits) <= 24 else f"{digits[:8]}...({len(digits)} digits)"
     raise Invalid(f"{shown} is beyond the 64-bit integer range (±9,223,372,036,854,775,807)")
+
+
+def checked_float(value: float) -> float:
+    """A finite float.
+
+    :raises Invalid: for ``nan`` and the infinities, which have no JSON form.
+    """
+    if not math.isfinite(value):
+        raise Invalid(f"{value} is not a finite number")
+    return value
+
+
+def limited_text(value: str) -> str:
+    """Text of at most :data:`MAX_TEXT` characters that Braze can store (see :func:`checked_text`).
+
+    :raises Invalid: naming the length, or the character at fault.
+    """
+    if len(value) > MAX_TEXT:
+        raise Invalid(f"is {len(value)} characters long, above Braze's limit of {MAX_TEXT}")
+    return checked_text(value)
 
 
 def checked_text(value: str) -> str:
@@ -145,9 +167,7 @@ def to_number(value: Any) -> int | float:
     if isinstance(value, int):
         return checked_int(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Invalid(f"{value} is not a finite number")
-        return value
+        return checked_float(value)
     if isinstance(value, Decimal):
         return decimal_number(value)
     if isinstance(value, str):
@@ -220,20 +240,18 @@ def plain(value: Any) -> Any:
 
     :raises Invalid: for binary data, non-finite numbers and types JSON cannot carry.
     """
+    # The common values (plain ASCII text, integers, finite floats) are accepted inline, without a
+    # call; the checked_* functions, which hold every refusal, run only when there is more to see.
+    # nested.custom_value() and events.property_value() have the same fast path, for the same reason.
     kind = type(value)
     if kind is str:
-        # The checks inline for plain ASCII text (most values); the call only when there is more to see.
-        # nested.custom_value(), nested._nested() and events.property_value() repeat these scalar checks
-        # rather than call plain(), for the same reason: keep them in step.
         return value if value.isascii() and "\x00" not in value else checked_text(value)
     if kind is int:
         return value if INT_MIN <= value <= INT_MAX else checked_int(value)
     if kind is bool or value is None:
         return value
     if kind is float:
-        if not math.isfinite(value):
-            raise Invalid(f"{value} is not a finite number")
-        return value
+        return value if math.isfinite(value) else checked_float(value)
     if isinstance(value, datetime):
         return iso_datetime(value)
     if isinstance(value, date):

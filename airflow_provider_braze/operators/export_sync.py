@@ -1,0 +1,142 @@
+"""An export's sync ledger: the run it opens, the options it checks, and how it closes.
+
+Attribute, event and purchase exports consult the durable sync ledger
+(:mod:`airflow_provider_braze.incremental`) to send only what is not done yet; the other modes run
+without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.incremental import IncrementalSync
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_braze.incremental.partitions import Partition
+    from airflow_provider_braze.ledger import ExportLedger
+    from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
+    from airflow_provider_braze.records import RecordBuilder
+    from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun
+
+log = logging.getLogger(__name__)
+
+
+def check_sync_options(operator: BrazeExportBaseOperator, record_type: str | None) -> None:
+    """Refuse ledger options the export's record type cannot use.
+
+    :param record_type: ``attributes``, ``events``, ``purchases``, or ``None`` outside ``/users/track``.
+    :raises AirflowFailException: naming the option and what it applies to.
+    """
+    if (operator.only_changed or operator.full_resync) and record_type != "attributes":
+        raise AirflowFailException("only_changed and full_resync apply to attribute exports only.")
+    if operator.event_key_column and record_type not in ("events", "purchases"):
+        raise AirflowFailException("event_key_column applies to event and purchase exports only.")
+
+
+def open_sync(
+    operator: BrazeExportBaseOperator,
+    context: Context,
+    *,
+    sync_key: str,
+    endpoint: str,
+    record_type: str | None,
+    ledger: ExportLedger,
+    partition: Partition | None,
+    retry_ambiguous: bool,
+    builder: RecordBuilder,
+) -> IncrementalSync | None:
+    """The export's view of its sync in the ledger; ``None`` for an export that keeps none.
+
+    :param operator: the export, for its ledger options (``state_conn_id``, ``only_changed`` ...).
+    :param sync_key: the sync's stable name in the ledger.
+    :param endpoint: the catalogue name of the endpoint the rows go to.
+    :param record_type: ``attributes``, ``events``, ``purchases``, or ``None`` outside ``/users/track``.
+    :param ledger: the run's outcome ledger, which the sync reports settled rows to.
+    :param retry_ambiguous: resend rows whose earlier request may have been applied.
+    :param builder: the record builder, whose settings key the source rows' digests.
+    """
+    check_sync_options(operator, record_type)
+    if record_type is None or not operator.sync_ledger:
+        return None
+    store = sync_ledger_store(operator.state_conn_id)
+    if operator.state_conn_id is None:
+        log.info(
+            "Sync ledger %r in the embedded SQLite state store under AIRFLOW_HOME: it serves one machine; "
+            "workers on several machines or in throwaway pods need state_conn_id (PostgreSQL, say).",
+            sync_key,
+        )
+    if operator.dry_run:
+        run = store.peek_run(sync_key)
+    else:
+        run = _open_run(store, context, sync_key, endpoint, record_type, partition)
+    return IncrementalSync(
+        store,
+        run,
+        record_type=record_type,
+        report=ledger,
+        only_changed=operator.only_changed,
+        full_resync=operator.full_resync,
+        retry_ambiguous=retry_ambiguous,
+        key_column=operator.event_key_column,
+        record=not operator.dry_run,
+        stop_on_invalid=not operator.skip_on_invalid_records,
+        builder_settings=_settings(builder),
+        partition=str(partition) if partition else None,
+    )
+
+
+def _open_run(
+    store: SyncLedgerStore,
+    context: Context,
+    sync_key: str,
+    endpoint: str,
+    record_type: str,
+    partition: Partition | None,
+) -> SyncRun:
+    """This Airflow run's run of the sync (a new attempt of it after a retry)."""
+    ti = context.get("ti")
+    run_id = context.get("run_id") or str(uuid.uuid4())
+    map_index = getattr(ti, "map_index", -1) if ti is not None else -1
+    try:
+        run = store.open_run(
+            sync_key,
+            endpoint=endpoint,
+            mode=record_type,
+            run_id=str(run_id),
+            map_index=-1 if map_index is None else int(map_index),
+            partition=str(partition) if partition else None,
+        )
+    except ValueError as exc:  # a sync_key used by another kind of export: retrying cannot help
+        raise AirflowFailException(str(exc)) from None
+    if run.attempt > 1:
+        log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
+    return run
+
+
+def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None:
+    """Write what the run still holds, record how it ended, and release the store's connections.
+
+    :param status: ``success`` or ``failed``, as the task ends.
+    """
+    try:
+        try:
+            sync.journal.flush_problems()
+        finally:
+            run = sync.journal.run  # set when the journal writes (sync.journal.writes)
+            if run is not None:
+                sync.store.finish_run(run, status, ledger.summary())
+    finally:
+        sync.store.dispose()  # the pooled connections and the SQLite memory map
+
+
+def _settings(builder: RecordBuilder) -> str | None:
+    """The builder's settings for the sync ledger's source digests; ``None`` for a builder that cannot tell them."""
+    settings: Any = getattr(builder, "settings", None)
+    return settings() if callable(settings) else None
