@@ -95,16 +95,34 @@ def open_source(
     _only_with("path", source, file_format=file_format, csv_options=csv_options, encoding=encoding)
 
     if source == "sql":
-        if not isinstance(sql, str) or not sql.strip():
-            raise ValueError("sql is empty; give the query whose rows to export")
-        if not sql_conn_id:
-            raise ValueError("sql needs sql_conn_id, the Airflow connection to run the query on")
-        return SqlSource(
-            sql_conn_id=sql_conn_id, sql=sql, parameters=parameters, fetch_size=fetch_size, count_rows=count_rows
-        )
+        return _open_sql(sql, sql_conn_id, parameters, fetch_size=fetch_size, count_rows=count_rows)
     if source == "records":
         # source == "records" means records was given (not None), which the checks above established.
         return RecordsSource(records)  # type: ignore[arg-type]
+    return _open_file(path, file_format, csv_options, encoding)
+
+
+def _open_sql(
+    sql: str | None,
+    sql_conn_id: str | None,
+    parameters: Mapping[str, Any] | Sequence[Any] | None,
+    *,
+    fetch_size: int,
+    count_rows: bool,
+) -> SqlSource:
+    if not isinstance(sql, str) or not sql.strip():
+        raise ValueError("sql is empty; give the query whose rows to export")
+    if not sql_conn_id:
+        raise ValueError("sql needs sql_conn_id, the Airflow connection to run the query on")
+    return SqlSource(
+        sql_conn_id=sql_conn_id, sql=sql, parameters=parameters, fetch_size=fetch_size, count_rows=count_rows
+    )
+
+
+def _open_file(
+    path: Any, file_format: str | None, csv_options: Mapping[str, Any] | None, encoding: str | None
+) -> CsvSource | JsonLinesSource:
+    """Pick the reader for ``path`` by ``file_format`` or its extension, and open it."""
     if not str(path).strip():
         raise ValueError("path is empty; give the CSV or JSON Lines file to export")
     kind, gzipped = file_format_of(str(path), file_format)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -124,3 +124,17 @@ def close_quietly(resource: Any, what: str) -> None:
         resource.close()
     except Exception as exc:  # noqa: BLE001 - any driver error while closing is only worth a warning
         log.warning("Could not close the %s cleanly: %s", what, exc)
+
+
+def repeated_columns(columns: Iterable[str]) -> list[str]:
+    """The column names that stand more than once in ``columns``, each named once, in order of first repeat.
+
+    A row is a mapping, so of two columns with one name one would silently replace the other.
+    """
+    seen: set[str] = set()
+    twice: dict[str, None] = {}
+    for column in columns:
+        if column in seen:
+            twice[column] = None
+        seen.add(column)
+    return list(twice)

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_braze.sources.base import BaseSource, SourceRow, close_quietly
+from airflow_provider_braze.sources.base import BaseSource, SourceRow, close_quietly, repeated_columns
 
 log = logging.getLogger(__name__)
 
@@ -183,15 +183,10 @@ def _column_names(description: Any, source: str) -> tuple[str, ...]:
     if description is None:
         raise ValueError(f"{source} returns no rows; sql must be a query (SELECT, WITH ... SELECT, VALUES)")
     columns = tuple(str(d[0]) for d in description)
-    seen: set[str] = set()
-    twice = []
-    for column in columns:
-        if column in seen:
-            twice.append(column)
-        seen.add(column)
+    twice = repeated_columns(columns)
     if twice:
         raise ValueError(
-            f"{source} returns more than one column named {', '.join(map(repr, dict.fromkeys(twice)))}; "
+            f"{source} returns more than one column named {', '.join(map(repr, twice))}; "
             "give each column its own name with AS"
         )
     return columns

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_braze.sources import SourceRow, open_source
+
 SQLITE_CONN_ID = "braze_src_sqlite"
 POSTGRES_CONN_ID = "braze_src_postgres"
 BIG_TABLE_ROWS = 200_000
+#: A small CSV file's text: a header and two rows.
+CSV_TEXT = "external_id,email,score\nu1,a@example.com,10\nu2,b@example.com,20\n"
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
@@ -82,3 +86,9 @@ def write(path: Path, text: str | bytes) -> Path:
         text = text.encode("utf-8")
     path.write_bytes(text)
     return path
+
+
+def rows_of(**arguments: Any) -> list[SourceRow]:
+    """Every row of the source ``open_source(**arguments)`` opens, read to the end."""
+    with open_source(**arguments) as source:
+        return list(source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import tracemalloc
@@ -11,16 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_braze.sources import EXTRA_FIELDS, RAW_LINE, RowSource, open_source
-from tests.helpers.sources import BIG_TABLE_ROWS, SQLITE_CONN_ID, make_users_db, set_connection, write
-
-CSV_TEXT = "external_id,email,score\nu1,a@example.com,10\nu2,b@example.com,20\n"
-
-
-def rows_of(**arguments):
-    with open_source(**arguments) as source:
-        return list(source)
-
+from airflow_provider_braze.sources import RowSource, open_source
+from tests.helpers.sources import (
+    BIG_TABLE_ROWS,
+    SQLITE_CONN_ID,
+    make_users_db,
+    rows_of,
+    set_connection,
+)
 
 # -- choosing the source ------------------------------------------------------------------------
 
@@ -280,242 +277,6 @@ def test_postgres_rows_from_a_dict_cursor_connection_are_the_same(postgres_table
         (1, {"id": 1, "external_id": "u1"}),
         (2, {"id": 2, "external_id": "u2"}),
     ]
-
-
-# -- CSV ------------------------------------------------------------------------------------------
-
-
-def test_csv_header_names_the_columns_and_values_are_text(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "users.csv", CSV_TEXT)))
-    assert rows == [
-        (1, {"external_id": "u1", "email": "a@example.com", "score": "10"}, None),
-        (2, {"external_id": "u2", "email": "b@example.com", "score": "20"}, None),
-    ]
-
-
-def test_csv_quoted_fields_keep_delimiters_quotes_and_line_breaks(tmp_path):
-    text = 'id,note\n1,"a, b"\n2,"say ""hi"""\n3,"two\r\nlines"\n'
-    rows = rows_of(path=str(write(tmp_path / "q.csv", text)))
-    assert [row["note"] for _, row, _ in rows] == ["a, b", 'say "hi"', "two\r\nlines"]
-
-
-def test_csv_options_set_the_delimiter_and_quote(tmp_path):
-    rows = rows_of(
-        path=str(write(tmp_path / "s.csv", "id;note\n1;'x;y'\n")), csv_options={"delimiter": ";", "quotechar": "'"}
-    )
-    assert rows == [(1, {"id": "1", "note": "x;y"}, None)]
-
-
-def test_tsv_files_are_tab_separated(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "users.tsv", "id\tnote\n1\ta,b\n")))
-    assert rows == [(1, {"id": "1", "note": "a,b"}, None)]
-
-
-def test_csv_gz_is_decompressed_while_reading(tmp_path):
-    path = tmp_path / "users.csv.gz"
-    path.write_bytes(gzip.compress(CSV_TEXT.encode()))
-    assert [row["external_id"] for _, row, _ in rows_of(path=str(path))] == ["u1", "u2"]
-
-
-def test_csv_row_with_too_few_fields_is_reported_and_reading_goes_on(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "r.csv", "id,email,score\n1,a@x.com,5\n2\n3,c@x.com,7\n")))
-    assert rows == [
-        (1, {"id": "1", "email": "a@x.com", "score": "5"}, None),
-        (2, {"id": "2"}, "line 3: 1 fields where the header has 3 (email, score missing)"),
-        (3, {"id": "3", "email": "c@x.com", "score": "7"}, None),
-    ]
-
-
-def test_csv_row_with_too_many_fields_keeps_the_extra_fields(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "r.csv", "id,email\n1,a@x.com,oops,again\n")))
-    assert rows == [
-        (1, {"id": "1", "email": "a@x.com", EXTRA_FIELDS: ["oops", "again"]}, "line 2: 4 fields where the header has 2")
-    ]
-
-
-def test_csv_blank_lines_are_not_rows(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "b.csv", "id\n\n1\n\n\n2\n")))
-    assert rows == [(1, {"id": "1"}, None), (2, {"id": "2"}, None)]
-
-
-def test_csv_byte_order_mark_is_dropped(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "bom.csv", b"\xef\xbb\xbfid,email\n1,a@x.com\n")))
-    assert rows == [(1, {"id": "1", "email": "a@x.com"}, None)]
-
-
-def test_csv_fieldnames_option_reads_a_file_without_header(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "h.csv", "u1,5\nu2,6\n")), csv_options={"fieldnames": ["id", "score"]})
-    assert rows == [(1, {"id": "u1", "score": "5"}, None), (2, {"id": "u2", "score": "6"}, None)]
-
-
-def test_csv_encoding_option_reads_other_encodings(tmp_path):
-    rows = rows_of(
-        path=str(write(tmp_path / "l.csv", "name\nJosé\n".encode("latin-1"))), csv_options={"encoding": "latin-1"}
-    )
-    assert rows == [(1, {"name": "José"}, None)]
-
-
-def test_csv_row_that_is_not_utf8_is_refused_naming_line_column_and_byte(tmp_path):
-    path = write(tmp_path / "l.csv", "id,name\n1,Ada\n2,José\n3,Bob\n".encode().replace("é".encode(), b"\xe9"))
-    rows = rows_of(path=str(path))
-    assert [r[0] for r in rows] == [1, 2, 3] and rows[0][2] is None and rows[2] == (3, {"id": "3", "name": "Bob"}, None)
-    assert rows[1][2] == (
-        "line 3, column name: byte 0xE9 is not UTF-8 text; if the file is in another encoding, "
-        "pass it as encoding= (latin-1, cp1252 ...)"
-    )
-
-
-def test_csv_header_that_is_not_utf8_is_an_error(tmp_path):
-    path = write(tmp_path / "l.csv", b"id,n\xe9\n1,2\n")
-    with pytest.raises(ValueError, match=r"l\.csv, the header: line 1: byte 0xE9 is not UTF-8 text"):
-        rows_of(path=str(path))
-
-
-def test_csv_broken_quoting_refuses_the_line_and_reads_on(tmp_path):
-    path = write(tmp_path / "bad.csv", 'id,note\n1,ok\n2,"bad"x\n3,fine\n')
-    rows = rows_of(path=str(path))
-    assert rows[0] == (1, {"id": "1", "note": "ok"}, None) and rows[2] == (3, {"id": "3", "note": "fine"}, None)
-    assert rows[1] == (
-        2,
-        {RAW_LINE: '2,"bad"x'},
-        "line 3, column note: not valid CSV (',' expected after '\"'); "
-        "the lines after it are read as rows of their own",
-    )
-
-
-def test_empty_csv_file_has_no_rows(tmp_path):
-    assert rows_of(path=str(write(tmp_path / "empty.csv", ""))) == []
-
-
-def test_csv_header_naming_a_column_twice_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="more than one column named 'id'"):
-        open_source(path=str(write(tmp_path / "d.csv", "id,email,id\n1,a,2\n")))
-
-
-def test_unknown_csv_option_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match=r"csv_options \['separator'\] are not known"):
-        open_source(path=str(write(tmp_path / "a.csv", CSV_TEXT)), csv_options={"separator": ";"})
-
-
-def test_csv_options_for_a_json_lines_file_are_an_error(tmp_path):
-    with pytest.raises(ValueError, match="csv_options apply to CSV files only"):
-        open_source(path=str(write(tmp_path / "a.jsonl", "{}\n")), csv_options={"delimiter": ";"})
-
-
-# -- JSON Lines -----------------------------------------------------------------------------------
-
-
-def test_json_lines_become_rows_with_json_types(tmp_path):
-    text = '{"id": "u1", "score": 5, "vip": true, "tags": ["a"], "ratio": 0.5, "gone": null}\n{"id": "u2"}\n'
-    rows = rows_of(path=str(write(tmp_path / "a.jsonl", text)))
-    assert rows == [
-        (1, {"id": "u1", "score": 5, "vip": True, "tags": ["a"], "ratio": 0.5, "gone": None}, None),
-        (2, {"id": "u2"}, None),
-    ]
-
-
-def test_json_lines_invalid_line_is_reported_and_reading_goes_on(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "a.jsonl", '{"id": 1}\n{"id": 2,\n{"id" 3}\n{"id": 4}\n')))
-    assert rows == [
-        (1, {"id": 1}, None),
-        (
-            2,
-            {RAW_LINE: '{"id": 2,'},
-            "line 2: not valid JSON (Expecting property name enclosed in double quotes at the end of the line)",
-        ),
-        (3, {RAW_LINE: '{"id" 3}'}, "line 3: not valid JSON (Expecting ':' delimiter at column 7)"),
-        (4, {"id": 4}, None),
-    ]
-
-
-def test_json_lines_line_that_is_not_an_object_is_reported(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "a.jsonl", '{"id": 1}\n"u2"\n42\n')))
-    assert rows[1:] == [
-        (2, {RAW_LINE: '"u2"'}, "line 2: a JSON string, not an object"),
-        (3, {RAW_LINE: "42"}, "line 3: a JSON number, not an object"),
-    ]
-
-
-def test_json_lines_blank_lines_are_not_rows_but_count_as_lines(tmp_path):
-    rows = rows_of(path=str(write(tmp_path / "a.jsonl", '\n{"id": 1}\r\n  \n[1]\n')))
-    assert rows == [(1, {"id": 1}, None), (2, {RAW_LINE: "[1]"}, "line 4: a JSON array, not an object")]
-
-
-@pytest.mark.parametrize("name", ["a.ndjson", "a.json", "a.JSONL", "a.ndjson.gz"])
-def test_ndjson_and_json_extensions_are_json_lines(tmp_path, name):
-    data = b'{"id": 1}\n{"id": 2}\n'
-    path = tmp_path / name
-    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
-    assert [row for _, row, _ in rows_of(path=str(path))] == [{"id": 1}, {"id": 2}]
-
-
-def test_json_array_file_is_refused_with_a_clear_error(tmp_path):
-    path = write(tmp_path / "users.json", '[\n  {"id": 1},\n  {"id": 2}\n]\n')
-    with pytest.raises(ValueError, match="holds a JSON array, not JSON Lines"):
-        rows_of(path=str(path))
-
-
-# -- file formats and object storage -------------------------------------------------------------
-
-
-def test_file_format_overrides_the_extension(tmp_path):
-    path = write(tmp_path / "export.txt", '{"id": 1}\n')
-    assert rows_of(path=str(path), file_format="jsonl") == [(1, {"id": 1}, None)]
-
-
-def test_file_format_with_gz_decompresses(tmp_path):
-    path = tmp_path / "export.bin"
-    path.write_bytes(gzip.compress(CSV_TEXT.encode()))
-    assert len(rows_of(path=str(path), file_format="csv.gz")) == 2
-
-
-def test_unknown_file_format_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="file_format 'parquet' is not supported; use csv, tsv, jsonl, ndjson or json"):
-        open_source(path=str(tmp_path / "a.csv"), file_format="parquet")
-
-
-def test_path_without_a_known_extension_is_an_error():
-    with pytest.raises(ValueError, match=r"cannot tell the format of '/data/export\.txt' from its extension"):
-        open_source(path="/data/export.txt")
-
-
-def test_password_in_a_url_stays_out_of_messages():
-    with pytest.raises(ValueError) as caught:
-        open_source(path="s3://key:s3cr3t@bucket/export.txt")
-    assert "s3cr3t" not in str(caught.value)
-    assert "s3://key@bucket/export.txt" in str(caught.value)
-
-
-def test_missing_file_is_an_error_when_the_source_opens(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        open_source(path=str(tmp_path / "nowhere.csv"))
-
-
-def test_file_url_is_read_through_object_storage(tmp_path):
-    path = write(tmp_path / "users.csv", CSV_TEXT)
-    with open_source(path=path.as_uri()) as source:
-        assert source.description == f"file {path.as_uri()}"
-        assert [row["external_id"] for _, row, _ in source] == ["u1", "u2"]
-
-
-def test_gzipped_json_lines_in_object_storage_are_decompressed(tmp_path):
-    path = tmp_path / "users.jsonl.gz"
-    path.write_bytes(gzip.compress(b'{"id": 1}\n{"id": 2}\n'))
-    assert rows_of(path=path.as_uri()) == [(1, {"id": 1}, None), (2, {"id": 2}, None)]
-
-
-def test_object_storage_path_is_accepted_as_path(tmp_path):
-    from airflow.sdk import ObjectStoragePath
-
-    path = write(tmp_path / "users.csv", CSV_TEXT)
-    assert len(rows_of(path=ObjectStoragePath(path.as_uri()))) == 2
-
-
-def test_file_closes_when_the_rows_run_out(tmp_path):
-    source = open_source(path=str(write(tmp_path / "a.jsonl", '{"id": 1}\n')))
-    list(source)
-    with pytest.raises(RuntimeError, match="is closed"):
-        iter(source)
 
 
 # -- records --------------------------------------------------------------------------------------

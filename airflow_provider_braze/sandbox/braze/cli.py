@@ -7,13 +7,11 @@ Steer it while it runs through ``/_sandbox/*`` (see ``inspection``).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
 
 from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS
 from airflow_provider_braze.sandbox.braze.sandbox import DEFAULT_API_KEY, BrazeSandbox
+from airflow_provider_braze.sandbox.process import serve_until_signalled
 
 
 def _rate_limit(text: str) -> tuple[str, int, float]:
@@ -127,20 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in args.cdi_integration:
         print(f"braze-sandbox CDI integration {name!r}: {sandbox.add_cdi_integration(integration_name=name)}")
-    stopping = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print(f"braze-sandbox listening on {sandbox.url}", flush=True)
-    try:
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
-    return 0
+    return serve_until_signalled(sandbox, "braze-sandbox")
 
 
 if __name__ == "__main__":

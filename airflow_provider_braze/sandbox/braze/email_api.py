@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from airflow_provider_braze.sandbox.braze.context import Call
-from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry
+from airflow_provider_braze.sandbox.braze.email_lists import EmailEntry, EmailLists
 from airflow_provider_braze.sandbox.braze.messages import Response, error, success
 from airflow_provider_braze.sandbox.braze.profile import norm_email
 from airflow_provider_braze.sandbox.braze.request_rules import as_list, nonempty_str
@@ -50,51 +50,50 @@ def _set_profiles(call: Call, email: str, state: str) -> None:
         call.store.touch(user)
 
 
-def handle_status(call: Call) -> Response:
+def _for_each_email(call: Call, change: Callable[[EmailLists, str], object]) -> Response:
+    """Check ``email``, then call ``change(email_lists, address)`` for each address under the store's lock; answer 201.
+
+    The lists are looked up under the lock: a reset replaces them.
+    """
     emails, problem = _emails(call)
     if problem:
         return problem
-    state = (call.body or {}).get("subscription_state")
-    if state not in EMAIL_STATES:
-        return error(400, "'subscription_state' must be 'subscribed', 'unsubscribed' or 'opted_in'")
-    now = time.time()
     with call.store.lock:
         for email in emails:
-            call.store.email_lists.set_state(email, state, now)
-            _set_profiles(call, email, state)
+            change(call.store.email_lists, email)
     return success(201)
+
+
+def handle_status(call: Call) -> Response:
+    state = (call.body or {}).get("subscription_state")
+    if state not in EMAIL_STATES:
+        # The addresses are checked first, as for every other endpoint here.
+        return _emails(call)[1] or error(400, "'subscription_state' must be 'subscribed', 'unsubscribed' or 'opted_in'")
+    now = time.time()
+
+    def change(lists: EmailLists, email: str) -> None:
+        lists.set_state(email, state, now)
+        _set_profiles(call, email, state)
+
+    return _for_each_email(call, change)
 
 
 def handle_blocklist(call: Call) -> Response:
-    emails, problem = _emails(call)
-    if problem:
-        return problem
     now = time.time()
-    with call.store.lock:
-        for email in emails:
-            call.store.email_lists.blocklist(email, now)
-            _set_profiles(call, email, "unsubscribed")
-    return success(201)
+
+    def change(lists: EmailLists, email: str) -> None:
+        lists.blocklist(email, now)
+        _set_profiles(call, email, "unsubscribed")
+
+    return _for_each_email(call, change)
 
 
 def handle_bounce_remove(call: Call) -> Response:
-    emails, problem = _emails(call)
-    if problem:
-        return problem
-    with call.store.lock:
-        for email in emails:
-            call.store.email_lists.remove_bounce(email)
-    return success(201)
+    return _for_each_email(call, EmailLists.remove_bounce)
 
 
 def handle_spam_remove(call: Call) -> Response:
-    emails, problem = _emails(call)
-    if problem:
-        return problem
-    with call.store.lock:
-        for email in emails:
-            call.store.email_lists.remove_spam(email)
-    return success(201)
+    return _for_each_email(call, EmailLists.remove_spam)
 
 
 def _page_params(call: Call) -> tuple[dict, Response | None]:

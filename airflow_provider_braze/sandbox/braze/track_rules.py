@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +178,24 @@ def _properties_problem(properties: Any, max_bytes: int) -> str | None:
     return None
 
 
+def _occurrence_problem(
+    obj: dict[str, Any], parse_time: Callable[[Any], object], time_format: str, max_property_bytes: int
+) -> str | None:
+    """What events and purchases share, checked last: ``time``, ``app_id`` and ``properties``.
+
+    :param parse_time: the object's time parser; ``None`` when it cannot read the value.
+    :param time_format: the formats it reads, for the message.
+    :param max_property_bytes: the object's cap on its ``properties`` (as JSON).
+    """
+    if obj.get("time") is None:
+        return "'time' is required"
+    if parse_time(obj["time"]) is None:
+        return f"'time' must be {time_format}"
+    if obj.get("app_id") is not None and not isinstance(obj["app_id"], str):
+        return "'app_id' must be a string"
+    return _properties_problem(obj.get("properties"), max_property_bytes)
+
+
 def event_problem(obj: Any) -> str | None:
     """Why an event object is rejected, or ``None``.
 
@@ -187,13 +206,9 @@ def event_problem(obj: Any) -> str | None:
         return problem
     if not nonempty_str(obj.get("name")):
         return "'name' is required and must be a non-empty string"
-    if obj.get("time") is None:
-        return "'time' is required"
-    if parse_event_time(obj["time"]) is None:
-        return "'time' must be ISO 8601 or yyyy-MM-dd'T'HH:mm:ss:SSSZ"
-    if obj.get("app_id") is not None and not isinstance(obj["app_id"], str):
-        return "'app_id' must be a string"
-    return _properties_problem(obj.get("properties"), MAX_EVENT_PROPERTY_BYTES)
+    return _occurrence_problem(
+        obj, parse_event_time, "ISO 8601 or yyyy-MM-dd'T'HH:mm:ss:SSSZ", MAX_EVENT_PROPERTY_BYTES
+    )
 
 
 def purchase_problem(obj: Any) -> str | None:
@@ -217,13 +232,7 @@ def purchase_problem(obj: Any) -> str | None:
     quantity = obj.get("quantity", 1)
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
         return f"'quantity' must be an integer from 1 to {MAX_QUANTITY}"
-    if obj.get("time") is None:
-        return "'time' is required"
-    if parse_iso8601(obj["time"]) is None:
-        return "'time' must be ISO 8601"
-    if obj.get("app_id") is not None and not isinstance(obj["app_id"], str):
-        return "'app_id' must be a string"
-    return _properties_problem(obj.get("properties"), MAX_PURCHASE_PROPERTY_BYTES)
+    return _occurrence_problem(obj, parse_iso8601, "ISO 8601", MAX_PURCHASE_PROPERTY_BYTES)
 
 
 VALIDATORS = {"attributes": attributes_problem, "events": event_problem, "purchases": purchase_problem}

@@ -32,6 +32,7 @@ Sandbox choices where Braze's documentation is silent:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_braze.sandbox.braze.context import Call
@@ -87,21 +88,45 @@ def _item_error(kind: str, input_array: str, index: int) -> dict[str, Any]:
     return {"type": kind, "input_array": input_array, "index": index}
 
 
+def _apply_items(
+    call: Call,
+    input_array: str,
+    apply: Callable[[Any], str | None],
+    *,
+    backwards: bool = False,
+    processed: str | None = None,
+) -> Response:
+    """Apply each item of the body's ``input_array`` under the store's lock; answer 201 with the item errors.
+
+    A missing array is a 400; an item ``apply`` finds a problem with is an item error, the others are applied.
+
+    :param apply: checks and applies one item; returns its problem, or ``None``.
+    :param backwards: apply the last item first (errors are still listed by index).
+    :param processed: the answer's key for the count of items without errors, if it has one.
+    """
+    items = (call.body or {}).get(input_array)
+    if items is None:
+        return error(400, f"'{input_array}' is required")
+    errors: list[dict[str, Any]] = []
+    indexes = reversed(range(len(items))) if backwards else range(len(items))
+    with call.store.lock:
+        for index in indexes:
+            problem = apply(items[index])
+            if problem:
+                errors.append(_item_error(problem, input_array, index))
+    errors.sort(key=lambda e: e["index"])
+    counts = {processed: len(items) - len(errors)} if processed else {}
+    return success(201, errors, **counts)
+
+
 # --- /users/alias/new ------------------------------------------------------------------------------
 
 
 def handle_alias_new(call: Call) -> Response:
-    items = (call.body or {}).get("user_aliases")
-    if items is None:
-        return error(400, "'user_aliases' is required")
-    errors: list[dict[str, Any]] = []
-    store = call.store
-    with store.lock:
-        for index, item in enumerate(items):
-            problem = _alias_new_problem(item) or _alias_new_apply(call, item)
-            if problem:
-                errors.append(_item_error(problem, "user_aliases", index))
-    return success(201, errors, aliases_processed=len(items) - len(errors))
+    def apply(item: Any) -> str | None:
+        return _alias_new_problem(item) or _alias_new_apply(call, item)
+
+    return _apply_items(call, "user_aliases", apply, processed="aliases_processed")
 
 
 def _alias_new_problem(item: Any) -> str | None:
@@ -143,27 +168,11 @@ def _alias_new_apply(call: Call, item: dict[str, Any]) -> str | None:
 
 
 def handle_alias_update(call: Call) -> Response:
-    items = (call.body or {}).get("alias_updates")
-    if items is None:
-        return error(400, "'alias_updates' is required")
-    errors: list[dict[str, Any]] = []
-    store = call.store
-    with store.lock:
-        for index in reversed(range(len(items))):
-            item = items[index]
-            problem = _alias_update_problem(item)
-            if problem is None:
-                user = store.get_by_alias(item["old_alias_name"], item["alias_label"])
-                taken = store.get_by_alias(item["new_alias_name"], item["alias_label"])
-                if user is not None and taken is not None and taken is not user:
-                    problem = f"alias '{item['new_alias_name']}' with label '{item['alias_label']}' already exists"
-                elif user is not None:
-                    store.add_alias(user, item["new_alias_name"], item["alias_label"])
-                    store.touch(user)
-            if problem:
-                errors.append(_item_error(problem, "alias_updates", index))
-    errors.sort(key=lambda e: e["index"])
-    return success(201, errors)
+    def apply(item: Any) -> str | None:
+        return _alias_update_problem(item) or _alias_update_apply(call, item)
+
+    # Last first: Braze does not guarantee an order, and a client must not count on the one it sent.
+    return _apply_items(call, "alias_updates", apply, backwards=True)
 
 
 def _alias_update_problem(item: Any) -> str | None:
@@ -172,6 +181,18 @@ def _alias_update_problem(item: Any) -> str | None:
     for key in ("alias_label", "old_alias_name", "new_alias_name"):
         if not nonempty_str(item.get(key)):
             return f"'{key}' is required and must be a non-empty string"
+    return None
+
+
+def _alias_update_apply(call: Call, item: dict[str, Any]) -> str | None:
+    store = call.store
+    user = store.get_by_alias(item["old_alias_name"], item["alias_label"])
+    taken = store.get_by_alias(item["new_alias_name"], item["alias_label"])
+    if user is not None and taken is not None and taken is not user:
+        return f"alias '{item['new_alias_name']}' with label '{item['alias_label']}' already exists"
+    if user is not None:
+        store.add_alias(user, item["new_alias_name"], item["alias_label"])
+        store.touch(user)
     return None
 
 

@@ -16,12 +16,11 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 from typing import TYPE_CHECKING
+
+from airflow_provider_braze.sandbox.process import serve_until_signalled
 
 if TYPE_CHECKING:  # imported when used, so that --help starts fast
     from airflow_provider_braze.sandbox.ketch.sandbox import KetchSandbox
@@ -126,6 +125,16 @@ def _send_random(sandbox: KetchSandbox, args: argparse.Namespace) -> bool:
     return report.failed == 0
 
 
+def _send_on_start(sandbox: KetchSandbox, args: argparse.Namespace) -> int | None:
+    """With ``--send-random``, send the stream; with ``--exit-after-send`` too, the exit code (1: a webhook refused)."""
+    if args.send_random is None:
+        return None
+    all_accepted = _send_random(sandbox, args)
+    if not args.exit_after_send:
+        return None
+    return 0 if all_accepted else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     parser = build_parser()
@@ -159,24 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"ketch-sandbox: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print(f"ketch-sandbox listening on {sandbox.url}", flush=True)
-    try:
-        if args.send_random is not None:
-            all_accepted = _send_random(sandbox, args)
-            if args.exit_after_send:
-                return 0 if all_accepted else 1
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
-    return 0
+    return serve_until_signalled(sandbox, "ketch-sandbox", lambda: _send_on_start(sandbox, args))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,16 @@ def _newer(held: PreferenceDecision | None, at: float) -> bool:
     return held is None or at >= held.at
 
 
+def _merge(held: dict[str, PreferenceDecision], decisions: Mapping[str, tuple[str, str | None]], at: float) -> int:
+    """Keep each ``{code: (status, detail)}`` made at ``at`` unless ``held`` has a newer one; how many were kept."""
+    applied = 0
+    for code, (status, detail) in decisions.items():
+        if _newer(held.get(code), at):
+            held[code] = PreferenceDecision(status, at, detail)
+            applied += 1
+    return applied
+
+
 class PreferenceStore:
     """Thread-safe profiles of every organization the sandbox has heard of."""
 
@@ -93,49 +103,41 @@ class PreferenceStore:
             profile.identities[space] = value
         return profile
 
+    def _record(self, org: str, identities: Mapping[str, str], at: float, decide: Callable[[Profile], int]) -> int:
+        """Find or link the profile and let ``decide`` change it, under the lock; returns what ``decide`` counted.
+
+        :param at: when the decisions were made; the profile's ``collectedAt`` moves up to it.
+        """
+        with self._lock:
+            profile = self._resolve(org, identities)
+            applied = decide(profile)
+            profile.touch(at)
+        return applied
+
     def set_topics(
         self, org: str, identities: Mapping[str, str], topics: Mapping[str, Mapping[str, str]], at: float
     ) -> int:
         """Apply ``{topic: {channel: status}}`` made at ``at``; returns how many decisions took effect."""
-        applied = 0
-        with self._lock:
-            profile = self._resolve(org, identities)
-            for topic, channels in topics.items():
-                held = profile.topics.setdefault(topic, {})
-                for channel, status in channels.items():
-                    if _newer(held.get(channel), at):
-                        held[channel] = PreferenceDecision(status, at)
-                        applied += 1
-            profile.touch(at)
-        return applied
+
+        def decide(profile: Profile) -> int:
+            return sum(
+                _merge(profile.topics.setdefault(topic, {}), {c: (s, None) for c, s in channels.items()}, at)
+                for topic, channels in topics.items()
+            )
+
+        return self._record(org, identities, at, decide)
 
     def set_controls(
         self, org: str, identities: Mapping[str, str], controls: Mapping[str, tuple[str, str | None]], at: float
     ) -> int:
         """Apply ``{control: (status, impact)}`` made at ``at``; returns how many took effect."""
-        applied = 0
-        with self._lock:
-            profile = self._resolve(org, identities)
-            for control, (status, impact) in controls.items():
-                if _newer(profile.controls.get(control), at):
-                    profile.controls[control] = PreferenceDecision(status, at, impact)
-                    applied += 1
-            profile.touch(at)
-        return applied
+        return self._record(org, identities, at, lambda profile: _merge(profile.controls, controls, at))
 
     def set_purposes(
         self, org: str, identities: Mapping[str, str], purposes: Mapping[str, tuple[str, str | None]], at: float
     ) -> int:
         """Apply consent ``{purpose: (status, legal basis)}`` given at ``at``; returns how many took effect."""
-        applied = 0
-        with self._lock:
-            profile = self._resolve(org, identities)
-            for purpose, (status, legal_basis) in purposes.items():
-                if _newer(profile.purposes.get(purpose), at):
-                    profile.purposes[purpose] = PreferenceDecision(status, at, legal_basis)
-                    applied += 1
-            profile.touch(at)
-        return applied
+        return self._record(org, identities, at, lambda profile: _merge(profile.purposes, purposes, at))
 
     def apply_webhook(self, body: Mapping[str, Any], default_org: str) -> None:
         """Apply what a subscription topic, control or consent webhook says; other or invalid bodies change nothing.

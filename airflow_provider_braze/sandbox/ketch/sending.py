@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_braze.ketch.models import Callback, Identity
 from airflow_provider_braze.sandbox.ketch import streams, webhooks
@@ -31,11 +31,33 @@ from airflow_provider_braze.sandbox.ketch.identities import (
 if TYPE_CHECKING:
     import threading
 
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
+
     from airflow_provider_braze.sandbox.ketch.callback_recorder import CallbackRecorder
 
 log = logging.getLogger(__name__)
 
 _PROGRESS_EVERY = 500
+
+
+class RightsOptions(TypedDict, total=False):
+    """What every rights request may be given besides who and about whom.
+
+    :param regulation: ``request.regulation`` (``gdpr`` by default; ``None`` leaves it out).
+    :param jurisdiction: ``request.jurisdiction`` (``eu`` by default; ``None`` leaves it out).
+    :param submitted_at: unix seconds; :meth:`KetchWebhooks.next_timestamp` when omitted.
+    :param due_at: legal deadline, unix seconds (30 days after ``submitted_at`` by default).
+    :param uid: ``metadata.uid``, the request id; a fresh UUIDv4 when omitted.
+    """
+
+    regulation: str | None
+    jurisdiction: str | None
+    submitted_at: float | None
+    due_at: float | None
+    uid: str | None
+
+
+_RIGHTS_OPTIONS = frozenset(RightsOptions.__annotations__)
 
 
 class KetchWebhooks:
@@ -52,6 +74,21 @@ class KetchWebhooks:
 
     def _identities(self, value: Any) -> list[Identity]:
         return as_identities(value, self.identity_space)
+
+    def _stamp(self, at: float | None) -> float:
+        """``at`` as given, else the sandbox's next timestamp."""
+        return at if at is not None else self.next_timestamp()
+
+    def _send_built(
+        self, build: Callable[..., dict[str, Any]], identity: Any, decisions: Any, **fields: Any
+    ) -> Delivery:
+        """The core of the preference senders: ``build(origin, identities, decisions, **fields)``, then send it.
+
+        :param build: a body builder of :mod:`.webhooks` (``topic_request``, ``control_request``, ``consent_request``).
+        :param identity: any identity form (see :meth:`send_subscription_change`).
+        :param decisions: the topics, controls or purposes, in the form ``build`` takes.
+        """
+        return self.send(build(self.origin, self._identities(identity), decisions, **fields))
 
     def send_subscription_change(
         self,
@@ -87,15 +124,14 @@ class KetchWebhooks:
         uid: str | None = None,
     ) -> Delivery:
         """Send one ``SubscriptionTopicRequest`` with several decisions: ``{topic: {channel: status}}``."""
-        body = webhooks.topic_request(
-            self.origin,
-            self._identities(identity),
+        return self._send_built(
+            webhooks.topic_request,
+            identity,
             topics,
-            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
+            submitted_at=self._stamp(submitted_at),
             uid=uid,
             legacy_shape=self.legacy_topic_shape if legacy_shape is None else legacy_shape,
         )
-        return self.send(body)
 
     def send_control(
         self,
@@ -108,14 +144,10 @@ class KetchWebhooks:
         uid: str | None = None,
     ) -> Delivery:
         """Send a ``SubscriptionControlRequest``, e.g. ``send_control(email, "global_unsubscribe", "denied")``."""
-        body = webhooks.control_request(
-            self.origin,
-            self._identities(identity),
-            {control: (status, impact)},
-            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
-            uid=uid,
+        decisions = {control: (status, impact)}
+        return self._send_built(
+            webhooks.control_request, identity, decisions, submitted_at=self._stamp(submitted_at), uid=uid
         )
-        return self.send(body)
 
     def send_consent(
         self,
@@ -129,17 +161,16 @@ class KetchWebhooks:
         uid: str | None = None,
     ) -> Delivery:
         """Send a ``ConsentRequest``: ``purposes={"analytics": "granted"}``; answered 204 by the receiver."""
-        body = webhooks.consent_request(
-            self.origin,
-            self._identities(identity),
+        return self._send_built(
+            webhooks.consent_request,
+            identity,
             purposes,
-            collected_at=collected_at if collected_at is not None else self.next_timestamp(),
+            collected_at=self._stamp(collected_at),
             legal_basis=legal_basis,
             regulation=regulation,
             jurisdiction=jurisdiction,
             uid=uid,
         )
-        return self.send(body)
 
     def _send_rights(
         self,
@@ -147,16 +178,22 @@ class KetchWebhooks:
         identities: Any,
         subject_email: str | None,
         subject: Mapping[str, Any] | None,
-        **options: Any,
+        options: RightsOptions,
+        purposes: Sequence[str] = (),
     ) -> Delivery:
+        """The core of the rights senders: subject, uid, callback, body; the uid is registered, then sent."""
+        unknown = sorted(set(options) - _RIGHTS_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"a {kind} takes no argument {unknown[0]!r}; its options are {', '.join(sorted(_RIGHTS_OPTIONS))}"
+            )
         ids = self._identities(identities)
-        uid = options.pop("uid", None) or webhooks.new_uid()
+        uid = options.get("uid") or webhooks.new_uid()
         if subject is None:
             email = subject_email or next(
                 (i.identity_value for i in ids if i.identity_space == "email" and not i.is_hashed), None
             )
             subject = {"email": email} if email else None
-        submitted_at = options.pop("submitted_at", None)
         callback = Callback(url=self.callback_url(uid), headers=self.callback_recorder.authorization())
         body = webhooks.rights_request(
             kind,
@@ -164,9 +201,12 @@ class KetchWebhooks:
             ids,
             [callback],
             subject=subject,
+            regulation=options.get("regulation", "gdpr"),
+            jurisdiction=options.get("jurisdiction", "eu"),
+            submitted_at=self._stamp(options.get("submitted_at")),
+            due_at=options.get("due_at"),
+            purposes=list(purposes),
             uid=uid,
-            submitted_at=submitted_at if submitted_at is not None else self.next_timestamp(),
-            **options,
         )
         # Registered first: a fast provider may call back before its answer reaches us.
         self.callback_recorder.register(uid, kind, ids)
@@ -178,11 +218,7 @@ class KetchWebhooks:
         subject_email: str | None = None,
         *,
         subject: Mapping[str, Any] | None = None,
-        regulation: str | None = "gdpr",
-        jurisdiction: str | None = "eu",
-        submitted_at: float | None = None,
-        due_at: float | None = None,
-        uid: str | None = None,
+        **options: Unpack[RightsOptions],
     ) -> Delivery:
         """Send a ``DeleteRequest`` whose callback points back at this sandbox.
 
@@ -191,19 +227,10 @@ class KetchWebhooks:
         :param identities: who to erase (see :meth:`send_subscription_change` for the forms).
         :param subject_email: the requester's email; the first raw email identity by default.
         :param subject: the whole ``subject`` object instead (``email``, ``firstName``, ``lastName``...).
-        :param due_at: legal deadline, unix seconds (30 days after ``submitted_at`` by default).
+        :param options: ``regulation``, ``jurisdiction``, ``submitted_at``, ``due_at``, ``uid``
+            (see :class:`RightsOptions`).
         """
-        return self._send_rights(
-            "DeleteRequest",
-            identities,
-            subject_email,
-            subject,
-            regulation=regulation,
-            jurisdiction=jurisdiction,
-            submitted_at=submitted_at,
-            due_at=due_at,
-            uid=uid,
-        )
+        return self._send_rights("DeleteRequest", identities, subject_email, subject, options)
 
     def send_access_request(
         self,
@@ -211,74 +238,26 @@ class KetchWebhooks:
         subject_email: str | None = None,
         *,
         subject: Mapping[str, Any] | None = None,
-        regulation: str | None = "gdpr",
-        jurisdiction: str | None = "eu",
-        submitted_at: float | None = None,
-        due_at: float | None = None,
-        uid: str | None = None,
+        **options: Unpack[RightsOptions],
     ) -> Delivery:
         """Send an ``AccessRequest`` whose callback points back at this sandbox (same arguments as a delete)."""
-        return self._send_rights(
-            "AccessRequest",
-            identities,
-            subject_email,
-            subject,
-            regulation=regulation,
-            jurisdiction=jurisdiction,
-            submitted_at=submitted_at,
-            due_at=due_at,
-            uid=uid,
-        )
+        return self._send_rights("AccessRequest", identities, subject_email, subject, options)
 
     def send_correction_request(
-        self,
-        identities: Any,
-        subject: Mapping[str, Any],
-        *,
-        regulation: str | None = "gdpr",
-        jurisdiction: str | None = "eu",
-        submitted_at: float | None = None,
-        due_at: float | None = None,
-        uid: str | None = None,
+        self, identities: Any, subject: Mapping[str, Any], **options: Unpack[RightsOptions]
     ) -> Delivery:
         """Send a ``CorrectionRequest``: ``subject`` carries the corrected details (``firstName``...)."""
-        return self._send_rights(
-            "CorrectionRequest",
-            identities,
-            None,
-            subject,
-            regulation=regulation,
-            jurisdiction=jurisdiction,
-            submitted_at=submitted_at,
-            due_at=due_at,
-            uid=uid,
-        )
+        return self._send_rights("CorrectionRequest", identities, None, subject, options)
 
     def send_restrict_processing_request(
         self,
         identities: Any,
         purposes: Sequence[str] = ("marketing",),
         subject_email: str | None = None,
-        *,
-        regulation: str | None = "gdpr",
-        jurisdiction: str | None = "eu",
-        submitted_at: float | None = None,
-        due_at: float | None = None,
-        uid: str | None = None,
+        **options: Unpack[RightsOptions],
     ) -> Delivery:
         """Send a ``RestrictProcessingRequest`` for ``purposes`` (same other arguments as a delete)."""
-        return self._send_rights(
-            "RestrictProcessingRequest",
-            identities,
-            subject_email,
-            None,
-            regulation=regulation,
-            jurisdiction=jurisdiction,
-            submitted_at=submitted_at,
-            due_at=due_at,
-            uid=uid,
-            purposes=list(purposes),
-        )
+        return self._send_rights("RestrictProcessingRequest", identities, subject_email, None, options, purposes)
 
     # --- streams ----------------------------------------------------------------------------------
 

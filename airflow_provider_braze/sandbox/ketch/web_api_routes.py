@@ -20,7 +20,7 @@ configured, before the answer, so a test sees it stored once the call returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
@@ -107,6 +107,19 @@ async def _parse(request: Request, model: type[_Parsed], org: str) -> _Parsed | 
     return parsed
 
 
+async def _update(request: Request, model: type[_Parsed], org: str, apply: Callable[[_Parsed], None]) -> Response:
+    """An update call: parse it, ``apply`` it off the event loop (it may send webhooks and wait), answer 204.
+
+    :param model: the body's model.
+    :param apply: stores what the parsed body says.
+    """
+    parsed = await _parse(request, model, org)
+    if isinstance(parsed, Response):
+        return parsed
+    await run_in_threadpool(apply, parsed)
+    return Response(status_code=204)
+
+
 def _echo(data: _WebRequest, org: str) -> dict[str, Any]:
     wire = data.to_dict()
     return {"organizationCode": org, **{k: wire[k] for k in _ECHOED if k in wire}, "identities": data.identities}
@@ -179,21 +192,14 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
 
     @router.post("/subscriptions/{organizationCode}/update")
     async def set_subscriptions(organizationCode: str, request: Request) -> Response:  # noqa: N803
-        parsed = await _parse(request, SubscriptionsRequest, organizationCode)
-        if isinstance(parsed, Response):
-            return parsed
-        topics = {t: {c: d.status for c, d in chans.items()} for t, chans in parsed.topics.items() if chans}
-        controls = {code: (d.status, d.impact) for code, d in parsed.controls.items()}
-        await run_in_threadpool(
-            apply_subscriptions_update,
-            sandbox,
-            organizationCode,
-            parsed.identities,
-            topics,
-            controls,
-            parsed.collected_at,
-        )
-        return Response(status_code=204)
+        def apply(parsed: SubscriptionsRequest) -> None:
+            topics = {t: {c: d.status for c, d in chans.items()} for t, chans in parsed.topics.items() if chans}
+            controls = {code: (d.status, d.impact) for code, d in parsed.controls.items()}
+            apply_subscriptions_update(
+                sandbox, organizationCode, parsed.identities, topics, controls, parsed.collected_at
+            )
+
+        return await _update(request, SubscriptionsRequest, organizationCode, apply)
 
     @router.post("/consent/{organizationCode}/get")
     async def get_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
@@ -207,19 +213,12 @@ def web_api_router(sandbox: KetchSandbox) -> APIRouter:
 
     @router.post("/consent/{organizationCode}/update")
     async def set_consent(organizationCode: str, request: Request) -> Response:  # noqa: N803
-        parsed = await _parse(request, ConsentWebRequest, organizationCode)
-        if isinstance(parsed, Response):
-            return parsed
-        purposes = {code: (p.allowed, p.legal_basis_code) for code, p in parsed.purposes.items()}
-        await run_in_threadpool(
-            apply_consent_update,
-            sandbox,
-            organizationCode,
-            parsed.identities,
-            purposes,
-            parsed.collected_at,
-            parsed.jurisdiction_code,
-        )
-        return Response(status_code=204)
+        def apply(parsed: ConsentWebRequest) -> None:
+            purposes = {code: (p.allowed, p.legal_basis_code) for code, p in parsed.purposes.items()}
+            apply_consent_update(
+                sandbox, organizationCode, parsed.identities, purposes, parsed.collected_at, parsed.jurisdiction_code
+            )
+
+        return await _update(request, ConsentWebRequest, organizationCode, apply)
 
     return router

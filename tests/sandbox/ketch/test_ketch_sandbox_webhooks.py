@@ -112,6 +112,13 @@ def test_rights_request_is_answered_pending_and_carries_a_callback_to_the_sandbo
     assert stored.subject["email"] == EMAIL
 
 
+def test_rights_request_options_it_does_not_take_are_refused_before_sending(unstarted):
+    sandbox = unstarted("http://127.0.0.1:9/ketch/webhook")
+    with pytest.raises(TypeError, match="'purposes'"):
+        sandbox.send_delete_request(EMAIL, purposes=["marketing"])
+    assert sandbox.deliveries == []
+
+
 def test_a_failing_receiver_is_tried_again_with_the_same_uid(serve_receiver, store, unstarted):
     url, flaky = serve_receiver(wrap=lambda app: FailFirst(app, failures=2))
     delivery = unstarted(url).send_subscription_change(EMAIL, "newsletter", "email", "granted")
