@@ -7,6 +7,8 @@ importing the hooks; older cores call ``BrazeHook.get_ui_field_behaviour()`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_braze import DISTRIBUTION, __version__
 
 BRAZE_UI_FIELD_BEHAVIOUR = {
@@ -130,6 +132,18 @@ CONNECTION_TYPES = [
         "conn-fields": KETCH_CONN_FIELDS,
     },
 ]
+
+
+def legacy_ui_field_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
+    """A connection form as ``get_ui_field_behaviour`` returns it to Airflow cores older than 3.2.
+
+    :param behaviour: the connection type's ``ui-field-behaviour`` above (``hidden-fields`` becomes ``hidden_fields``).
+    """
+    return {
+        "hidden_fields": behaviour["hidden-fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
 
 
 def get_provider_info() -> dict:

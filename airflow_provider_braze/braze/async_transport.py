@@ -31,18 +31,18 @@ from typing import Any
 import httpx
 import tenacity
 
+from airflow_provider_braze.braze.base_client import DEFAULT_USER_AGENT, BaseBrazeClient
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.braze.exchange import BrazeResponse, Exchange
 from airflow_provider_braze.braze.responses import response_body
 from airflow_provider_braze.braze.retry import RetryPolicy
-from airflow_provider_braze.braze.transport import DEFAULT_USER_AGENT, clean_api_key
 from airflow_provider_braze.braze.transport_errors import from_httpx
 
 log = logging.getLogger(__name__)
 
 
-class AsyncBrazeClient:
+class AsyncBrazeClient(BaseBrazeClient):
     """Sends requests to one Braze workspace from async code.
 
     Use it as an async context manager (``async with AsyncBrazeClient(...) as client``) or call
@@ -70,24 +70,11 @@ class AsyncBrazeClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        key = clean_api_key(api_key)
-        self.base_url = base_url.rstrip("/")
-        self.retry_policy = retry_policy or RetryPolicy()
-        self.timeout = timeout or self.retry_policy.timeout
-        self._headers = {
-            "Authorization": f"Bearer {key}",
-            "User-Agent": user_agent,
-            "Accept": "application/json",
-        }
-        self._key = key
-        self._secrets = (key,)  # redacted from the retry log line
+        super().__init__(base_url, api_key, timeout, retry_policy, user_agent)
         self._verify = verify
         self._sleep = sleep
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
 
     async def __aenter__(self) -> AsyncBrazeClient:
         return self

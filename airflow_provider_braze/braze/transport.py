@@ -11,7 +11,6 @@ import contextlib
 import http.cookiejar
 import logging
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,13 +19,9 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_braze import USER_AGENT
+from airflow_provider_braze.braze.base_client import DEFAULT_USER_AGENT, BaseBrazeClient, clean_api_key
 from airflow_provider_braze.braze.endpoints import Endpoint
-from airflow_provider_braze.braze.errors import (
-    BrazeConfigurationError,
-    BrazeError,
-    BrazeRateLimitError,
-)
+from airflow_provider_braze.braze.errors import BrazeError, BrazeRateLimitError
 from airflow_provider_braze.braze.exchange import BrazeResponse, Exchange
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
@@ -34,12 +29,13 @@ from airflow_provider_braze.braze.responses import response_body
 from airflow_provider_braze.braze.retry import RetryPolicy
 from airflow_provider_braze.braze.transport_errors import from_requests
 
+# DEFAULT_USER_AGENT and clean_api_key were defined here before the async client shared them.
+__all__ = ["DEFAULT_USER_AGENT", "BrazeClient", "clean_api_key"]
+
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = f"{USER_AGENT} python/{platform.python_version()}"
 
-
-class BrazeClient:
+class BrazeClient(BaseBrazeClient):
     """Sends requests to one Braze workspace.
 
     Thread-safe: one instance is shared by the sender's thread pool. The API key lives only in the
@@ -73,28 +69,15 @@ class BrazeClient:
         sleep: Callable[[float], None] = time.sleep,
         observers: Sequence[Callable[[Endpoint, float, int | None], None]] = (),
     ) -> None:
-        key = clean_api_key(api_key)
-        self.base_url = base_url.rstrip("/")
-        self.retry_policy = retry_policy or RetryPolicy()
-        self.timeout = timeout or self.retry_policy.timeout
+        super().__init__(base_url, api_key, timeout, retry_policy, user_agent)
         self.rate_limiter = rate_limiter or RateLimiter()
         self.pool_size = pool_size
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
-        self._headers = {
-            "Authorization": f"Bearer {key}",
-            "User-Agent": user_agent,
-            "Accept": "application/json",
-        }
-        self._key = key
-        self._secrets = (key,)  # redacted from the retry log line
         self._observers: tuple[Callable[[Endpoint, float, int | None], None], ...] = tuple(observers)
         self._verify = verify
         self._proxies = dict(proxies or {})
         self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
 
     @property
     def session(self) -> requests.Session:
@@ -218,11 +201,3 @@ class BrazeClient:
     def _tell(self, ep: Endpoint, seconds: float, status: int | None) -> None:
         for observer in self._observers:
             observer(ep, seconds, status)
-
-
-def clean_api_key(api_key: str | None) -> str:
-    """Strip whitespace and quotes pasted around a key (Braze answers 401 to a quoted key)."""
-    key = (api_key or "").strip().strip("'\"").strip()
-    if not key:
-        raise BrazeConfigurationError("The Braze connection has no REST API key (set it as the password).")
-    return key

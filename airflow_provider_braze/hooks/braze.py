@@ -32,6 +32,7 @@ from airflow_provider_braze.braze.sender import BatchResult, BatchSender, SendJo
 from airflow_provider_braze.braze.transport import BrazeClient
 from airflow_provider_braze.hooks.extras import BrazeConnectionSettings
 from airflow_provider_braze.metrics import observe_request
+from airflow_provider_braze.provider_info import BRAZE_UI_FIELD_BEHAVIOUR, legacy_ui_field_behaviour
 
 
 class BrazeHook(BaseHook):
@@ -72,13 +73,7 @@ class BrazeHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The connection form for Airflow cores older than 3.2 (newer ones read provider info)."""
-        from airflow_provider_braze.provider_info import BRAZE_UI_FIELD_BEHAVIOUR
-
-        return {
-            "hidden_fields": BRAZE_UI_FIELD_BEHAVIOUR["hidden-fields"],
-            "relabeling": BRAZE_UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": BRAZE_UI_FIELD_BEHAVIOUR["placeholders"],
-        }
+        return legacy_ui_field_behaviour(BRAZE_UI_FIELD_BEHAVIOUR)
 
     @cached_property
     def settings(self) -> BrazeConnectionSettings:

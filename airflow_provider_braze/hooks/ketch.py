@@ -19,6 +19,7 @@ from airflow_provider_braze.hooks.ketch_settings import (
 )
 from airflow_provider_braze.hooks.state import sqlalchemy_url_of
 from airflow_provider_braze.ketch.web_api import KetchSubscriptionState, KetchWebAPIClient, KetchWebAPIError
+from airflow_provider_braze.provider_info import KETCH_UI_FIELD_BEHAVIOUR, legacy_ui_field_behaviour
 from airflow_provider_braze.state import KetchEventStore
 
 if TYPE_CHECKING:
@@ -67,13 +68,7 @@ class KetchHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The connection form for Airflow cores older than 3.2 (newer ones read provider info)."""
-        from airflow_provider_braze.provider_info import KETCH_UI_FIELD_BEHAVIOUR
-
-        return {
-            "hidden_fields": KETCH_UI_FIELD_BEHAVIOUR["hidden-fields"],
-            "relabeling": KETCH_UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": KETCH_UI_FIELD_BEHAVIOUR["placeholders"],
-        }
+        return legacy_ui_field_behaviour(KETCH_UI_FIELD_BEHAVIOUR)
 
     @cached_property
     def settings(self) -> KetchConnectionSettings:

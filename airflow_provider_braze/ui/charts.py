@@ -87,6 +87,39 @@ def _x_label(parts: list[str], run: Run, x: float, every: int, index: int) -> No
         )
 
 
+#: One part of a run's bar: its value, its colour and what its hover title says after the run id.
+Segment = tuple[float, str, str]
+
+
+def _bar_chart(title: str, unit: str, ordered: Sequence[Run], stacks: Sequence[Sequence[Segment]]) -> str:
+    """A chart of one bar per run, each stacking its segments from the bottom up.
+
+    :param title: the chart's title, read by screen readers and shown on hover.
+    :param unit: the vertical axis's label.
+    :param ordered: the runs, oldest first.
+    :param stacks: each run's segments, bottom first; a run without any leaves an empty slot.
+    """
+    top = nice_ceiling(max((sum(value for value, _, _ in stack) for stack in stacks), default=0.0))
+    parts = _frame(title, top, unit)
+    slot, bar = _slots(len(ordered))
+    plot = HEIGHT - TOP - BOTTOM
+    every = max(1, math.ceil(len(ordered) / 8))
+    for i, (run, stack) in enumerate(zip(ordered, stacks, strict=True)):
+        x = LEFT + slot * i + slot / 2
+        _x_label(parts, run, x, every, i)
+        base = float(TOP + plot)
+        for value, colour, what in stack:
+            h = plot * value / top
+            base -= h
+            tip = f"{run.run_id}: {what}"
+            parts.append(
+                f'<rect x="{x - bar / 2:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
+                f"<title>{html.escape(tip)}</title></rect>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def throughput_chart(runs: Sequence[Run]) -> str:
     """Rows read per second, one bar per run (runs given newest first, drawn oldest first).
 
@@ -94,24 +127,8 @@ def throughput_chart(runs: Sequence[Run]) -> str:
     """
     ordered = list(reversed(runs))
     rates = [figures(run).rows_per_second for run in ordered]
-    top = nice_ceiling(max((r for r in rates if r), default=0.0))
-    parts = _frame("Throughput per run (rows read per second)", top, "rows/s")
-    slot, bar = _slots(len(ordered))
-    plot = HEIGHT - TOP - BOTTOM
-    every = max(1, math.ceil(len(ordered) / 8))
-    for i, (run, rate) in enumerate(zip(ordered, rates, strict=True)):
-        x = LEFT + slot * i + slot / 2
-        _x_label(parts, run, x, every, i)
-        if not rate:
-            continue
-        h = plot * rate / top
-        tip = f"{run.run_id}: {number(rate)} rows/s"
-        parts.append(
-            f'<rect x="{x - bar / 2:.1f}" y="{TOP + plot - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-            f'fill="#1971c2"><title>{html.escape(tip)}</title></rect>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    stacks = [[(rate, "#1971c2", f"{number(rate)} rows/s")] if rate else [] for rate in rates]
+    return _bar_chart("Throughput per run (rows read per second)", "rows/s", ordered, stacks)
 
 
 def outcomes_chart(runs: Sequence[Run]) -> str:
@@ -121,24 +138,8 @@ def outcomes_chart(runs: Sequence[Run]) -> str:
     """
     ordered = list(reversed(runs))
     counts = [{key: getattr(figures(run), key) or 0 for key, _, _ in OUTCOMES} for run in ordered]
-    top = nice_ceiling(max((sum(c.values()) for c in counts), default=0))
-    parts = _frame("Rows per outcome per run", top, "rows")
-    slot, bar = _slots(len(ordered))
-    plot = HEIGHT - TOP - BOTTOM
-    every = max(1, math.ceil(len(ordered) / 8))
-    for i, (run, count) in enumerate(zip(ordered, counts, strict=True)):
-        x = LEFT + slot * i + slot / 2
-        _x_label(parts, run, x, every, i)
-        base = float(TOP + plot)
-        for key, label, colour in OUTCOMES:
-            if not count[key]:
-                continue
-            h = plot * count[key] / top
-            base -= h
-            tip = f"{run.run_id}: {number(count[key])} {label.lower()}"
-            parts.append(
-                f'<rect x="{x - bar / 2:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
-                f"<title>{html.escape(tip)}</title></rect>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+    stacks = [
+        [(count[key], colour, f"{number(count[key])} {label.lower()}") for key, label, colour in OUTCOMES if count[key]]
+        for count in counts
+    ]
+    return _bar_chart("Rows per outcome per run", "rows", ordered, stacks)

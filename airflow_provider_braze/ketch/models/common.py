@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Final keeps each constant's literal type, so it can be the default of a ``Literal[...]`` field.
@@ -106,6 +106,31 @@ def require_usable_identity(identities: list[Identity]) -> list[Identity]:
     if not any(i.identity_value.strip() for i in identities):
         raise ValueError("at least one identity with a non-empty identityValue is required")
     return identities
+
+
+class Envelope(KetchModel):
+    """The first fields of every message but :class:`Error`: each message fixes ``apiVersion`` and ``kind``.
+
+    :param metadata: the request's ``metadata``, sent back in its answers and status events.
+    """
+
+    api_version: str
+    kind: str
+    metadata: Metadata
+
+
+class RegulatedRequestBody(KetchModel):
+    """The fields a consent or rights ``request`` starts with: where it came from, under which law, whose it is.
+
+    :param identities: who the request is about; at least one must have a value.
+    """
+
+    controller: str | None = None
+    property: str | None = None
+    environment: str | None = None
+    regulation: str | None = None
+    jurisdiction: str | None = None
+    identities: Annotated[list[Identity], AfterValidator(require_usable_identity)]
 
 
 ErrorStatus = Literal[

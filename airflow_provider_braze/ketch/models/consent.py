@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, field_validator
+from pydantic import field_validator
 
 from airflow_provider_braze.ketch.models.common import (
     CONSENT_API_VERSION,
-    Identity,
-    KetchModel,
-    Metadata,
+    Envelope,
     PreferenceStatus,
-    require_usable_identity,
+    RegulatedRequestBody,
 )
 
 
-class ConsentRequestBody(KetchModel):
+class ConsentRequestBody(RegulatedRequestBody):
     """``request`` of a :class:`ConsentRequest`.
 
     :param purposes: ``{purpose_code: "granted" | "denied"}``. The Web API's object form
@@ -25,12 +23,6 @@ class ConsentRequestBody(KetchModel):
     :param collected_at: when the consent was collected, in unix seconds.
     """
 
-    controller: str | None = None
-    property: str | None = None
-    environment: str | None = None
-    regulation: str | None = None
-    jurisdiction: str | None = None
-    identities: Annotated[list[Identity], AfterValidator(require_usable_identity)]
     purposes: dict[str, PreferenceStatus] = {}
     legal_basis: dict[str, str] = {}
     vendors: list[Any] = []
@@ -45,10 +37,9 @@ class ConsentRequestBody(KetchModel):
         return {code: (v.get("status", v.get("allowed")) if isinstance(v, dict) else v) for code, v in value.items()}
 
 
-class ConsentRequest(KetchModel):
+class ConsentRequest(Envelope):
     """A consent change for one data subject."""
 
     api_version: Literal["consent/v1"] = CONSENT_API_VERSION
     kind: Literal["ConsentRequest"] = "ConsentRequest"
-    metadata: Metadata
     request: ConsentRequestBody

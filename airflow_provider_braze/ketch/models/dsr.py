@@ -19,17 +19,18 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from airflow_provider_braze.ketch.models.common import (
     DSR_API_VERSION,
+    Envelope,
     Identity,
     KetchModel,
     Metadata,
-    require_usable_identity,
+    RegulatedRequestBody,
 )
 
 #: Largest decoded inline access result Ketch accepts.
@@ -85,7 +86,7 @@ class Subject(KetchModel):
     form_data: dict[str, Any] = {}
 
 
-class DSRRequestBody(KetchModel):
+class DSRRequestBody(RegulatedRequestBody):
     """``request`` of every rights request.
 
     :param identities: who the request is about.
@@ -95,12 +96,6 @@ class DSRRequestBody(KetchModel):
     :param due_timestamp: when the law requires it done, in unix seconds.
     """
 
-    controller: str | None = None
-    property: str | None = None
-    environment: str | None = None
-    regulation: str | None = None
-    jurisdiction: str | None = None
-    identities: Annotated[list[Identity], AfterValidator(require_usable_identity)]
     callbacks: list[Callback] = []
     subject: Subject | None = Field(default=None, repr=False)
     # ``claims`` is the name the specification used before 2023-02 (ketch-forwarder commit 00aac9e).
@@ -230,78 +225,70 @@ class AccessStatusBody(DSRStatusBody):
         return self
 
 
-class DeleteResponse(KetchModel):
+class _DSRResponse(Envelope):
+    """The 200 answer to a rights request; each kind's answer fixes ``kind``."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    response: DSRStatusBody
+
+
+class _DSRStatusEvent(Envelope):
+    """A status event of a rights request; each kind's event fixes ``kind``."""
+
+    api_version: Literal["dsr/v1"] = DSR_API_VERSION
+    event: DSRStatusBody
+
+
+class DeleteResponse(_DSRResponse):
     """The 200 answer to a :class:`DeleteRequest`."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["DeleteResponse"] = "DeleteResponse"
-    metadata: Metadata
-    response: DSRStatusBody
 
 
-class CorrectionResponse(KetchModel):
+class CorrectionResponse(_DSRResponse):
     """The 200 answer to a :class:`CorrectionRequest`."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["CorrectionResponse"] = "CorrectionResponse"
-    metadata: Metadata
-    response: DSRStatusBody
 
 
-class RestrictProcessingResponse(KetchModel):
+class RestrictProcessingResponse(_DSRResponse):
     """The 200 answer to a :class:`RestrictProcessingRequest`."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["RestrictProcessingResponse"] = "RestrictProcessingResponse"
-    metadata: Metadata
-    response: DSRStatusBody
 
 
-class AccessResponse(KetchModel):
+class AccessResponse(_DSRResponse):
     """The 200 answer to an :class:`AccessRequest`."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["AccessResponse"] = "AccessResponse"
-    metadata: Metadata
     response: AccessStatusBody
 
 
-class DeleteStatusEvent(KetchModel):
+class DeleteStatusEvent(_DSRStatusEvent):
     """POSTed to each callback of a :class:`DeleteRequest` when its status changes.
 
     Send it with the request's ``metadata`` so that Ketch can match it to the request.
     """
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["DeleteStatusEvent"] = "DeleteStatusEvent"
-    metadata: Metadata
-    event: DSRStatusBody
 
 
-class CorrectionStatusEvent(KetchModel):
+class CorrectionStatusEvent(_DSRStatusEvent):
     """POSTed to each callback of a :class:`CorrectionRequest` when its status changes."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["CorrectionStatusEvent"] = "CorrectionStatusEvent"
-    metadata: Metadata
-    event: DSRStatusBody
 
 
-class RestrictProcessingStatusEvent(KetchModel):
+class RestrictProcessingStatusEvent(_DSRStatusEvent):
     """POSTed to each callback of a :class:`RestrictProcessingRequest` when its status changes."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["RestrictProcessingStatusEvent"] = "RestrictProcessingStatusEvent"
-    metadata: Metadata
-    event: DSRStatusBody
 
 
-class AccessStatusEvent(KetchModel):
+class AccessStatusEvent(_DSRStatusEvent):
     """POSTed to each callback of an :class:`AccessRequest` when its status changes (with ``results`` at the end)."""
 
-    api_version: Literal["dsr/v1"] = DSR_API_VERSION
     kind: Literal["AccessStatusEvent"] = "AccessStatusEvent"
-    metadata: Metadata
     event: AccessStatusBody
 
 

@@ -29,9 +29,9 @@ from pydantic import AfterValidator, Field, field_validator
 
 from airflow_provider_braze.ketch.models.common import (
     SUBSCRIPTION_API_VERSION,
+    Envelope,
     Identity,
     KetchModel,
-    Metadata,
     PreferenceStatus,
     require_usable_identity,
 )
@@ -142,19 +142,17 @@ class SubscriptionControlRequestBody(_SubscriptionRequestBody):
         return {code: _status_object(decision) for code, decision in value.items()}
 
 
-class SubscriptionTopicRequest(KetchModel):
+class SubscriptionTopicRequest(Envelope):
     """A user granted or denied subscription topics on some contact methods. Answer 202 or 204."""
 
     api_version: Literal["subscription/v1"] = SUBSCRIPTION_API_VERSION
     kind: Literal["SubscriptionTopicRequest"] = "SubscriptionTopicRequest"
-    metadata: Metadata
     request: SubscriptionTopicRequestBody
 
 
-class SubscriptionControlRequest(KetchModel):
+class SubscriptionControlRequest(Envelope):
     """A user triggered a global control such as "unsubscribe from all". Answer 202 or 204."""
 
     api_version: Literal["subscription/v1"] = SUBSCRIPTION_API_VERSION
     kind: Literal["SubscriptionControlRequest"] = "SubscriptionControlRequest"
-    metadata: Metadata
     request: SubscriptionControlRequestBody
