@@ -42,11 +42,8 @@ class SyncState:
 
 
 class SyncLedgerAdmin(StateStore):
-    """Inspecting and forgetting syncs of the ledger; the base of :class:`~.sync_ledger.SyncLedgerStore`.
-
-    :param engine: an engine, or a SQLAlchemy URL.
-    :param clock: returns unix seconds; replaced in tests.
-    """
+    """Inspecting and forgetting syncs of the ledger: the base of :class:`~.sync_ledger.SyncLedgerStore`,
+    built as every :class:`~.base.StateStore` is."""
 
     def find_sync(self, sync_key: str) -> int | None:
         """The id of the sync with this key, or ``None`` when it has never run."""
