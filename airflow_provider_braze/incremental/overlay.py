@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_braze.state.sync_ledger import user_key
 
 if TYPE_CHECKING:
-    from airflow_provider_braze.incremental.planner import Entry
+    from airflow_provider_braze.incremental.decisions import Entry
 
 
 class Overlay:

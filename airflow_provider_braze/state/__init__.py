@@ -10,6 +10,9 @@ hook that turns an Airflow connection into a URL lives with the hooks.
   settle API).
 - :mod:`.ketch_sync_targets`: what a sync last applied per Braze target (read and written by the settle API).
 - :mod:`.ketch_rights`: rights-request state (:attr:`KetchEventStore.rights`).
+- :mod:`.sync_ledger`: :class:`~.sync_ledger.SyncLedgerStore`, what each export sync had accepted by Braze
+  (:mod:`.sync_ledger_lookups`, :mod:`.sync_ledger_sql`, :mod:`.sync_ledger_admin`); :mod:`.sync_history`
+  reads it for people.
 """
 
 from airflow_provider_braze.state.base import StateStore

@@ -50,13 +50,12 @@ from airflow_provider_braze.ketch.events import (
     ConsentChange,
     ControlChange,
     KetchEvent,
-    RightsRequestDetails,
     SubscriptionChange,
 )
-from airflow_provider_braze.ketch.models import Callback, Identity
+from airflow_provider_braze.ketch.models import Identity
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import inserted_id, read_transaction, write_transaction
-from airflow_provider_braze.state.ketch_rights import KetchRightsRequests, new_rights_row
+from airflow_provider_braze.state.ketch_rights import KetchRightsRequests, RightsRequest, new_rights_row
 from airflow_provider_braze.state.ketch_sync_targets import AppliedTarget, read_applied, write_applied
 from airflow_provider_braze.state.schema import (
     SYNC_PENDING,
@@ -113,17 +112,7 @@ def _event_from_row(row: Row, rights: Row | None = None) -> KetchEvent:
         consent_changes=tuple(
             ConsentChange(c["purpose"], c["status"], c.get("legal_basis")) for c in changes if "purpose" in c
         ),
-        rights_request=None
-        if rights is None
-        else RightsRequestDetails(
-            request_id=rights.request_id,
-            kind=rights.kind,
-            callbacks=tuple(Callback.model_validate(c) for c in rights.callbacks),
-            subject=rights.subject,
-            regulation=rights.regulation,
-            jurisdiction=rights.jurisdiction,
-            due_at=rights.due_at,
-        ),
+        rights_request=None if rights is None else RightsRequest.from_row(rights).details,
         payload=row._mapping.get("payload"),
         event_id=row.id,
     )

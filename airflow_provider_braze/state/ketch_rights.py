@@ -13,12 +13,12 @@ is ``completed`` and Ketch has been sent ``completed``; after ``completed`` its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import Row, select, update
 
-from airflow_provider_braze.ketch.events import KetchEvent
+from airflow_provider_braze.ketch.events import KetchEvent, RightsRequestDetails
 from airflow_provider_braze.ketch.models import (
     RIGHTS_KINDS,
     AccessResult,
@@ -84,6 +84,11 @@ class RightsRequest:
     def needs_notification(self) -> bool:
         """Whether Ketch has not yet been sent the current status."""
         return self.notified_status != self.status
+
+    @property
+    def details(self) -> RightsRequestDetails:
+        """What its event carried (:attr:`KetchEvent.rights_request`): the fields of the same names."""
+        return RightsRequestDetails(**{f.name: getattr(self, f.name) for f in fields(RightsRequestDetails)})
 
     @classmethod
     def from_row(cls, row: Row) -> RightsRequest:

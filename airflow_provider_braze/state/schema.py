@@ -23,6 +23,8 @@ Times are unix seconds as double precision.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -176,13 +178,22 @@ braze_syncs = Table(
     sqlite_autoincrement=True,
 )
 
+
+def _sync_id(**options: Any) -> Column[Any]:
+    """The ``sync_id`` column of a table of the sync ledger: its rows go when their sync is deleted.
+
+    :param options: the column's other options (``nullable``, ``primary_key``).
+    """
+    return Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), **options)
+
+
 # One row per Airflow task run (dag run and map index); its attempts share it, which is what lets a
 # retried attempt skip what an earlier attempt of the same run had done.
 braze_sync_runs = Table(
     "braze_sync_runs",
     metadata,
     Column("id", _EventId, primary_key=True, autoincrement=True),
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    _sync_id(nullable=False),
     Column("run_id", String(250), nullable=False),
     Column("map_index", Integer(), nullable=False),
     Column("try_number", Integer(), nullable=False),
@@ -208,7 +219,7 @@ braze_sync_users = Table(
     "braze_sync_users",
     metadata,
     Column("user_key", _EventId, primary_key=True, autoincrement=False),
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    _sync_id(nullable=False),
     Column("user_hash", Digest(16), nullable=False),
     Column("row_hash", Digest(16), nullable=False),
     Column("points", Integer(), nullable=False),
@@ -223,7 +234,7 @@ braze_sync_user_values = Table(
     "braze_sync_user_values",
     metadata,
     Column("user_key", _EventId, primary_key=True, autoincrement=False),
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    _sync_id(nullable=False),
     Column("fingerprints", LargeBinary(), nullable=False),
 )
 
@@ -231,7 +242,7 @@ braze_sync_user_values = Table(
 braze_sync_keys = Table(
     "braze_sync_keys",
     metadata,
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), primary_key=True),
+    _sync_id(primary_key=True),
     Column("item_key", Digest(16), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("run", _EventId, nullable=False),
@@ -247,7 +258,7 @@ braze_sync_problems = Table(
     "braze_sync_problems",
     metadata,
     Column("id", _EventId, primary_key=True, autoincrement=True),
-    Column("sync_id", _EventId, ForeignKey("braze_syncs.id", ondelete="CASCADE"), nullable=False),
+    _sync_id(nullable=False),
     Column("run", _EventId, nullable=False),
     Column("item_key", Digest(16)),
     Column("row_ref", String(64)),

@@ -14,51 +14,54 @@ Protocol of one export run (see :mod:`airflow_provider_braze.incremental`):
 4. :meth:`~SyncLedgerStore.finish_run` with the summary.
 
 Forgetting: :meth:`~SyncLedgerStore.reset` drops a sync's state, :meth:`~SyncLedgerStore.settle_unknown`
-decides what rows of unknown outcome become.
+decides what rows of unknown outcome become (:mod:`.sync_ledger_admin`). The bulk lookups are in
+:mod:`.sync_ledger_lookups`, their statements in :mod:`.sync_ledger_sql`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.state import sync_ledger_sql as sql
-from airflow_provider_braze.state.base import StateStore
-from airflow_provider_braze.state.engine import (
-    create_state_engine,
-    inserted_id,
-    is_sqlite_memory,
-    read_transaction,
-    write_transaction,
-)
+from airflow_provider_braze.state.engine import inserted_id, read_transaction, write_transaction
 from airflow_provider_braze.state.schema import (
     KEY_ACCEPTED,
     KEY_SENDING,
     KEY_UNKNOWN,
-    braze_sync_keys,
     braze_sync_problems,
     braze_sync_runs,
     braze_sync_settings,
-    braze_sync_user_values,
-    braze_sync_users,
     braze_syncs,
 )
+from airflow_provider_braze.state.sync_ledger_admin import SyncLedgerAdmin, SyncState
+from airflow_provider_braze.state.sync_ledger_lookups import (
+    LOOKUP_CHUNK,
+    LedgerReader,
+    by_digest,
+    planning_reader,
+    settled_on,
+    user_key,
+    users_on,
+)
 
+__all__ = [
+    "LOOKUP_CHUNK",
+    "BatchRecord",
+    "LedgerReader",
+    "Problem",
+    "SyncLedgerStore",
+    "SyncRun",
+    "SyncState",
+    "user_key",
+]
 
-def user_key(user_hash: bytes) -> int:
-    """The 64-bit integer a user's rows are keyed by: the first 8 bytes of its hash (see :mod:`.schema`)."""
-    return int.from_bytes(user_hash[:8], "big", signed=True)
-
-
-#: Most values bound in one ``IN (...)`` list (SQLite allows 32,766 variables; PostgreSQL more).
-LOOKUP_CHUNK = 2_000
 _SALT = "salt"
 
 
@@ -111,21 +114,11 @@ class BatchRecord:
             getattr(self, name).extend(getattr(other, name))
 
 
-@dataclass(frozen=True)
-class SyncState:
-    """What the ledger holds for one sync (for the CLI, the reset operator and tests)."""
-
-    sync_key: str
-    endpoint: str
-    mode: str
-    users: int
-    keys: dict[str, int]
-    open_problems: dict[str, int]
-    runs: int
-
-
-class SyncLedgerStore(StateStore):
+class SyncLedgerStore(SyncLedgerAdmin):
     """Repository of export syncs' state; tables are created on first use.
+
+    What an export run does with it is here; looking at, settling and forgetting a sync is inherited
+    from :class:`~.sync_ledger_admin.SyncLedgerAdmin`.
 
     :param engine: an engine, or a SQLAlchemy URL (``sqlite:////path/state.db``, ``postgresql+psycopg://...``).
     :param clock: returns unix seconds; replaced in tests.
@@ -155,12 +148,6 @@ class SyncLedgerStore(StateStore):
         self._salt = bytes(value)
         return self._salt
 
-    def find_sync(self, sync_key: str) -> int | None:
-        """The id of the sync with this key, or ``None`` when it has never run."""
-        self.ensure_schema()
-        with read_transaction(self._engine) as conn:
-            return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar()
-
     def open_run(
         self,
         sync_key: str,
@@ -183,43 +170,10 @@ class SyncLedgerStore(StateStore):
         """
         salt = self.salt()
         now = self._clock()
-        s, r, p = braze_syncs.c, braze_sync_runs.c, braze_sync_problems.c
+        p = braze_sync_problems.c
         with write_transaction(self._engine) as conn:
-            found = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
-            if found is None:
-                sync_id = self._insert_sync(conn, sync_key, endpoint, mode, now)
-            else:
-                sync_id = found.id
-                if (found.endpoint, found.mode) != (endpoint, mode):
-                    raise ValueError(
-                        f"sync_key {sync_key!r} belongs to a sync of {found.mode} to {found.endpoint}, not {mode} to "
-                        f"{endpoint}: give this export its own sync_key (or reset that sync first)."
-                    )
-            existing = conn.execute(
-                select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
-            ).first()
-            if existing is None:
-                run = inserted_id(
-                    conn.execute(
-                        insert(braze_sync_runs).values(
-                            sync_id=sync_id,
-                            run_id=run_id,
-                            map_index=map_index,
-                            try_number=1,
-                            partition=partition,
-                            status="running",
-                            started_at=now,
-                        )
-                    )
-                )
-                attempt = 1
-            else:
-                run, attempt = existing.id, existing.try_number + 1
-                conn.execute(
-                    update(braze_sync_runs)
-                    .where(r.id == run)
-                    .values(try_number=attempt, status="running", finished_at=None)
-                )
+            sync_id = self._sync_of(conn, sync_key, endpoint, mode, now)
+            run, attempt = self._attempt(conn, sync_id, run_id, map_index, partition, now)
             open_problems = conn.execute(
                 select(func.count())
                 .select_from(braze_sync_problems)
@@ -233,6 +187,52 @@ class SyncLedgerStore(StateStore):
         if sync_id is None:
             return None
         return SyncRun(int(sync_id), -1, self.salt(), 0, 0)
+
+    def _sync_of(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
+        """The id of the sync ``sync_key``, created on first use.
+
+        :raises ValueError: the key belongs to a sync of another mode or endpoint.
+        """
+        s = braze_syncs.c
+        found = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
+        if found is None:
+            return self._insert_sync(conn, sync_key, endpoint, mode, now)
+        if (found.endpoint, found.mode) != (endpoint, mode):
+            raise ValueError(
+                f"sync_key {sync_key!r} belongs to a sync of {found.mode} to {found.endpoint}, not {mode} to "
+                f"{endpoint}: give this export its own sync_key (or reset that sync first)."
+            )
+        return int(found.id)
+
+    def _attempt(
+        self, conn: Connection, sync_id: int, run_id: str, map_index: int, partition: str | None, now: float
+    ) -> tuple[int, int]:
+        """``(run, attempt)``: the task run's row, created by its first attempt and marked running again by
+        a retried one, and how many attempts it has had."""
+        r = braze_sync_runs.c
+        existing = conn.execute(
+            select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
+        ).first()
+        if existing is None:
+            run = inserted_id(
+                conn.execute(
+                    insert(braze_sync_runs).values(
+                        sync_id=sync_id,
+                        run_id=run_id,
+                        map_index=map_index,
+                        try_number=1,
+                        partition=partition,
+                        status="running",
+                        started_at=now,
+                    )
+                )
+            )
+            return run, 1
+        run, attempt = existing.id, existing.try_number + 1
+        conn.execute(
+            update(braze_sync_runs).where(r.id == run).values(try_number=attempt, status="running", finished_at=None)
+        )
+        return run, attempt
 
     def _insert_sync(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
         try:
@@ -264,10 +264,9 @@ class SyncLedgerStore(StateStore):
         built. Only current rows are found (a user's row is replaced when a new one is accepted), and a
         digest covers the row's identifier, so a digest found is that user's last accepted row.
         """
-        return _settled_on(self._engine, sync_id, digests)
+        return settled_on(self._engine, sync_id, digests)
 
-    @contextlib.contextmanager
-    def reader(self) -> Iterator[LedgerReader]:
+    def reader(self) -> contextlib.AbstractContextManager[LedgerReader]:
         """The reads of one planning pass, off the connection the senders write through.
 
         On a SQLite file the store's threads share one connection (see :attr:`one_connection`), so a
@@ -276,43 +275,18 @@ class SyncLedgerStore(StateStore):
         helper thread. An in-memory database has only one connection: there every read runs at once,
         on the calling thread.
         """
-        if is_sqlite_memory(self._engine.url):
-            yield LedgerReader(self._engine, None)
-            return
-        # Two connections: one for the helper's probes, one for the main thread's lookups; without a
-        # memory map, as they read beside the senders' commits.
-        own = (
-            create_state_engine(self._engine.url, pool_size=2, memory_map=False)
-            if self._engine.dialect.name == "sqlite"
-            else None
-        )
-        helper = ThreadPoolExecutor(1, thread_name_prefix="braze-ledger-probe")
-        try:
-            yield LedgerReader(own or self._engine, helper)
-        finally:
-            helper.shutdown(wait=True, cancel_futures=True)
-            if own is not None:
-                own.dispose()
+        return planning_reader(self._engine)
 
     def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
         """``user_hash -> (row digest, fingerprints, run)`` for the users among ``hashes`` the sync has written.
 
         Fingerprints are ``None`` for a user whose values row is missing (none known: every value is sent).
         """
-        return _users_on(self._engine, hashes)
+        return users_on(self._engine, hashes)
 
     def keys(self, sync_id: int, keys: Sequence[bytes]) -> dict[bytes, tuple[str, int]]:
         """``item_key -> (status, run)`` for the events, purchases and increments among ``keys`` known to the sync."""
-        return self._by_digest(sql.SELECT_KEYS, sync_id, keys)
-
-    def _by_digest(self, statement: str, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[Any, Any]]:
-        """``digest -> (second column, third column)`` of a sync's lookup by digests, in one snapshot."""
-        found: dict[bytes, tuple[Any, Any]] = {}
-        with read_transaction(self._engine) as conn:
-            for i in range(0, len(digests), LOOKUP_CHUNK):
-                for digest, first, second in sql.select_in(conn, statement, digests[i : i + LOOKUP_CHUNK], sync_id):
-                    found[bytes(digest)] = (first, second)
-        return found
+        return by_digest(self._engine, sql.SELECT_KEYS, sync_id, keys)
 
     # -- writes as batches complete ------------------------------------------------------------------
 
@@ -409,163 +383,3 @@ class SyncLedgerStore(StateStore):
                 for item, ref, status, column, reason in problems
             ],
         )
-
-    # -- inspecting and forgetting -------------------------------------------------------------------
-
-    def state(self, sync_key: str) -> SyncState | None:
-        """Counts of what the ledger holds for a sync, or ``None`` when it has never run."""
-        self.ensure_schema()
-        s, u, k, p, r = braze_syncs.c, braze_sync_users.c, braze_sync_keys.c, braze_sync_problems.c, braze_sync_runs.c
-        with read_transaction(self._engine) as conn:
-            sync = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
-            if sync is None:
-                return None
-            users = conn.execute(
-                select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)
-            ).scalar_one()
-            keys: dict[str, int] = dict(
-                conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all()
-            )
-            problems: dict[str, int] = dict(
-                conn.execute(
-                    select(p.status, func.count())
-                    .where(p.sync_id == sync.id, p.resolved_run.is_(None))
-                    .group_by(p.status)
-                ).all()
-            )
-            runs = conn.execute(
-                select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)
-            ).scalar_one()
-        return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs)
-
-    def runs(self, sync_key: str, limit: int = 50) -> list[dict[str, Any]]:
-        """A sync's latest task runs, newest first: run id, map index, partition, status, attempts, summary."""
-        self.ensure_schema()
-        s, r = braze_syncs.c, braze_sync_runs.c
-        query = (
-            select(r.run_id, r.map_index, r.partition, r.status, r.try_number, r.started_at, r.finished_at, r.summary)
-            .join(braze_syncs, s.id == r.sync_id)
-            .where(s.sync_key == sync_key)
-            .order_by(r.started_at.desc(), r.map_index)
-            .limit(limit)
-        )
-        with read_transaction(self._engine) as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-
-    def sync_keys(self) -> list[str]:
-        """Every sync the ledger knows, by key."""
-        self.ensure_schema()
-        with read_transaction(self._engine) as conn:
-            return list(conn.execute(select(braze_syncs.c.sync_key).order_by(braze_syncs.c.sync_key)).scalars())
-
-    def reset(self, sync_key: str) -> bool:
-        """Forget everything about a sync (fingerprints, keys, runs, problems); ``False`` if it was unknown.
-
-        The next run sends every row again: attributes are rewritten (safe), but events and purchases
-        sent before would be stored twice.
-        """
-        sync_id = self.find_sync(sync_key)
-        if sync_id is None:
-            return False
-        with write_transaction(self._engine) as conn:
-            for table in (
-                braze_sync_users,
-                braze_sync_user_values,
-                braze_sync_keys,
-                braze_sync_problems,
-                braze_sync_runs,
-            ):
-                conn.execute(delete(table).where(table.c.sync_id == sync_id))
-            conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
-        return True
-
-    def settle_unknown(self, sync_key: str, *, delivered: bool) -> int:
-        """Decide the rows of unknown outcome (and those an interrupted attempt left ``sending``).
-
-        :param delivered: ``True`` after checking in Braze that they arrived: they count as accepted and
-            are never sent again. ``False``: they did not arrive; they are forgotten, and the next run
-            sends them.
-        :returns: how many rows were settled.
-        """
-        sync_id = self.find_sync(sync_key)
-        if sync_id is None:
-            return 0
-        k, p = braze_sync_keys.c, braze_sync_problems.c
-        pending = k.sync_id == sync_id, k.status.in_([KEY_UNKNOWN, KEY_SENDING])
-        with write_transaction(self._engine) as conn:
-            if delivered:
-                count = conn.execute(update(braze_sync_keys).where(*pending).values(status=KEY_ACCEPTED)).rowcount
-            else:
-                count = conn.execute(delete(braze_sync_keys).where(*pending)).rowcount
-            # Their problem rows are settled too: resolved_run -1 marks "settled by hand".
-            conn.execute(
-                update(braze_sync_problems)
-                .where(p.sync_id == sync_id, p.status == "unknown", p.resolved_run.is_(None))
-                .values(resolved_run=-1)
-            )
-        return count
-
-    def keys_with_status(self, sync_id: int, statuses: Iterable[str]) -> list[tuple[bytes, str, str | None]]:
-        """``(item_key, status, row_ref)`` of a sync's keys in these statuses (unknown ones, say)."""
-        k = braze_sync_keys.c
-        with read_transaction(self._engine) as conn:
-            rows = conn.execute(
-                select(k.item_key, k.status, k.row_ref).where(k.sync_id == sync_id, k.status.in_(list(statuses)))
-            ).all()
-        return [(bytes(key), status, ref) for key, status, ref in rows]
-
-
-class LedgerReader:
-    """Reads of the sync ledger for one planning pass (see :meth:`SyncLedgerStore.reader`).
-
-    :param engine: what to read through.
-    :param helper: the thread that probes ahead; ``None``: probes run at once on the calling thread.
-    """
-
-    def __init__(self, engine: Engine, helper: ThreadPoolExecutor | None) -> None:
-        self._engine = engine
-        self._helper = helper
-
-    def settled_soon(self, sync_id: int, digests: Sequence[bytes]) -> Future[dict[bytes, tuple[int, int]]]:
-        """:meth:`SyncLedgerStore.settled`, started on the helper thread: its future."""
-        if self._helper is not None:
-            return self._helper.submit(_settled_on, self._engine, sync_id, digests)
-        done: Future[dict[bytes, tuple[int, int]]] = Future()
-        done.set_result(_settled_on(self._engine, sync_id, digests))
-        return done
-
-    def users(self, sync_id: int, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
-        """:meth:`SyncLedgerStore.users`, read through this pass's own connection."""
-        return _users_on(self._engine, hashes)
-
-
-def _settled_on(engine: Engine, sync_id: int, digests: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
-    # Only 16-byte digests can be some row's: anything else is left out of the packed probe.
-    asked = [d for d in digests if len(d) == 16]
-    found: dict[bytes, tuple[int, int]] = {}
-    with read_transaction(engine) as conn:
-        for i in range(0, len(asked), LOOKUP_CHUNK):
-            found.update(sql.select_settled(conn, sync_id, asked[i : i + LOOKUP_CHUNK]))
-    return found
-
-
-def _users_on(engine: Engine, hashes: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes | None, int]]:
-    found: dict[bytes, tuple[bytes, bytes | None, int]] = {}
-    with read_transaction(engine) as conn:
-        for i in range(0, len(hashes), LOOKUP_CHUNK):
-            part = hashes[i : i + LOOKUP_CHUNK]
-            rows = sql.select_in(conn, sql.SELECT_USERS, [user_key(h) for h in part])
-            # A row whose hash is not the one asked for is another user sharing the 64-bit key:
-            # as if never written.
-            asked = set(part)
-            got: dict[bytes, tuple[bytes, bytes | None, int]] = {
-                bytes(h): (bytes(w), None, r) for _, h, w, r in rows if bytes(h) in asked
-            }
-            if got:
-                by_key = {user_key(u): u for u in got}
-                for key, prints in sql.select_in(conn, sql.SELECT_USER_VALUES, list(by_key)):
-                    user = by_key[key]
-                    whole, _, run = got[user]
-                    got[user] = (whole, bytes(prints), run)
-            found.update(got)
-    return found

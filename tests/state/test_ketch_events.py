@@ -272,6 +272,12 @@ def test_rights_request_starts_pending_with_its_callbacks(store):
     assert "callback-secret" not in repr(request) and EMAIL not in repr(request)
 
 
+def test_a_stored_rights_request_event_reads_back_with_its_details(store):
+    event = _event(delete_request(uid="r-1"))
+    store.record_event(event)
+    assert store.get_event("r-1").rights_request == event.rights_request
+
+
 def test_pending_rights_requests_lists_delete_and_access_oldest_first(store):
     _record(store, access_request(uid="r-a"))
     _record(store, delete_request(uid="r-d"))

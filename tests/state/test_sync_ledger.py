@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import event
 
-from airflow_provider_braze.state import sync_ledger
+from airflow_provider_braze.state import sync_ledger_lookups
 from airflow_provider_braze.state.engine import write_transaction
 from airflow_provider_braze.state.sync_ledger import (
     BatchRecord,
@@ -146,13 +146,13 @@ def test_a_planning_pass_probes_ahead_on_a_helper_thread_and_reads_off_the_write
     run = open_run(ledger, mode="attributes")
     ledger.record(run, BatchRecord(users=[(key(n), row(n), b"f", 1) for n in range(3_000)]))
     probes: list[tuple[str, object]] = []
-    probe_on = sync_ledger._settled_on
+    probe_on = sync_ledger_lookups.settled_on
 
     def spy(engine, sync_id, digests):
         probes.append((threading.current_thread().name, engine))
         return probe_on(engine, sync_id, digests)
 
-    monkeypatch.setattr(sync_ledger, "_settled_on", spy)
+    monkeypatch.setattr(sync_ledger_lookups, "settled_on", spy)
     with ledger.reader() as reader:
         # More digests than one statement takes: the probe asks in parts and answers once.
         future = reader.settled_soon(run.sync_id, [row(n) for n in range(3_005)])
