@@ -11,7 +11,8 @@ batch's outcome is recorded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from airflow_provider_braze.incremental.keys import (
     is_operation,
     is_repeatable_operation,
     object_key,
+    user_hasher,
 )
 from airflow_provider_braze.incremental.overlay import Overlay
 from airflow_provider_braze.ledger import ExportLedger
@@ -76,30 +78,57 @@ _Known = tuple[
 
 
 class ObjectDecisions:
-    """Prepares, looks up and decides objects; the base of :class:`~.planner.IncrementalSync`, whose
-    constructor sets the attributes below (its parameters of the same names)."""
+    """Prepares, looks up and decides objects, and holds what is in flight; the base of
+    :class:`~.planner.IncrementalSync`, which streams rows and chunks through it.
 
-    store: SyncLedgerStore
-    run: SyncRun | None
-    report: ExportLedger
-    only_changed: bool
-    full_resync: bool
-    retry_ambiguous: bool
-    key_column: str | None
-    stop_on_invalid: bool
-    #: Set when a row stops the export (rows before it are still sent).
-    stopped: bool
-    #: The key of every digest (the store's salt).
-    salt: bytes
-    overlay: Overlay
-    journal: LedgerJournal
-    # Hashes ``"<sync id>:<field>:<value>"`` into a user's key; the prefix is ``"<sync id>:"``.
-    _hash_user: Callable[[str], bytes]
-    _sync_prefix: str
-    # Whether attribute rows unchanged as a whole are settled by their source row's digest.
-    _settle_by_row: bool
-    # The ledger's reads while a planning pass runs (``None``: the store's own).
-    _reader: LedgerReader | None
+    :param store: the ledger.
+    :param run: this run; ``None`` for a dry run of a sync that has never run (nothing to look up).
+    :param attributes: whether the objects are attributes (else events or purchases).
+    :param report: the run's counts (``unchanged``, ``already_sent`` ... are added there).
+    :param only_changed: attributes: send only values that differ from the last accepted write.
+    :param full_resync: attributes: ignore the fingerprints this run, send everything, rewrite them.
+    :param retry_ambiguous: send again events whose earlier outcome is unknown (at-least-once).
+    :param key_column: events and purchases: the property holding a unique key of the row.
+    :param record: write to the ledger (``False`` for a dry run: look up only).
+    :param stop_on_invalid: stop at the first row found invalid here (a missing event key).
+    """
+
+    def __init__(
+        self,
+        store: SyncLedgerStore,
+        run: SyncRun | None,
+        *,
+        attributes: bool,
+        report: ExportLedger,
+        only_changed: bool,
+        full_resync: bool,
+        retry_ambiguous: bool,
+        key_column: str | None,
+        record: bool,
+        stop_on_invalid: bool,
+    ) -> None:
+        self.store, self.run, self.report = store, run, report
+        self.attributes = attributes
+        self.only_changed = only_changed
+        self.full_resync = full_resync
+        self.retry_ambiguous = retry_ambiguous
+        self.key_column = key_column
+        self.stop_on_invalid = stop_on_invalid
+        #: Set when a row stops the export (rows before it are still sent).
+        self.stopped = False
+        # A dry run of a sync that never ran looks nothing up: any key will do, and none is stored.
+        self.salt = run.salt if run is not None else os.urandom(16)
+        # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
+        self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
+        self._hash_user = user_hasher(self.salt)
+        # Attributes rows unchanged as a whole are settled by their source row's digest alone.
+        self._settle_by_row = attributes and only_changed and not full_resync and run is not None
+        self.overlay = Overlay()
+        # The ledger's reads while a planning pass runs (``None``: the store's own).
+        self._reader: LedgerReader | None = None
+        # What the sender tells as batches go and come back (writes nothing on a dry run).
+        user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if attributes else None
+        self.journal = LedgerJournal(store, run if record and run is not None else None, self.overlay, report, user_key)
 
     def _prepare_attributes(self, item: Item, whole: bytes | None) -> _Prepared:
         """What an attributes object is decided by: its identity field and user hash (``None`` for an

@@ -23,7 +23,6 @@ after a crash at most the batches in flight are sent again, and guarded ones nev
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,9 +30,6 @@ from typing import Any
 
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.incremental.decisions import Entry, ObjectDecisions
-from airflow_provider_braze.incremental.journal import LedgerJournal
-from airflow_provider_braze.incremental.keys import user_hasher
-from airflow_provider_braze.incremental.overlay import Overlay
 from airflow_provider_braze.incremental.source_digest import source_digester
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.sources.base import SourceRow
@@ -96,8 +92,6 @@ class IncrementalSync(ObjectDecisions):
     :param retry_ambiguous: send again events whose earlier outcome is unknown (at-least-once).
     :param key_column: events and purchases: the property holding a unique key of the row.
     :param record: write to the ledger (``False`` for a dry run: look up only).
-
-    :ivar journal: the :class:`~airflow_provider_braze.braze.sender.SendJournal` to hand the sender.
     :param stop_on_invalid: stop at the first row found invalid here (a missing event key), as the
         export does when ``skip_on_invalid_records`` is off.
     :param chunk_size: objects per bulk lookup.
@@ -106,6 +100,8 @@ class IncrementalSync(ObjectDecisions):
         settled by their source digest, only by their values).
     :param partition: the partition this task exports (``"1/4"``), if any: a row is settled by its
         digest only under the same split.
+
+    :ivar journal: the :class:`~airflow_provider_braze.braze.sender.SendJournal` to hand the sender.
     """
 
     def __init__(
@@ -127,33 +123,23 @@ class IncrementalSync(ObjectDecisions):
     ) -> None:
         if record_type not in ("attributes", "events", "purchases"):
             raise ValueError(f"the sync ledger tracks attributes, events and purchases, not {record_type!r}")
-        self.store, self.run, self.report = store, run, report
-        self.attributes = record_type == "attributes"
-        self.only_changed = only_changed
-        self.full_resync = full_resync
-        self.retry_ambiguous = retry_ambiguous
-        self.key_column = key_column
-        record = record and run is not None
-        self.stop_on_invalid = stop_on_invalid
-        self.stopped = False
+        super().__init__(
+            store,
+            run,
+            attributes=record_type == "attributes",
+            report=report,
+            only_changed=only_changed,
+            full_resync=full_resync,
+            retry_ambiguous=retry_ambiguous,
+            key_column=key_column,
+            record=record,
+            stop_on_invalid=stop_on_invalid,
+        )
         self.chunk_size = chunk_size
-        # A dry run of a sync that never ran looks nothing up: any key will do, and none is stored.
-        self.salt = run.salt if run is not None else os.urandom(16)
-        # The sync's id is hashed into every user's key, so two syncs' rows for one user never meet.
-        self._sync_prefix = f"{run.sync_id}:" if run is not None else ""
-        self._hash_user = user_hasher(self.salt)
         context = None if builder_settings is None else f"{self._sync_prefix}{partition}\x00{builder_settings}"
         self._digest = source_digester(self.salt, context)
-        # Attributes rows unchanged as a whole are settled by their source row's digest alone.
-        self._settle_by_row = self.attributes and only_changed and not full_resync and run is not None
-        self.overlay = Overlay()
         # User keys of rows sent from the chunk decided last (see _plan_attribute_rows).
         self._decided_before: set[int] = set()
-        # The ledger's reads while plan_rows runs (off the connection the senders write through).
-        self._reader: LedgerReader | None = None
-        # What the sender tells as batches go and come back (writes nothing on a dry run).
-        user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if self.attributes else None
-        self.journal = LedgerJournal(store, run if record else None, self.overlay, report, user_key)
 
     # --- the stage (main thread) ----------------------------------------------------------------
 
