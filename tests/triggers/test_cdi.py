@@ -161,8 +161,9 @@ def test_a_missing_connection_becomes_a_failed_event(sandbox):
 
 
 def test_polling_never_blocks_the_event_loop(sandbox):
-    # Every answer takes 0.1 s; a blocking call would stall the heartbeat for that long.
-    sandbox.latency = 0.1
+    # Every answer takes 0.25 s; a blocking call would stall the heartbeat for that long. The bound
+    # below leaves room for a busy machine's scheduling delays (0.1 s seen with the suite in parallel).
+    sandbox.latency = 0.25
     integration_id = sandbox.add_cdi_integration(job_duration=0.5)
     started = start_sync(integration_id)
 
@@ -186,4 +187,4 @@ def test_polling_never_blocks_the_event_loop(sandbox):
 
     events, gaps = asyncio.run(scenario())
     assert events[0].payload["status"] == "success"
-    assert len(gaps) > 20 and max(gaps) < 0.08
+    assert len(gaps) > 20 and max(gaps) < 0.15
