@@ -81,16 +81,8 @@ class ObjectDecisions:
     """Prepares, looks up and decides objects, and holds what is in flight; the base of
     :class:`~.planner.IncrementalSync`, which streams rows and chunks through it.
 
-    :param store: the ledger.
-    :param run: this run; ``None`` for a dry run of a sync that has never run (nothing to look up).
-    :param attributes: whether the objects are attributes (else events or purchases).
-    :param report: the run's counts (``unchanged``, ``already_sent`` ... are added there).
-    :param only_changed: attributes: send only values that differ from the last accepted write.
-    :param full_resync: attributes: ignore the fingerprints this run, send everything, rewrite them.
-    :param retry_ambiguous: send again events whose earlier outcome is unknown (at-least-once).
-    :param key_column: events and purchases: the property holding a unique key of the row.
-    :param record: write to the ledger (``False`` for a dry run: look up only).
-    :param stop_on_invalid: stop at the first row found invalid here (a missing event key).
+    :param attributes: whether the objects are attributes (else events or purchases). The other
+        parameters are :class:`~.planner.IncrementalSync`'s, passed on unchanged.
     """
 
     def __init__(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,14 @@ from airflow_provider_braze.operators import (
     BrazeTrackUsersOperator,
 )
 from tests.helpers.airflow import run
+
+
+def export_skipping(rejected: Path, **arguments: Any) -> dict[str, Any]:
+    """Run a track export that skips invalid rows and writes them to ``rejected``; its summary."""
+    operator = BrazeTrackUsersOperator(
+        task_id="t", skip_on_invalid_records=True, rejected_records_path=str(rejected), **arguments
+    )
+    return run(operator)
 
 
 def rejected_rows(path) -> dict[int, dict]:
@@ -36,14 +46,7 @@ def test_a_lone_surrogate_in_json_lines(sandbox, braze_conn, tmp_path):
     source.write_text("\n".join(lines) + "\n")
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            path=str(source),
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, path=str(source))
 
     assert held(sandbox) == {f"u{i}": {"plan": "pro"} for i in range(1, 6)}
     assert (summary["accepted"], summary["skipped"]) == (5, 1)
@@ -67,15 +70,7 @@ def test_price_1e400(sandbox, braze_conn, tmp_path):
     records = [{**purchase, "price": "9.99"}, {**purchase, "price": "1e400"}, {**purchase, "price": "1.5"}]
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type="purchases",
-            records=records,
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, record_type="purchases", records=records)
 
     assert sorted(p["price"] for p in sandbox.store.purchases()) == [1.5, 9.99]
     assert (summary["accepted"], summary["skipped"]) == (2, 1)
@@ -105,15 +100,7 @@ def test_nul_bytes_in_an_identifier_a_value_or_an_event_name(sandbox, braze_conn
     ]
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type=record_type,
-            records=[good[0], row, good[1]],
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, record_type=record_type, records=[good[0], row, good[1]])
 
     assert (summary["accepted"], summary["skipped"]) == (2, 1)
     bad = rejected_rows(rejected)[2]
@@ -153,15 +140,7 @@ def test_integers_beyond_64_bits(sandbox, braze_conn, tmp_path, record_type, row
     )
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type=record_type,
-            records=[row, good],
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, record_type=record_type, records=[row, good])
 
     assert (summary["accepted"], summary["skipped"]) == (1, 1)
     bad = rejected_rows(rejected)[1]
@@ -210,14 +189,7 @@ def test_csv_with_an_unclosed_quote(sandbox, braze_conn, tmp_path, line, later_q
     source.write_text(users_csv(100, broken=broken))
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            path=str(source),
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, path=str(source))
 
     good = {f"u{n}" for n in range(1, 101)} - {f"u{n}" for n in broken}
     assert held(sandbox) == {u: {"plan": "pro"} for u in good}
@@ -264,14 +236,7 @@ def test_a_latin1_byte_in_a_utf8_csv(sandbox, braze_conn, tmp_path):
     source.write_bytes(text.encode("latin-1"))
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            path=str(source),
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, path=str(source))
 
     assert (summary["accepted"], summary["skipped"]) == (4_999, 1) and "u4001" not in held(sandbox)
     assert rejected_rows(rejected)[4001]["reason"] == (
@@ -293,14 +258,7 @@ def test_phone_identifier_call_me_maybe(sandbox, braze_conn, tmp_path):
         {"phone": "12", "plan": "d"},
     ]
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            records=records,
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, records=records)
 
     assert (summary["accepted"], summary["skipped"]) == (2, 2)
     assert sorted(u.phone for u in sandbox.store.users()) == ["(415) 555-0101", "+14155550100"]
@@ -336,14 +294,8 @@ def test_currency_dem(sandbox, braze_conn, tmp_path):
     purchase = {"external_id": "u1", "product_id": "sku", "price": "9.99", "time": "2026-11-30T10:00:00Z"}
     rejected = tmp_path / "rejected.jsonl"
 
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type="purchases",
-            records=[{**purchase, "currency": "DEM"}, {**purchase, "currency": "eur"}],
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
+    summary = export_skipping(
+        rejected, record_type="purchases", records=[{**purchase, "currency": "DEM"}, {**purchase, "currency": "eur"}]
     )
 
     # Refused before sending (the Deutsche Mark was withdrawn in 2002), not by Braze after.
@@ -427,15 +379,7 @@ def test_a_templated_mode_is_checked_when_the_task_runs(sandbox, braze_conn):
 )
 def test_a_row_with_several_faults(sandbox, braze_conn, tmp_path, record_type, row, column, reasons):
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type=record_type,
-            records=[row],
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, record_type=record_type, records=[row])
     assert summary["skipped"] == 1 and summary["requests"] == 0
     bad = rejected_rows(rejected)[1]
     assert bad["column"] == column and bad["reason"] == "; ".join(reasons)
@@ -515,15 +459,7 @@ def test_03_04_2024_and_epoch_0(sandbox, braze_conn, tmp_path, time, reason):
         {"external_id": "u1", "name": "e", "time": "12/25/2024"},
     ]
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            record_type="events",
-            records=events,
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, record_type="events", records=events)
     assert (summary["accepted"], summary["skipped"]) == (1, 1)
     assert rejected_rows(rejected)[1]["reason"] == reason
     # MM/dd/yyyy that only one convention can read is Braze's documented form, and is accepted.
@@ -537,14 +473,7 @@ def test_identifiers_of_1000_characters(sandbox, braze_conn, tmp_path):
         {"external_id": "y" * 512, "plan": "b"},
         {"user_alias_name": "z" * 1_000, "user_alias_label": "crm", "plan": "c", "_update_existing_only": "false"},
     ]
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            records=records,
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, records=records)
     assert (summary["accepted"], summary["skipped"]) == (1, 2) and list(held(sandbox)) == ["y" * 512]
     reported = rejected_rows(rejected)
     assert reported[1]["column"] == "external_id" and reported[1]["reason"] == (
@@ -568,14 +497,7 @@ def test_nesting_60_deep(sandbox, braze_conn, tmp_path, depth, reason):
         '{"external_id": "flat", "profile": {"a": {"b": 1}}}\n'
     )
     rejected = tmp_path / "rejected.jsonl"
-    summary = run(
-        BrazeTrackUsersOperator(
-            task_id="t",
-            path=str(source),
-            skip_on_invalid_records=True,
-            rejected_records_path=str(rejected),
-        )
-    )
+    summary = export_skipping(rejected, path=str(source))
     assert (summary["accepted"], summary["skipped"]) == (1, 1) and held(sandbox) == {
         "flat": {"profile": {"a": {"b": 1}}}
     }

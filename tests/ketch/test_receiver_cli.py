@@ -24,20 +24,16 @@ TOKEN = RECEIVER_SERVER_TOKEN
 TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"
 
 
-def test_ketch_receiver_accepts_connections_as_soon_as_it_says_listening(tmp_path):
+def start_receiver(state_url: str, *options: str) -> subprocess.Popen[str]:
+    """``python -m ...receiver_cli`` on a free loopback port, its token in the environment, output piped."""
+    command = [sys.executable, "-m", "airflow_provider_braze.ketch.receiver_cli", "--port", "0"]
+    command += ["--token-env", TOKEN_ENV, "--state-url", state_url, *options]
     env = {**os.environ, TOKEN_ENV: TOKEN}
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_braze.ketch.receiver_cli",
-        "--port",
-        "0",
-        "--token-env",
-        TOKEN_ENV,
-        "--state-url",
-        f"sqlite:///{tmp_path / 'state.db'}",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_ketch_receiver_accepts_connections_as_soon_as_it_says_listening(tmp_path):
+    process = start_receiver(f"sqlite:///{tmp_path / 'state.db'}")
     try:
         base = re.search(r"listening on (http://127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
         # At once, with no retry: a refused connection fails the test.
@@ -51,21 +47,7 @@ def test_ketch_receiver_accepts_connections_as_soon_as_it_says_listening(tmp_pat
 def server(tmp_path_factory):
     """Start ``python -m ...receiver_cli --port 0`` and yield (base URL, state URL, process)."""
     state_url = f"sqlite:///{tmp_path_factory.mktemp('receiver') / 'state.db'}"
-    env = {**os.environ, TOKEN_ENV: TOKEN}
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_braze.ketch.receiver_cli",
-        "--port",
-        "0",
-        "--token-env",
-        TOKEN_ENV,
-        "--state-url",
-        state_url,
-        "--max-body-bytes",
-        "16384",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_receiver(state_url, "--max-body-bytes", "16384")
     try:
         line = process.stdout.readline()
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/ketch/webhook", line)
