@@ -187,7 +187,7 @@ def _name_text(value: Any) -> str:
     text = to_text(value)
     if not text.strip():
         raise Invalid("is blank")
-    return limited_text(text)
+    return text if len(text) <= MAX_TEXT else limited_text(text)  # to_text checked the characters
 
 
 class EventsBuilder(_TrackObjectBuilder):
