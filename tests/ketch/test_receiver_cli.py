@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from airflow_provider_braze.state import KetchEventStore
 from airflow_provider_braze.state.schema import ketch_events
 from tests.helpers.ketch_payloads import access_request, consent_request, control_request, delete_request, topic_request
 from tests.helpers.secrets import RECEIVER_SERVER_TOKEN
+from tests.helpers.servers import wait_until_answering
 
 TOKEN = RECEIVER_SERVER_TOKEN
 TOKEN_ENV = "KETCH_RECEIVER_TEST_TOKEN"
@@ -53,16 +53,7 @@ def server(tmp_path_factory):
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/ketch/webhook", line)
         assert match, f"unexpected first line from ketch-receiver: {line!r}"
         base = match.group(1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"{base}/ketch/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "ketch-receiver did not become healthy"
-            assert process.poll() is None, "ketch-receiver exited"
-            time.sleep(0.05)
+        wait_until_answering(f"{base}/ketch/health", 200, process, what="ketch-receiver", timeout=20, interval=0.05)
         yield base, state_url, process
     finally:
         process.terminate()

@@ -16,14 +16,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from demo import warehouse
 from tests.helpers.secrets import TEST_API_KEY
+from tests.helpers.servers import wait_until_answering
 from tests.helpers.ui import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,16 +119,16 @@ def api_server(demo_home, tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/braze/syncs", timeout=2).status_code == 401:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"airflow api-server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        # Up when the plugin's page asks for a login.
+        wait_until_answering(
+            f"{base}/braze/syncs",
+            401,
+            server,
+            what="airflow api-server",
+            timeout=60,
+            interval=0.3,
+            output=log.read_text,
+        )
         yield base
     finally:
         server.terminate()
