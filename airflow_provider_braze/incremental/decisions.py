@@ -125,6 +125,7 @@ class ObjectDecisions:
         self.overlay = Overlay()
         # Rows waiting for an earlier row of their user to be answered (last row wins).
         self.waiting = WaitingRows()
+        self._waiting_users = self.waiting.rows  # the same dict: one lookup per planned row
         # The ledger's reads while a planning pass runs (``None``: the store's own).
         self._reader: LedgerReader | None = None
         # What the sender tells as batches go and come back (writes nothing on a dry run).
@@ -246,7 +247,7 @@ class ObjectDecisions:
         """
         item, id_field, _, key, whole = p
         pending = pending_users.get(uh)
-        if pending is not None or (self.waiting and uh in self.waiting):
+        if pending is not None or uh in self._waiting_users:
             # An earlier row of this user is in flight (or waits): Braze must apply this one after it,
             # whatever the answers' latency, so it waits until that row's outcome is recorded.
             self.waiting.add(uh, p)

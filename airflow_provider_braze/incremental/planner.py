@@ -263,7 +263,7 @@ class IncrementalSync(ObjectDecisions):
         pending_users = known[0]
         report, this_run = self.report, None if self.run is None else self.run.run
         unchanged = saved = 0
-        waiting = self.waiting
+        waiting_keys = self.waiting.keys
         try:
             for position, p in enumerate(prepared):
                 if p is None:
@@ -272,7 +272,7 @@ class IncrementalSync(ObjectDecisions):
                     # A row marked settled had a digest (its probe found it), so the key is bytes, not None.
                     key, points = settled[digests[position]]  # type: ignore[index]
                     earlier = held.get(key)
-                    if earlier is None and key not in decided and not (waiting and waiting.holds_key(key)):
+                    if earlier is None and key not in decided and key not in waiting_keys:
                         report.read()
                         unchanged += 1
                         saved += points

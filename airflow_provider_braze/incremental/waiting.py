@@ -20,58 +20,59 @@ from airflow_provider_braze.state.sync_ledger import user_key
 
 
 class WaitingRows:
-    """Prepared rows by user, each user's in source order (used from the planning thread only)."""
+    """Prepared rows by user, each user's in source order (used from the planning thread only).
+
+    :ivar rows: user hash -> its waiting rows; ``user in rows`` is the check a planned row makes (one
+        dict lookup: the planner keeps a reference to it).
+    :ivar keys: the ledger's 64-bit user keys of the waiting users (rows settled by their digest know
+        only those).
+    """
 
     def __init__(self) -> None:
-        self._rows: dict[bytes, deque[Any]] = {}
-        # The ledger's 64-bit user keys of the waiting users: rows settled by their digest know only those.
-        self._keys: set[int] = set()
+        self.rows: dict[bytes, deque[Any]] = {}
+        self.keys: set[int] = set()
 
     def __bool__(self) -> bool:
-        return bool(self._rows)
+        return bool(self.rows)
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
+        return sum(len(rows) for rows in self.rows.values())
 
     def __contains__(self, user: bytes) -> bool:
-        return user in self._rows
-
-    def holds_key(self, key: int) -> bool:
-        """Whether a user of this ledger key has rows waiting."""
-        return key in self._keys
+        return user in self.rows
 
     def users(self) -> set[bytes]:
-        return set(self._rows)
+        return set(self.rows)
 
     def add(self, user: bytes, prepared: Any) -> None:
         """Queue a row behind its user's earlier ones."""
-        rows = self._rows.get(user)
+        rows = self.rows.get(user)
         if rows is None:
-            rows = self._rows[user] = deque()
-            self._keys.add(user_key(user))
+            rows = self.rows[user] = deque()
+            self.keys.add(user_key(user))
         rows.append(prepared)
 
     def first_of(self, users: set[bytes]) -> list[tuple[bytes, Any]]:
         """Take the first waiting row of each of these users, oldest users first."""
         taken = []
-        for user in [u for u in self._rows if u in users]:
-            rows = self._rows[user]
+        for user in [u for u in self.rows if u in users]:
+            rows = self.rows[user]
             taken.append((user, rows.popleft()))
             if not rows:
-                del self._rows[user]
-                self._keys.discard(user_key(user))
+                del self.rows[user]
+                self.keys.discard(user_key(user))
         return taken
 
     def put_back(self, user: bytes, later: deque[Any]) -> None:
         """Return rows taken out with their user's queue (see :meth:`take_queue`), ahead of any others."""
         if later:
-            self._rows[user] = later
-            self._keys.add(user_key(user))
+            self.rows[user] = later
+            self.keys.add(user_key(user))
 
     def take_queue(self, user: bytes) -> deque[Any]:
         """Take a user's remaining rows out while its first row is decided (so that row does not wait
         behind them); give them back with :meth:`put_back`."""
-        rows = self._rows.pop(user, deque())
+        rows = self.rows.pop(user, deque())
         if rows:
-            self._keys.discard(user_key(user))
+            self.keys.discard(user_key(user))
         return rows

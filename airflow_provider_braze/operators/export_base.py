@@ -159,6 +159,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
                 f"sync_log_outcomes must be one of {', '.join(SYNC_LOG_OUTCOMES)}, not {sync_log_outcomes!r}"
             )
         self.partition = partition if partition is None or isinstance(partition, str) else Partition.parse(partition)
+        if not isinstance(sync_lease_timeout, (int, float)) or sync_lease_timeout < 0:
+            raise BrazeExportMisconfigured(f"sync_lease_timeout must be seconds, 0 or more, not {sync_lease_timeout!r}")
         if (only_changed or full_resync) and not sync_ledger:
             raise BrazeExportMisconfigured(
                 "only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them."

@@ -377,3 +377,20 @@ def test_a_run_that_fails_on_a_bad_row_is_recorded_failed_in_the_ledger(sandbox,
 
     runs = sync_ledger_store(None).runs("adhoc_airflow.t")
     assert [(r["run_id"], r["status"]) for r in runs] == [("run-2", "success"), ("run-1", "failed")]
+
+
+@pytest.mark.parametrize("only_changed", [False, True])
+def test_the_last_row_of_a_user_wins_whatever_the_answers_latency(sandbox, braze_conn, only_changed):
+    # A third of the answers are slow: a later batch often overtakes an earlier one. Every user has two
+    # rows, some side by side, some 3,000 rows apart; the last one's values must be what Braze holds.
+    sandbox.faults.update(slow_rate=0.3, slow_seconds=0.3)
+    first = [{"external_id": f"u{i}", "plan": "first", "seats": 1} for i in range(3_000)]
+    last = [{"external_id": f"u{i}", "plan": "last", "seats": 2} for i in range(3_000)]
+    rows = [row for i in range(3_000) for row in ([first[i], last[i]] if i % 3 == 0 else [first[i]])]
+    rows += [last[i] for i in range(3_000) if i % 3]
+
+    summary = export(records=rows, only_changed=only_changed, concurrency=16)
+
+    held = profiles(sandbox)
+    assert sum(1 for i in range(3_000) if held[f"u{i}"] == {"plan": "last", "seats": 2}) == 3_000
+    assert summary["accepted"] == 6_000 and summary["failed"] == summary["rejected"] == 0
