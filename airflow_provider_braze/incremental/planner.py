@@ -250,7 +250,8 @@ class IncrementalSync(ObjectDecisions):
     def _plan_attribute_rows(self, staged: _Staged, build: Build) -> Iterator[Item]:
         """One chunk: settle the rows the ledger holds as their user's last row, build and look up the
         rest, then decide all in source order (a settled row whose user has an earlier row in flight,
-        or sent from this chunk, is built then and decided against it)."""
+        sent from this chunk or waiting, is built then, to wait behind it). Rows that waited for their
+        user's earlier row are decided first, once that row is answered."""
         chunk, digests, held = staged.chunk, staged.digests, staged.held
         decided: set[int] = set()  # user keys of rows sent from this chunk
         yield from self._release_waiting(decided)

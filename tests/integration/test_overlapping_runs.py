@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_braze.state.engine import create_state_engine
-from airflow_provider_braze.state.schema import metadata
-from tests.helpers.secrets import POSTGRES_ENV
+from tests.helpers.postgres import empty_postgres_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WAITED = "is being written by another run"
@@ -30,15 +28,9 @@ def state_conn_id(request, monkeypatch):
     if request.param == "sqlite":
         yield None
         return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL runs need {POSTGRES_ENV}")
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    monkeypatch.setenv("AIRFLOW_CONN_BRAZE_STATE", url)
-    yield "braze_state"
-    metadata.drop_all(engine)
-    engine.dispose()
+    with empty_postgres_store() as url:
+        monkeypatch.setenv("AIRFLOW_CONN_BRAZE_STATE", url)
+        yield "braze_state"
 
 
 def start(run_id: str, logical_date: str, operator: dict) -> subprocess.Popen:

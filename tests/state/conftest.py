@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from airflow_provider_braze.state import KetchEventStore, create_state_engine
-from airflow_provider_braze.state.schema import metadata
-from tests.helpers.secrets import POSTGRES_ENV
+from airflow_provider_braze.state import KetchEventStore
+from tests.helpers.postgres import empty_postgres_store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -17,16 +14,8 @@ def state_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL store tests need {POSTGRES_ENV}=postgresql+psycopg://user:pass@127.0.0.1:5432/db")
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-    yield url
-    engine = create_state_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
+    with empty_postgres_store() as url:
+        yield url
 
 
 @pytest.fixture
