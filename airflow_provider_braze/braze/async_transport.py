@@ -122,6 +122,8 @@ class AsyncBrazeClient(BaseBrazeClient):
         :raises BrazeTransportError: no answer after retries (``BrazeConnectError``: never sent).
         :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
             attempt Braze may have applied.
+        :raises BrazeRateLimitWaitError: a 429 asked for a wait longer than what is left of
+            ``max_retry_seconds``.
         """
         call = Exchange.prepare(
             self.base_url, endpoint, json_body=json_body, path_params=path_params, idempotent=idempotent
@@ -133,6 +135,7 @@ class AsyncBrazeClient(BaseBrazeClient):
                 return await self._send_once(call, params)
             except BrazeError as exc:
                 call.attempt_failed(exc)
+                call.refuse_long_wait(exc, self.retry_policy)  # a 429 asking past max_retry_seconds
                 raise
 
         try:

@@ -15,12 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from airflow_provider_braze.braze.cancel import CancelToken
+
 #: Requests in flight when nothing else is set: a safe cap for one worker's threads and sockets.
 DEFAULT_CAP = 64
 #: Headroom over rate x latency: latencies vary, and a request waiting for the limiter costs nothing.
 HEADROOM = 1.25
 #: Weight of the newest latency in the moving average.
 _ALPHA = 0.2
+#: How often, in seconds, a thread waiting for a slot looks at the cancel token.
+_CANCEL_POLL = 0.25
 
 
 class InFlightWindow:
@@ -34,6 +38,7 @@ class InFlightWindow:
     :param floor: the fewest in flight, even after errors.
     :param start: in flight before the first answer.
     :param clock: monotonic clock, injectable for tests.
+    :param cancel: ends the wait for a slot when the send is cancelled.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class InFlightWindow:
         floor: int = 2,
         start: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        cancel: CancelToken | None = None,
     ) -> None:
         if cap < 1:
             raise ValueError(f"concurrency must be at least 1, got {cap}.")
@@ -56,6 +62,7 @@ class InFlightWindow:
         self._calm_after = 0.0
         self._lock = threading.Condition()
         self._active = 0
+        self._cancel = cancel
 
     @property
     def limit(self) -> int:
@@ -74,10 +81,19 @@ class InFlightWindow:
         return max(self.floor, min(self.cap, math.ceil(self.rate * self._latency * HEADROOM)))
 
     def __enter__(self) -> InFlightWindow:
-        """Wait for a slot: fewer than :attr:`limit` requests in flight."""
+        """Wait for a slot: fewer than :attr:`limit` requests in flight.
+
+        :raises BrazeCancelledError: the send was cancelled while waiting.
+        """
+        cancel = self._cancel
         with self._lock:
             while self._active >= self._limit:
-                self._lock.wait()
+                if cancel is None:
+                    self._lock.wait()
+                    continue
+                # Polled: the token does not know this lock, and a cancel is seen within _CANCEL_POLL.
+                cancel.raise_if_cancelled()
+                self._lock.wait(_CANCEL_POLL)
             self._active += 1
         return self
 

@@ -136,6 +136,80 @@ class BrazeAmbiguousOutcomeError(BrazeError):
     """
 
 
+class BrazeRateLimitWaitError(BrazeError):
+    """A rate-limit wait longer than the request may still wait (its ``max_retry_seconds``).
+
+    Raised instead of sleeping in vain: after a 429 whose ``X-RateLimit-Reset`` lies beyond what is
+    left of the request's budget, or when the client-side rate limiter, steered by Braze's headers,
+    would hold the request past it. Braze applied nothing of the request either way (a 429 is a
+    refusal; a request held back never left), so its objects are ``failed`` and may be sent again.
+
+    :param seconds: the wait that was asked for.
+    :param why: who asked and on what grounds, e.g. ``Braze asked to wait 99,999 s (HTTP 429, ...)``.
+    :param group: the Braze rate-limit group.
+    :param request: ``METHOD /path`` of the request, once known.
+    :param max_retry_seconds: the request's whole budget, once known.
+    :param left: what was left of the budget when the wait was asked for.
+    """
+
+    #: A later attempt (or run) may succeed once Braze's window has passed.
+    retryable = True
+
+    def __init__(
+        self,
+        seconds: float,
+        why: str,
+        *,
+        group: str,
+        request: str | None = None,
+        max_retry_seconds: float | None = None,
+        left: float | None = None,
+    ) -> None:
+        self.seconds, self.why, self.group = seconds, why, group
+        self.request, self.max_retry_seconds, self.left = request, max_retry_seconds, left
+        budget = f"max_retry_seconds={self.max_retry_seconds:g}" if max_retry_seconds is not None else "the budget"
+        spare = f" ({left:.1f} s left)" if left is not None else ""
+        where = f"{request}: " if request else ""
+        super().__init__(
+            f"{where}{why}, beyond {budget}{spare}; the request fails now instead of waiting "
+            "(Braze applied none of it, so its rows can be sent again)"
+        )
+
+    def for_request(self, request: str, max_retry_seconds: float) -> BrazeRateLimitWaitError:
+        """The same error, naming the request and its budget (the rate limiter knows neither)."""
+        return BrazeRateLimitWaitError(
+            self.seconds,
+            self.why,
+            group=self.group,
+            request=request,
+            max_retry_seconds=max_retry_seconds,
+            left=self.left,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {"group": self.group, "request": self.request, "max_retry_seconds": self.max_retry_seconds}
+        return (_rebuild_wait_error, (self.seconds, self.why, kwargs, self.left))
+
+
+def _rebuild_wait_error(
+    seconds: float, why: str, kwargs: dict[str, Any], left: float | None
+) -> BrazeRateLimitWaitError:
+    return BrazeRateLimitWaitError(seconds, why, left=left, **kwargs)
+
+
+class BrazeCancelledError(BrazeError):
+    """The send was cancelled (the task got SIGTERM, passed its ``execution_timeout``, or its run was
+    cancelled) before this request got an answer from Braze.
+
+    A request stopped while it waited (for a slot, the rate limiter or a retry) was not sent again,
+    so its objects are ``failed`` and safe to send again; one whose earlier attempt Braze may have
+    applied ends ``unknown`` instead (see
+    :meth:`~airflow_provider_braze.braze.exchange.Exchange.gave_up`).
+    """
+
+    retryable = True
+
+
 _BY_STATUS: dict[int, type[BrazeAPIError]] = {
     400: BrazeBadRequestError,
     401: BrazeAuthenticationError,

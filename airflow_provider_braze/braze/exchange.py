@@ -11,7 +11,10 @@ cannot drift apart:
   :mod:`~airflow_provider_braze.braze.transport_errors`;
 - what is reported at the end: how many attempts it took, how many earlier attempts Braze may also
   have applied, and when the call gave up, whether that was after an attempt Braze may have applied
-  (:meth:`Exchange.gave_up`: a :class:`~airflow_provider_braze.braze.errors.BrazeAmbiguousOutcomeError`).
+  (:meth:`Exchange.gave_up`: a :class:`~airflow_provider_braze.braze.errors.BrazeAmbiguousOutcomeError`);
+- how long it may still wait: the retry policy's ``max_delay`` (``max_retry_seconds``) counts from
+  the call's start, and a 429 asking for a longer wait fails the call at once
+  (:meth:`Exchange.refuse_long_wait`) instead of sleeping past it.
 
 Braze has no idempotency key, so an events request whose answer was lost may be stored already:
 https://www.braze.com/docs/api/errors/
@@ -20,15 +23,24 @@ https://www.braze.com/docs/api/errors/
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
-from airflow_provider_braze.braze.errors import BrazeAmbiguousOutcomeError, BrazeError
-from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
+from airflow_provider_braze.braze.errors import (
+    BrazeAmbiguousOutcomeError,
+    BrazeError,
+    BrazeRateLimitError,
+    BrazeRateLimitWaitError,
+)
+from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders, describe_reset
 from airflow_provider_braze.braze.responses import error_from_response, redact_body
-from airflow_provider_braze.braze.retry import is_ambiguous
+from airflow_provider_braze.braze.retry import RetryPolicy, is_ambiguous
+
+log = logging.getLogger(__name__)
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -79,6 +91,7 @@ class Exchange:
     idempotent: bool
     attempts: int = 0
     maybe_applied: int = 0  # failed attempts that Braze may have applied
+    started: float = field(default_factory=time.monotonic)  # the retry budget counts from here
 
     @classmethod
     def prepare(
@@ -122,6 +135,40 @@ class Exchange:
     def attempt_failed(self, error: BrazeError) -> None:
         """Count a failed attempt; one that Braze may have applied makes a later failure ambiguous."""
         self.maybe_applied += is_ambiguous(error)
+
+    def budget_left(self, policy: RetryPolicy) -> float:
+        """Seconds this call may still wait: ``max_delay`` less the time since it started."""
+        return policy.max_delay - (time.monotonic() - self.started)
+
+    def refuse_long_wait(self, error: BaseException, policy: RetryPolicy) -> None:
+        """Fail the call now when the wait ``error`` asks for cannot fit in what is left of the budget.
+
+        A 429 names its wait (``X-RateLimit-Reset``); one beyond the budget would only end the
+        retries after the attempt, so it ends them now, with an error that says how long Braze
+        asked for. A wait the rate limiter refused (``BrazeRateLimitWaitError``) gets the request's
+        name and budget. Either way it is logged as a warning.
+
+        :raises BrazeRateLimitWaitError: the wait does not fit.
+        """
+        cause: BaseException | None = error
+        if isinstance(error, BrazeRateLimitWaitError):
+            refusal, cause = error.for_request(self.describe(), policy.max_delay), None
+        elif isinstance(error, BrazeRateLimitError):
+            asked = policy.requested_wait(error)
+            left = self.budget_left(policy)
+            # The policy adds up to reset_jitter to the wait: the retry must fit with it.
+            if asked is None or asked + policy.reset_jitter < left:
+                return
+            group = self.endpoint.rate_limit_group
+            reset = describe_reset(error.reset_at)
+            why = f"Braze asked to wait {asked:,.0f} s (HTTP 429, {reset}, rate-limit group {group})"
+            refusal = BrazeRateLimitWaitError(
+                asked, why, group=group, request=self.describe(), max_retry_seconds=policy.max_delay, left=max(left, 0)
+            )
+        else:
+            return
+        log.warning("%s", refusal)
+        raise refusal from cause
 
     def answer(
         self, status: int, body: dict[str, Any], reason: str | None, headers: Mapping[str, str], api_key: str

@@ -41,7 +41,12 @@ class RetryPolicy(HttpPolicy):
         504) when they are not idempotent: at-least-once instead of at-most-once delivery.
 
     The other parameters are :class:`~airflow_provider_braze.outbound.policy.HttpPolicy`'s; the
-    wait a 429 asks for is Braze's ``X-RateLimit-Reset``.
+    wait a 429 asks for is Braze's ``X-RateLimit-Reset``. For a Braze request ``max_delay`` (the
+    ``max_retry_seconds`` extra) bounds every wait from the request's start, the rate limiter's
+    pauses as well as the waits between attempts: a 429 or a pause asking for longer fails the
+    request at once with
+    :class:`~airflow_provider_braze.braze.errors.BrazeRateLimitWaitError` (see
+    :meth:`~airflow_provider_braze.braze.exchange.Exchange.refuse_long_wait`).
     """
 
     retry_ambiguous: bool = False

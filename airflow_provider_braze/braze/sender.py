@@ -15,6 +15,14 @@ is reported ``unknown``: Braze may or may not have applied it, and the caller de
 A :class:`SendJournal` may watch every batch from the worker thread that sends it: once before the
 first byte leaves and once when its outcomes are known, so a durable record (the sync ledger) never
 lags behind what Braze may hold by more than the batches in flight.
+
+A send stops within seconds when its client's :class:`~airflow_provider_braze.braze.cancel.CancelToken`
+is cancelled (the operator's ``on_kill``, on SIGTERM), or when the thread reading it is interrupted
+(Airflow's ``execution_timeout``) or stops reading: no new request leaves, batches waiting for a
+slot, the rate limiter or a retry end ``failed`` at once (never sent, so safe to send again),
+requests in flight get :data:`CANCEL_GRACE` seconds to be answered before their connections are
+shut, the journal records every batch's outcome, and
+:class:`~airflow_provider_braze.braze.errors.BrazeCancelledError` is raised.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from airflow_provider_braze.braze.batching import Batch, Batcher
+from airflow_provider_braze.braze.cancel import CancelToken
 from airflow_provider_braze.braze.concurrency import DEFAULT_CAP, InFlightWindow
 from airflow_provider_braze.braze.endpoints import Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
@@ -39,6 +48,12 @@ from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.transport import BrazeClient
 
 log = logging.getLogger(__name__)
+
+#: Seconds requests in flight may still take after a cancel before their connections are shut, so
+#: that a cancelled export ends before Airflow's supervisor turns its SIGTERM into a SIGKILL (5 s).
+CANCEL_GRACE = 3.0
+#: How often, in seconds, the main thread looks at the cancel token while no batch completes.
+_POLL = 0.25
 
 OutcomeStatus = Literal["accepted", "rejected", "failed", "unknown"]
 
@@ -150,15 +165,23 @@ class BatchSender:
             rate-limit wait, say), so the caller can keep logging progress.
         :raises BrazeError: after the in-flight batches finish, when a batch failed in a way no resend
             can fix; the failed batch's result is yielded first.
+        :raises ~airflow_provider_braze.braze.errors.BrazeCancelledError: the client was cancelled;
+            every batch's result is yielded first.
         """
         ep = get_endpoint(endpoint)
         batches = Batcher(ep, static_body).batches(items)
         fatal: BaseException | None = None
         in_flight: deque[Future[BatchResult]] = deque()
         group = ep.rate_limit_group
+        # This send's own token: cancelled with the client's, or alone when this send is interrupted.
+        cancel = self.client.cancel_token.child()
         window = self.window = InFlightWindow(
-            self.client.rate_limiter.bucket(group).rate, cap=self.concurrency, start=min(8, self.concurrency)
+            self.client.rate_limiter.bucket(group).rate,
+            cap=self.concurrency,
+            start=min(8, self.concurrency),
+            cancel=cancel,
         )
+        waiter = _Waiter(in_flight, cancel, self.client, on_wait, on_wait_interval)
 
         def observe(answered: Endpoint, seconds: float, status: int | None) -> None:
             if answered.rate_limit_group == group:
@@ -168,32 +191,46 @@ class BatchSender:
             self.client.watch(observe),
             ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="braze-send") as pool,
         ):
-            for batch in batches:
-                if batch.refusal is not None:
-                    yield self._journaled(_refused(batch))
-                    continue
-                in_flight.append(pool.submit(self._send_batch, batch, window))
-                while len(in_flight) >= (self.max_pending or window.limit + self.concurrency):
-                    for result in _next_done(in_flight, on_wait, on_wait_interval):
+            try:
+                for batch in batches:
+                    if batch.refusal is not None:
+                        yield self._journaled(_refused(batch))
+                        continue
+                    in_flight.append(pool.submit(self._send_batch, batch, window, cancel))
+                    while len(in_flight) >= (self.max_pending or window.limit + self.concurrency):
+                        for result in waiter.next_done():
+                            fatal = fatal or result.fatal_error
+                            yield result
+                    if fatal or cancel.cancelled:
+                        break
+                while in_flight:
+                    for result in waiter.next_done():
                         fatal = fatal or result.fatal_error
                         yield result
-                if fatal:
-                    break
-            while in_flight:
-                for result in _next_done(in_flight, on_wait, on_wait_interval):
-                    fatal = fatal or result.fatal_error
-                    yield result
+            except Exception:
+                raise  # a source's error: the batches in flight finish as usual (the pool waits for them)
+            except BaseException as exc:
+                # The caller stopped reading (GeneratorExit), or the main thread was interrupted
+                # (Airflow's execution_timeout raises AirflowTaskTimeout wherever it is): the pool's
+                # exit would wait for every thread, and on_kill comes only after it. Stop them first.
+                cancel.cancel(f"send stopped ({type(exc).__name__})")
+                waiter.drain()
+                raise
+        if fatal is None and cancel.cancelled:
+            fatal = cancel.error()
         if fatal is not None:
             raise fatal
 
-    def _send_batch(self, batch: Batch, window: InFlightWindow) -> BatchResult:
+    def _send_batch(self, batch: Batch, window: InFlightWindow, cancel: CancelToken) -> BatchResult:
         result = BatchResult(batch.endpoint.name, started_at=time.time())
         try:
+            # A batch queued before a cancel never leaves, and is never journaled as being sent.
+            cancel.raise_if_cancelled()
             if self.journal is not None:
                 self.journal.before_send(batch)
                 if not len(batch):  # the journal kept every object back (claimed by another run)
                     return self._journaled(result)
-            self._send_or_split(batch, result, window)
+            self._send_or_split(batch, result, window, cancel)
         except BrazeAmbiguousOutcomeError as exc:
             done = {id(o.item) for o in result.outcomes}
             result.outcomes.extend(ItemOutcome(i, "unknown", str(exc)) for i in batch.all_items() if id(i) not in done)
@@ -211,7 +248,7 @@ class BatchSender:
                 result.fatal_error = result.fatal_error or exc
         return result
 
-    def _send_or_split(self, batch: Batch, result: BatchResult, window: InFlightWindow) -> None:
+    def _send_or_split(self, batch: Batch, result: BatchResult, window: InFlightWindow, cancel: CancelToken) -> None:
         result.requests += 1
         try:
             with window:  # a slot among the requests in flight; recording the outcome needs none
@@ -221,6 +258,7 @@ class BatchSender:
                     idempotent=batch.endpoint.is_idempotent(
                         {key: [item.value for item in items] for key, items in batch.items.items()}
                     ),
+                    cancel=cancel,
                 )
         except (BrazeBadRequestError, BrazePayloadTooLargeError) as exc:
             if len(batch) == 1:
@@ -235,7 +273,7 @@ class BatchSender:
                 exc.message,
             )
             for half in batch.split():
-                self._send_or_split(half, result, window)
+                self._send_or_split(half, result, window, cancel)
             return
         result.attempts += response.attempts
         # Each earlier attempt that Braze may have applied may have stored the whole batch once more.
@@ -273,20 +311,65 @@ def _reason(error: Mapping[str, Any]) -> str:
     return str(error.get("type") or error.get("message") or error)
 
 
-def _next_done(
-    in_flight: deque[Future[BatchResult]], on_wait: Callable[[], None] | None, interval: float
-) -> list[BatchResult]:
-    """Wait for at least one batch in flight to finish; remove and return the finished ones."""
-    done, _ = wait(list(in_flight), timeout=interval if on_wait else None, return_when=FIRST_COMPLETED)
-    while not done:
-        # Only reached with on_wait: without it, wait() above blocked until a batch finished.
-        if on_wait is not None:
-            on_wait()
-        done, _ = wait(list(in_flight), timeout=interval, return_when=FIRST_COMPLETED)
-    finished = [f for f in in_flight if f in done]
-    for f in finished:
-        in_flight.remove(f)
-    return [f.result() for f in finished]
+class _Waiter:
+    """The main thread's wait for batches in flight, which also watches the send's cancel token.
+
+    :param in_flight: the batches submitted and not yet collected.
+    :param cancel: the send's token; once cancelled, requests still in flight after
+        :data:`CANCEL_GRACE` seconds have their connections shut.
+    :param client: the client whose connections are shut.
+    :param on_wait: called every ``interval`` seconds while no batch completes.
+    """
+
+    def __init__(
+        self,
+        in_flight: deque[Future[BatchResult]],
+        cancel: CancelToken,
+        client: BrazeClient,
+        on_wait: Callable[[], None] | None,
+        interval: float,
+    ) -> None:
+        self.in_flight, self.cancel, self.client = in_flight, cancel, client
+        self.on_wait, self.interval = on_wait, interval
+        self._poll = min(interval, _POLL) if on_wait is not None else _POLL
+        self._aborted = False
+
+    def next_done(self) -> list[BatchResult]:
+        """Wait for at least one batch in flight to finish; remove and return the finished ones."""
+        reported = time.monotonic()
+        done, _ = wait(list(self.in_flight), timeout=self._poll, return_when=FIRST_COMPLETED)
+        while not done:
+            self._abort_after_grace()
+            if self.on_wait is not None and time.monotonic() - reported >= self.interval:
+                self.on_wait()
+                reported = time.monotonic()
+            done, _ = wait(list(self.in_flight), timeout=self._poll, return_when=FIRST_COMPLETED)
+        finished = [f for f in self.in_flight if f in done]
+        for f in finished:
+            self.in_flight.remove(f)
+        return [f.result() for f in finished]
+
+    def drain(self) -> None:
+        """Wait for every batch in flight (their journal records them), shutting connections after the grace."""
+        while self.in_flight:
+            done, _ = wait(list(self.in_flight), timeout=_POLL)
+            for f in done:
+                self.in_flight.remove(f)
+            self._abort_after_grace()
+
+    def _abort_after_grace(self) -> None:
+        at = self.cancel.cancelled_at
+        if self._aborted or at is None or time.monotonic() - at < CANCEL_GRACE:
+            return
+        self._aborted = True
+        shut = self.client.abort_requests()
+        log.warning(
+            "%s %.0f s ago and requests are still waiting for Braze: closing the client's %d open connections; "
+            "their batches end as lost answers (attributes failed, events and purchases unknown)",
+            self.cancel.reason,
+            CANCEL_GRACE,
+            shut,
+        )
 
 
 def _refused(batch: Batch) -> BatchResult:

@@ -1,8 +1,14 @@
 """HTTP transport to Braze: one pooled session, Bearer auth, rate limiting and retries per request.
 
 What a call means (its body, whether it is safe to resend, the verdict on each answer, the report
-when it gives up) is :class:`~airflow_provider_braze.braze.exchange.Exchange`, shared with the async
-client; this module moves the bytes with requests and keeps the rate limiter informed.
+when it gives up, how long it may wait) is :class:`~airflow_provider_braze.braze.exchange.Exchange`,
+shared with the async client; this module moves the bytes with requests and keeps the rate limiter
+informed.
+
+Every wait of a request, in the rate limiter and between attempts, is bounded by what is left of the
+retry policy's ``max_delay`` (the ``max_retry_seconds`` extra) and sleeps on a
+:class:`~airflow_provider_braze.braze.cancel.CancelToken`: :meth:`BrazeClient.cancel` wakes them all
+and no request leaves afterwards; :meth:`BrazeClient.abort_requests` ends the ones in flight.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_braze.braze.base_client import DEFAULT_USER_AGENT, BaseBrazeClient, clean_api_key
+from airflow_provider_braze.braze.cancel import CancelToken
+from airflow_provider_braze.braze.connections import AbortableAdapter
 from airflow_provider_braze.braze.endpoints import Endpoint
-from airflow_provider_braze.braze.errors import BrazeError, BrazeRateLimitError
+from airflow_provider_braze.braze.errors import BrazeError, BrazeRateLimitError, BrazeRateLimitWaitError
 from airflow_provider_braze.braze.exchange import BrazeResponse, Exchange
 from airflow_provider_braze.braze.rate_limit import RateLimiter
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
@@ -50,8 +57,11 @@ class BrazeClient(BaseBrazeClient):
     :param user_agent: ``User-Agent`` header.
     :param verify: TLS verification, as in requests (a CA bundle path or a bool).
     :param proxies: proxies, as in requests.
-    :param sleep: how the retry loop waits; injectable for tests.
+    :param sleep: a stand-in for the retry loop's waits, injectable for tests (default: sleep on
+        the cancel token); the token is checked around it either way.
     :param observers: told of every answer for the client's whole life (metrics), as with :meth:`watch`.
+    :param cancel_token: cancelling it stops every request of this client (default: its own token,
+        see :meth:`cancel`).
     """
 
     def __init__(
@@ -66,8 +76,9 @@ class BrazeClient(BaseBrazeClient):
         user_agent: str = DEFAULT_USER_AGENT,
         verify: bool | str = True,
         proxies: Mapping[str, str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         observers: Sequence[Callable[[Endpoint, float, int | None], None]] = (),
+        cancel_token: CancelToken | None = None,
     ) -> None:
         super().__init__(base_url, api_key, timeout, retry_policy, user_agent)
         self.rate_limiter = rate_limiter or RateLimiter()
@@ -78,6 +89,8 @@ class BrazeClient(BaseBrazeClient):
         self._verify = verify
         self._proxies = dict(proxies or {})
         self._sleep = sleep
+        self.cancel_token = cancel_token or CancelToken()
+        self._adapter: AbortableAdapter | None = None
 
     @property
     def session(self) -> requests.Session:
@@ -94,7 +107,8 @@ class BrazeClient(BaseBrazeClient):
         # is not thread-safe: refuse all cookies so threads share only the connection pool.
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         # pool_block keeps at most pool_size sockets per host however many threads call in.
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_size, pool_block=True, max_retries=0)
+        adapter = AbortableAdapter(pool_connections=2, pool_maxsize=self.pool_size, pool_block=True, max_retries=0)
+        self._adapter = adapter
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update(self._headers)
@@ -120,6 +134,24 @@ class BrazeClient(BaseBrazeClient):
             with self._session_lock:
                 self._observers = tuple(o for o in self._observers if o is not observer)
 
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop every request of this client: waits end at once and nothing more is sent.
+
+        Requests already in flight go on until answered or :meth:`abort_requests`. Safe to call
+        from a signal handler.
+
+        :param reason: for the error each stopped request raises, e.g. ``export cancelled (SIGTERM)``.
+        """
+        self.cancel_token.cancel(reason)
+
+    def abort_requests(self) -> int:
+        """Shut the connections of requests in flight: each fails at once as a lost answer.
+
+        For a cancelled send whose requests have had their grace. Returns the sockets shut.
+        """
+        adapter = self._adapter
+        return adapter.abort() if adapter is not None else 0
+
     def close(self) -> None:
         """Close pooled connections."""
         with self._session_lock:
@@ -136,6 +168,7 @@ class BrazeClient(BaseBrazeClient):
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
+        cancel: CancelToken | None = None,
     ) -> BrazeResponse:
         """Send one request with rate limiting and retries; return the 2xx response.
 
@@ -145,29 +178,41 @@ class BrazeClient(BaseBrazeClient):
         :param params: query parameters (lists become repeated keys, as Braze's ``external_id[]``).
         :param path_params: values for the path template.
         :param idempotent: overrides the catalogue's view of whether the body is safe to resend.
+        :param cancel: the token that stops this request (a send's own; default: the client's).
         :raises BrazeAPIError: the typed error for a non-2xx answer after retries.
         :raises BrazeTransportError: no answer after retries (``BrazeConnectError``: never sent).
         :raises BrazeAmbiguousOutcomeError: a request that is not safe to resend failed after an
             attempt Braze may have applied (answer lost after sending, 502, 504).
+        :raises BrazeRateLimitWaitError: Braze (a 429, or the rate limiter it steers) asked for a wait
+            longer than what is left of ``max_retry_seconds``.
+        :raises BrazeCancelledError: the token was cancelled before the request got an answer.
         """
         call = Exchange.prepare(
             self.base_url, endpoint, json_body=json_body, data=data, path_params=path_params, idempotent=idempotent
         )
         group = call.endpoint.rate_limit_group
+        token = cancel or self.cancel_token
+        policy = self.retry_policy
 
         def attempt() -> BrazeResponse:
+            token.raise_if_cancelled()  # nothing leaves once the send is cancelled
+            try:
+                self.rate_limiter.acquire(group, within=call.budget_left(policy), cancel=token)
+            except BrazeRateLimitWaitError as exc:
+                call.refuse_long_wait(exc, policy)  # names the request and its budget, and raises
+                raise
             call.attempt_started()
-            self.rate_limiter.acquire(group)
             try:
                 return self._send_once(call, params)
             except BrazeError as exc:
                 call.attempt_failed(exc)
+                call.refuse_long_wait(exc, policy)
                 raise
             finally:
                 self.rate_limiter.release(group)
 
-        retrying = self.retry_policy.retrying(
-            idempotent=call.idempotent, describe=call.describe, sleep=self._sleep, secrets=self._secrets
+        retrying = policy.retrying(
+            idempotent=call.idempotent, describe=call.describe, sleep=token.sleeper(self._sleep), secrets=self._secrets
         )
         try:
             response = retrying(attempt)

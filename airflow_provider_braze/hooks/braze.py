@@ -13,6 +13,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_braze import USER_AGENT, redaction
 from airflow_provider_braze.braze import cdi_jobs
 from airflow_provider_braze.braze.async_transport import AsyncBrazeClient
+from airflow_provider_braze.braze.cancel import CancelToken
 from airflow_provider_braze.braze.cdi_jobs import CDIJob
 from airflow_provider_braze.braze.endpoints import CATALOGUE, Endpoint, get_endpoint
 from airflow_provider_braze.braze.errors import (
@@ -48,6 +49,8 @@ class BrazeHook(BaseHook):
     :param retry_policy: a retry policy replacing the one built from the connection's extras.
     :param retry_ambiguous: overrides the connection's ``retry_ambiguous`` extra: resend events,
         purchases and increments whose request may have been applied (at-least-once delivery).
+    :param cancel_token: cancelling it stops every request of this hook (an operator's ``on_kill``
+        does, through :meth:`cancel`); default: the hook's own.
     """
 
     conn_name_attr = "braze_conn_id"
@@ -62,6 +65,7 @@ class BrazeHook(BaseHook):
         concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
         retry_ambiguous: bool | None = None,
+        cancel_token: CancelToken | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,6 +73,7 @@ class BrazeHook(BaseHook):
         self._concurrency = concurrency
         self._retry_policy = retry_policy
         self._retry_ambiguous = retry_ambiguous
+        self.cancel_token = cancel_token or CancelToken()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -99,6 +104,7 @@ class BrazeHook(BaseHook):
             user_agent=f"{USER_AGENT} apache-airflow/{airflow.__version__}",
             verify=s.verify,
             observers=(observe_request,),
+            cancel_token=self.cancel_token,
         )
 
     @property
@@ -208,6 +214,17 @@ class BrazeHook(BaseHook):
         except Exception as exc:  # a connection test reports every failure instead of raising
             return False, f"Could not reach Braze at {base_url}: {type(exc).__name__}: {exc}"
         return True, f"Connected to Braze at {base_url}; the key may call {ep.path} ({ep.permission})."
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop this hook's requests within seconds: no new one leaves, every wait ends at once.
+
+        A send in progress then reports its waiting batches ``failed``, gives requests in flight a
+        few seconds, and raises :class:`~airflow_provider_braze.braze.errors.BrazeCancelledError`.
+        Safe to call from a signal handler (Airflow calls ``on_kill`` from its SIGTERM handler).
+
+        :param reason: for the error and the failed rows, e.g. ``export cancelled (SIGTERM)``.
+        """
+        self.cancel_token.cancel(reason)
 
     def close(self) -> None:
         """Close pooled connections (the hook can still be used; it reconnects on demand)."""

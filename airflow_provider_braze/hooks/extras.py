@@ -22,7 +22,9 @@ class BrazeConnectionSettings:
     :param timeout: read timeout per attempt, seconds (extra ``timeout``).
     :param connect_timeout: connect timeout per attempt, seconds (extra ``connect_timeout``).
     :param max_attempts: attempts per request (extra ``max_attempts``).
-    :param max_retry_seconds: total waiting allowed per request (extra ``max_retry_seconds``).
+    :param max_retry_seconds: total waiting allowed per request, from its start: waits between
+        attempts and rate-limit pauses alike (extra ``max_retry_seconds``); a 429 or a pause asking
+        for longer fails the request at once.
     :param retry_ambiguous: resend non-idempotent requests after a timeout (extra ``retry_ambiguous``).
     :param concurrency: the most requests in flight when sending batches (extra ``concurrency``); the
         sender keeps as many as the rate limit and the observed latency call for, up to it.

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_braze.braze.batching import Batcher
+from airflow_provider_braze.braze.cancel import CancelToken
 from airflow_provider_braze.braze.items import FLUSH, InvalidRecord, Item
+from airflow_provider_braze.braze.sender import CANCEL_GRACE
 from airflow_provider_braze.gc_pacing import fewer_collections
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.incremental.partitions import Partition
@@ -109,6 +111,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
     # The public dry_run argument is kept as a bool attribute, shadowing BaseOperator.dry_run(), a method
     # that only renders templates and that Airflow 3 itself never calls; mypy sees the clash of kinds.
     dry_run: bool  # type: ignore[assignment]
+    #: The running export's token, which on_kill cancels (a copy of the operator gets a fresh one).
+    _cancel_token: CancelToken | None = None
 
     def __init__(
         self,
@@ -199,8 +203,12 @@ class BrazeExportBaseOperator(RowSourceOperator):
         except ValueError as exc:  # rendered templates may still name no mode Braze has
             raise BrazeExportMisconfigured(str(exc)) from None
         partition = Partition.parse(self.partition) if self.partition is not None else None
+        self._cancel_token = CancelToken()
         hook = BrazeHook(
-            braze_conn_id=self.braze_conn_id, concurrency=self.concurrency, retry_ambiguous=self.retry_ambiguous
+            braze_conn_id=self.braze_conn_id,
+            concurrency=self.concurrency,
+            retry_ambiguous=self.retry_ambiguous,
+            cancel_token=self._cancel_token,
         )
         endpoint = hook.endpoint(builder.endpoint)
         source = self.open_rows()
@@ -231,6 +239,26 @@ class BrazeExportBaseOperator(RowSourceOperator):
             items = self._items(source, self._row_builder(builder, ledger, partition, sync), sync, ledger)
             self._run(items, endpoint, hook, ledger, sync)
         return self._finish(ledger, rejected, key, in_ledger=sync is not None, partition=partition)
+
+    def on_kill(self) -> None:
+        """Stop the export within seconds: Airflow calls this when it kills the task.
+
+        Airflow 3's task runner calls it from its SIGTERM handler (a run marked failed or cancelled,
+        ``airflow tasks`` kill, a worker shutting down) and raises nothing itself, so the export must
+        end on its own, before the supervisor's SIGKILL 5 s later: no new request leaves, batches
+        waiting (for a slot, the rate limiter, a retry) end ``failed`` (never sent: they are sent again
+        next run), requests in flight get a few seconds, the sync ledger records every outcome, and
+        ``execute`` raises :class:`~airflow_provider_braze.braze.errors.BrazeCancelledError`.
+        """
+        token = self._cancel_token
+        if token is None or token.cancelled:
+            return
+        self.log.warning(
+            "Cancelling the export: no new request leaves; requests in flight get %.0f s, then the task fails "
+            "with every settled outcome recorded",
+            CANCEL_GRACE,
+        )
+        token.cancel("export cancelled (SIGTERM)")
 
     def _run(
         self,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_braze.braze.cancel import CancelToken
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.hooks.ketch import KetchHook
 from airflow_provider_braze.ketch.subscription_requests import SUBSCRIPTION_STATUS
@@ -112,7 +113,8 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
             unsubscribe_all_controls=frozenset(self.unsubscribe_all_controls),
         )
         store = KetchHook(ketch_conn_id=self.ketch_conn_id).get_event_store()
-        braze = BrazeHook(braze_conn_id=self.braze_conn_id)
+        self._cancel_token = CancelToken()
+        braze = BrazeHook(braze_conn_id=self.braze_conn_id, cancel_token=self._cancel_token)
         sync = SubscriptionSync(
             store,
             braze,
@@ -146,6 +148,17 @@ class BrazeSubscriptionSyncOperator(BaseOperator):
         summary = result.summary()
         self.log.info("Summary: %s", summary)
         return summary
+
+    def on_kill(self) -> None:
+        """Stop sending within seconds when Airflow kills the task (its SIGTERM handler calls this).
+
+        No new request leaves; changes waiting to be sent stay pending for the next run, and what
+        Braze already accepted is settled, as after any failed request.
+        """
+        token = getattr(self, "_cancel_token", None)
+        if token is not None and not token.cancelled:
+            self.log.warning("Cancelling the subscription sync: no new request leaves")
+            token.cancel("subscription sync cancelled (SIGTERM)")
 
     def _range(self, store: KetchEventStore) -> tuple[int | None, int | None]:
         given = _mapping_argument("event_range", self.event_range) if self.event_range else None

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from airflow_provider_braze.braze.cancel import CancelToken
 from airflow_provider_braze.braze.concurrency import InFlightWindow
+from airflow_provider_braze.braze.errors import BrazeCancelledError
 
 
 class Clock:
@@ -62,3 +67,14 @@ def test_a_cap_below_its_start_or_floor_holds():
     answered(window, 10, 0.2)
     window.observe(0.2, 429)
     assert window.limit == 1
+
+
+def test_a_thread_waiting_for_a_slot_gives_up_when_the_send_is_cancelled():
+    token = CancelToken()
+    window = InFlightWindow(1_000, cap=1, cancel=token)
+    window.__enter__()  # the only slot is taken by a request that never returns
+    threading.Timer(0.1, token.cancel, args=("export cancelled (SIGTERM)",)).start()
+    started = time.monotonic()
+    with pytest.raises(BrazeCancelledError), window:
+        pass
+    assert time.monotonic() - started < 0.6

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import pytest
 
-from airflow_provider_braze.braze.errors import BrazeConfigurationError
+from airflow_provider_braze.braze.cancel import CancelToken
+from airflow_provider_braze.braze.errors import BrazeCancelledError, BrazeConfigurationError, BrazeRateLimitWaitError
 from airflow_provider_braze.braze.rate_limit import RateLimiter, TokenBucket
 from airflow_provider_braze.braze.rate_limit_headers import RateLimitHeaders
 
@@ -21,8 +24,10 @@ class Clock:
         self.wall += seconds
 
 
-def bucket(rate: float, capacity: float, clock: Clock) -> TokenBucket:
-    return TokenBucket(rate, capacity, clock=lambda: clock.mono, wall_clock=lambda: clock.wall, sleep=clock.sleep)
+def bucket(rate: float, capacity: float, clock: Clock, **kwargs) -> TokenBucket:
+    return TokenBucket(
+        rate, capacity, clock=lambda: clock.mono, wall_clock=lambda: clock.wall, sleep=clock.sleep, **kwargs
+    )
 
 
 def test_burst_up_to_capacity_is_free_then_requests_are_spaced_at_the_rate():
@@ -192,3 +197,95 @@ def test_a_429_pause_accrues_nothing_for_the_window_after_it():
     waited = sum(b.acquire() for _ in range(3))
     # 5 s of pause, one request at its end, then one every 0.1 s: the pause did not fill the bucket.
     assert waited == pytest.approx(5.0 + 0.2, abs=0.01)
+
+
+# --- every wait is bounded ------------------------------------------------------------------------
+
+
+def test_a_pause_longer_than_the_request_may_wait_fails_at_once_naming_the_reset():
+    clock = Clock()
+    b = bucket(1000, 3000, clock, name="users_track")
+    b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 600))
+    with pytest.raises(BrazeRateLimitWaitError) as refused:
+        b.acquire(within=30)
+    assert clock.mono == 0.0  # nothing was slept
+    assert refused.value.seconds == pytest.approx(600) and refused.value.group == "users_track"
+    assert str(refused.value).startswith(
+        "Braze asked to wait 600 s (X-RateLimit-Remaining 0 until X-RateLimit-Reset 1800000600 "
+        "(2027-01-15T08:10:00Z), rate-limit group users_track), beyond the budget (30.0 s left)"
+    )
+
+
+def test_a_pause_within_what_the_request_may_wait_is_waited_out():
+    clock = Clock()
+    b = bucket(1000, 3000, clock)
+    b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 20))
+    assert b.acquire(within=30) == pytest.approx(20)
+
+
+def test_pacing_that_would_hold_a_request_past_what_it_may_wait_fails_at_once():
+    # 10 requests left for the next 3,000 s: after them, one every 300 s.
+    clock = Clock()
+    b = bucket(1000, 3000, clock, name="users_track")
+    b.observe(RateLimitHeaders(limit=3000, remaining=10, reset=clock.wall + 3000))
+    assert [b.acquire(within=30) for _ in range(10)] == [0.0] * 10
+    with pytest.raises(BrazeRateLimitWaitError, match=r"the rate limiter would hold it 300 s .*Remaining 10 until"):
+        b.acquire(within=30)
+
+
+def test_a_reset_beyond_any_braze_window_is_set_aside_with_one_warning(caplog):
+    clock = Clock()
+    b = bucket(1000, 3000, clock, name="users_track")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 100_000))
+    # No pause a day long for every thread: the bucket keeps its documented rate.
+    assert b.acquire(within=30) == pytest.approx(0.001)
+    far = [r.getMessage() for r in caplog.records if "further than any rate-limit window" in r.getMessage()]
+    assert len(far) == 1 and "100000 s ahead" in far[0] and "(3660 s at most)" in far[0]
+
+
+def test_a_429_reset_beyond_any_braze_window_does_not_pause_the_group():
+    clock = Clock()
+    b = bucket(10, 10, clock)
+    b.pause_until_epoch(clock.wall + 100_000)
+    assert b.acquire(within=30) == 0.0
+
+
+def test_a_longer_window_set_in_the_connection_makes_a_later_reset_believable():
+    limiter = RateLimiter({"users_track": {"limit": 100, "period": 86_400}})
+    assert limiter.bucket("users_track").horizon == 86_460
+    assert RateLimiter().bucket("users_track").horizon == 3_660  # Braze's longest window: an hour
+
+
+def test_a_long_pause_is_logged_once_as_a_warning_with_its_length_and_a_short_one_is_not(caplog):
+    clock = Clock()
+    b = bucket(1000, 3000, clock, name="users_track")
+    with caplog.at_level(logging.DEBUG):
+        b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 2))
+        clock.sleep(3)
+        for _ in range(2):  # every answer of the window repeats its reset: one pause
+            b.observe(RateLimitHeaders(limit=3000, remaining=0, reset=clock.wall + 600))
+    pauses = [(r.levelno, r.getMessage()) for r in caplog.records if "holds every request" in r.getMessage()]
+    assert [level for level, _ in pauses] == [logging.DEBUG, logging.WARNING]
+    assert pauses[1][1].startswith(
+        "Rate-limit group users_track: X-RateLimit-Remaining 0 until X-RateLimit-Reset 1800000603 "
+        "(2027-01-15T08:10:03Z) holds every request for 600 s;"
+    )
+
+
+def test_a_wait_in_the_bucket_ends_at_once_when_the_send_is_cancelled():
+    b = TokenBucket(1000, 3000)
+    b.pause_until_epoch(time.time() + 60)
+    token = CancelToken()
+    threading.Timer(0.1, token.cancel, args=("export cancelled (SIGTERM)",)).start()
+    started = time.monotonic()
+    with pytest.raises(BrazeCancelledError, match="export cancelled"):
+        b.acquire(within=900, cancel=token)
+    assert time.monotonic() - started < 0.5
+
+
+def test_waits_at_the_groups_own_rate_are_never_refused_even_with_no_budget_at_all():
+    clock = Clock()
+    b = bucket(10, 1, clock)
+    assert [b.acquire(within=0) for _ in range(3)] == [0.0, pytest.approx(0.1), pytest.approx(0.1)]

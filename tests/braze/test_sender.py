@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
-from airflow_provider_braze.braze.errors import BrazeAuthenticationError
+from airflow_provider_braze.braze import sender as sender_module
+from airflow_provider_braze.braze.errors import BrazeAuthenticationError, BrazeCancelledError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.sender import BatchSender
 from airflow_provider_braze.braze.transport import BrazeClient
@@ -215,3 +217,94 @@ def test_in_flight_follows_rate_times_latency_up_to_the_cap(sandbox):
     capped = CountingClient(sandbox.url, TEST_API_KEY, pool_size=64)
     list(BatchSender(capped, concurrency=5).send("users/track", attrs(75 * 40)))
     assert capped.most == 5
+
+
+# --- a cancelled or interrupted send ends within seconds -----------------------------------------
+
+
+class Journal:
+    """Records what the sender journals, as the sync ledger would."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.outcomes: dict = {}
+        self._lock = threading.Lock()
+
+    def before_send(self, batch) -> None:
+        with self._lock:
+            self.sent.extend(i.ref for i in batch.all_items())
+
+    def after_send(self, result) -> None:
+        with self._lock:
+            self.outcomes.update({o.item.ref: (o.status, o.reason) for o in result.outcomes})
+
+
+def refused_for_a_minute() -> dict:
+    reset = str(int(time.time()) + 60)
+    return {"status_code": 429, "json": {"message": "Rate Limited"}, "headers": {"X-RateLimit-Reset": reset}}
+
+
+def test_a_cancel_fails_every_waiting_batch_and_raises_within_a_second(requests_mock):
+    # Braze refuses everything for a minute (within max_retry_seconds): every request waits to retry.
+    client = BrazeClient(BASE, TEST_API_KEY)
+    requests_mock.post(TRACK, [refused_for_a_minute()])
+    journal, results = Journal(), []
+    threading.Timer(0.3, client.cancel, args=("export cancelled (SIGTERM)",)).start()
+    started = time.monotonic()
+    with pytest.raises(BrazeCancelledError, match=r"export cancelled \(SIGTERM\)"):
+        results.extend(
+            BatchSender(client, concurrency=2, max_pending=4, journal=journal).send("users/track", attrs(600))
+        )
+    assert time.monotonic() - started < 1.5
+    # Each batch taken from the source is reported failed (none was applied: 429 or never sent) and
+    # journaled; batches queued behind the cancel never reached before_send.
+    got = outcomes(results)
+    assert got and set(got) == set(journal.outcomes) and len(got) % 75 == 0
+    assert {status for status, _ in got.values()} == {"failed"}
+    assert all(reason.startswith("export cancelled (SIGTERM)") for _, reason in got.values())
+    assert set(journal.sent) < set(got) and requests_mock.call_count <= len(journal.sent) // 75
+
+
+def test_requests_in_flight_get_a_grace_then_their_connections_are_closed(sandbox, monkeypatch):
+    monkeypatch.setattr(sender_module, "CANCEL_GRACE", 0.5)
+    sandbox.faults.update(slow_rate=1.0, slow_seconds=3.0)
+    client = BrazeClient(sandbox.url, TEST_API_KEY)
+    threading.Timer(0.2, client.cancel, args=("export cancelled (SIGTERM)",)).start()
+    started = time.monotonic()
+    events = [
+        Item("events", {"external_id": f"u{i}", "name": "e", "time": "2026-01-01T00:00:00Z"}, ref=i) for i in range(150)
+    ]
+    results = []
+    with pytest.raises(BrazeCancelledError):
+        results.extend(BatchSender(client, concurrency=2).send("users/track", events))
+    took = time.monotonic() - started
+    # The answers would have come after 3 s; the connections were closed 0.5 s after the cancel.
+    assert 0.6 < took < 1.5, took
+    # Braze may have applied them: unknown, never failed (a retry must not send them again).
+    assert {status for status, _ in outcomes(results).values()} == {"unknown"}
+    time.sleep(3.0)  # the slow requests land in this test's sandbox, not the next one's
+
+
+def test_an_interrupted_main_thread_does_not_wait_for_the_retries_in_flight(requests_mock):
+    # Airflow's execution_timeout raises AirflowTaskTimeout in the main thread (SIGALRM) and calls
+    # on_kill only after execute has unwound, so the send must stop its threads on the way out.
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+    from airflow.sdk.execution_time.timeout import timeout
+
+    client = BrazeClient(BASE, TEST_API_KEY)
+    requests_mock.post(TRACK, [refused_for_a_minute()])
+    started = time.monotonic()
+    with pytest.raises(AirflowTaskTimeout), timeout(1):
+        list(BatchSender(client, concurrency=4).send("users/track", attrs(300)))
+    assert time.monotonic() - started < 2.0  # the timeout's 1 s, then the threads stop at once
+    assert not client.cancel_token.cancelled  # only that send was stopped; the client still works
+
+
+def test_a_caller_that_stops_reading_does_not_wait_for_the_retries_in_flight(requests_mock):
+    client = BrazeClient(BASE, TEST_API_KEY)
+    requests_mock.post(TRACK, [{"status_code": 201, "json": {"message": "success"}}, refused_for_a_minute()])
+    stream = BatchSender(client, concurrency=1).send("users/track", attrs(300))
+    assert next(stream).count("accepted") == 75
+    started = time.monotonic()
+    stream.close()
+    assert time.monotonic() - started < 1.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 
 import pytest
@@ -13,12 +15,15 @@ from airflow_provider_braze.braze.errors import (
     BrazeAmbiguousOutcomeError,
     BrazeAuthenticationError,
     BrazeBadRequestError,
+    BrazeCancelledError,
     BrazeConfigurationError,
     BrazeJobInProgressError,
     BrazeNotFoundError,
     BrazePayloadTooLargeError,
     BrazePermissionError,
     BrazeRateLimitError,
+    BrazeRateLimitWaitError,
+    BrazeResponseLostError,
     BrazeServerError,
 )
 from airflow_provider_braze.braze.rate_limit import RateLimiter
@@ -106,7 +111,7 @@ def test_retries_stop_early_when_the_next_wait_would_pass_max_delay(sleeps, requ
     requests_mock.post(
         TRACK, status_code=429, json={"message": "Rate Limited"}, headers={"X-RateLimit-Reset": str(reset)}
     )
-    with pytest.raises(BrazeRateLimitError):
+    with pytest.raises(BrazeRateLimitWaitError, match=r"Braze asked to wait 3,\d{3} s .*beyond max_retry_seconds=30"):
         client.request("users/track", json_body=ATTRS)
     assert requests_mock.call_count == 1 and sleeps.waits == []
 
@@ -280,3 +285,69 @@ def test_the_environment_is_read_once_for_proxies_and_ca_bundle_and_netrc_never_
     requests_mock.post(f"{BASE}/users/track", status_code=201, json={"message": "success"})
     BrazeClient(BASE, "k-123").request("users/track", json_body={"attributes": []})
     assert requests_mock.last_request.headers["Authorization"] == "Bearer k-123"
+
+
+# --- every wait is bounded, and ends when the client is cancelled ---------------------------------
+
+
+def test_a_2xx_saying_the_window_is_spent_until_beyond_max_retry_seconds_fails_the_next_request_at_once(
+    requests_mock, caplog
+):
+    client = BrazeClient(BASE, TEST_API_KEY, retry_policy=RetryPolicy(max_delay=30))
+    reset = int(time.time()) + 600
+    requests_mock.post(TRACK, status_code=201, json={"message": "success"}, headers=_window(0, reset))
+    client.request("users/track", json_body=ATTRS)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING), pytest.raises(BrazeRateLimitWaitError) as refused:
+        client.request("users/track", json_body=ATTRS)
+    assert time.monotonic() - started < 0.5 and requests_mock.call_count == 1
+    assert re.match(
+        r"POST /users/track: Braze asked to wait (59\d|600) s \(X-RateLimit-Remaining 0 until "
+        rf"X-RateLimit-Reset {reset} \(\S+Z\), rate-limit group users_track\), beyond max_retry_seconds=30 "
+        r"\(30.0 s left\); the request fails now",
+        str(refused.value),
+    ), refused.value
+    assert [r.getMessage() for r in caplog.records if "beyond max_retry_seconds" in r.getMessage()] == [
+        str(refused.value)
+    ]
+
+
+def test_a_429_within_max_retry_seconds_is_waited_for_until_the_attempts_run_out(sleeps, requests_mock):
+    client = BrazeClient(BASE, TEST_API_KEY, retry_policy=RetryPolicy(max_attempts=3, max_delay=30), sleep=sleeps)
+    requests_mock.post(
+        TRACK, status_code=429, json={"message": "Rate Limited"}, headers=_window(0, int(time.time()) + 2)
+    )
+    with pytest.raises(BrazeRateLimitError):
+        client.request("users/track", json_body=ATTRS)
+    assert requests_mock.call_count == 3 and len(sleeps.waits) == 2
+
+
+def test_cancel_wakes_a_request_waiting_for_its_retry_and_sends_nothing_more(requests_mock):
+    client = BrazeClient(BASE, TEST_API_KEY, rate_limiter=RateLimiter(enabled=False))
+    requests_mock.post(
+        TRACK,
+        [{"status_code": 429, "json": {"message": "Rate Limited"}, "headers": _window(0, int(time.time()) + 60)}, OK],
+    )
+    threading.Timer(0.1, client.cancel, args=("export cancelled (SIGTERM)",)).start()
+    started = time.monotonic()
+    with pytest.raises(BrazeCancelledError, match=r"export cancelled \(SIGTERM\)"):
+        client.request("users/track", json_body=ATTRS)
+    assert time.monotonic() - started < 0.5 and requests_mock.call_count == 1
+    with pytest.raises(BrazeCancelledError):
+        client.request("users/track", json_body=ATTRS)
+    assert requests_mock.call_count == 1
+
+
+def test_aborting_ends_a_request_in_flight_at_once_as_a_lost_answer(sandbox):
+    sandbox.faults.update(slow_rate=1.0, slow_seconds=1.5)
+    client = BrazeClient(sandbox.url, TEST_API_KEY, retry_policy=RetryPolicy(max_attempts=1))
+    threading.Timer(0.2, client.abort_requests).start()
+    started = time.monotonic()
+    with pytest.raises(BrazeResponseLostError):
+        client.request("users/track", json_body=ATTRS)
+    assert time.monotonic() - started < 1.0
+    time.sleep(1.5)  # the slow request lands in this test's sandbox, not the next one's
+
+
+def _window(remaining: int, reset: int) -> dict[str, str]:
+    return {"X-RateLimit-Limit": "3000", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}

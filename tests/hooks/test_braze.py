@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
-from airflow_provider_braze.braze.errors import BrazeConfigurationError
+from airflow_provider_braze.braze.errors import BrazeCancelledError, BrazeConfigurationError, BrazeRateLimitWaitError
 from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.hooks.braze import BrazeHook
 from tests.helpers.secrets import TEST_API_KEY
@@ -93,6 +94,34 @@ def test_call_returns_the_parsed_response(monkeypatch, requests_mock):
     )
     response = BrazeHook().call("users/export/ids", json={"external_ids": ["u1"], "fields_to_export": ["external_id"]})
     assert response.body["users"] == [{"external_id": "u1"}]
+
+
+def test_max_retry_seconds_bounds_a_rate_limit_wait_too(monkeypatch, requests_mock):
+    set_connection(monkeypatch, extra={"max_retry_seconds": 30})
+    reset = str(int(time.time()) + 100_000)
+    requests_mock.post(
+        "https://rest.iad-03.braze.com/users/track",
+        status_code=429,
+        json={"message": "Rate Limited"},
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+    )
+    started = time.monotonic()
+    with pytest.raises(
+        BrazeRateLimitWaitError, match=r"Braze asked to wait (99,999|100,000) s .* beyond max_retry_seconds=30"
+    ):
+        BrazeHook().call("users/track", json={"attributes": [{"external_id": "u1"}]})
+    assert time.monotonic() - started < 1 and requests_mock.call_count == 1
+
+
+def test_a_cancelled_hook_sends_nothing_more(monkeypatch, requests_mock):
+    set_connection(monkeypatch)
+    requests_mock.post("https://rest.iad-03.braze.com/users/track", status_code=201, json={"message": "success"})
+    hook = BrazeHook()
+    hook.call("users/track", json={"attributes": [{"external_id": "u1"}]})
+    hook.cancel("export cancelled (SIGTERM)")
+    with pytest.raises(BrazeCancelledError, match=r"export cancelled \(SIGTERM\)"):
+        list(hook.send("users/track", [Item("attributes", {"external_id": "u2"}, ref=1)]))
+    assert requests_mock.call_count == 1
 
 
 def test_connection_test_succeeds_when_braze_only_objects_to_the_empty_body(monkeypatch, requests_mock):

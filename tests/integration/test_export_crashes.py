@@ -8,37 +8,22 @@ answers are still on their way: the case where Braze has the data and the client
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
+from tests.helpers.export_child import start_attempt
 
-ROOT = Path(__file__).resolve().parents[2]
 ROWS = 6_000
 CONCURRENCY = 4
 #: Requests the sandbox applies in each attempt before that attempt is killed (five kills, then a
 #: last attempt that finishes).
 KILL_AFTER = (1, 9, 4, 14, 6)
 BATCH = 75
-
-
-def start_attempt(operator: dict) -> subprocess.Popen:
-    spec = json.dumps({"run_id": "scheduled__2026-11-30", "operator": operator})
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.export_child", spec],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def kill_after(process: subprocess.Popen, sandbox, requests: int) -> None:

@@ -8,14 +8,12 @@ overlap; on the embedded SQLite store and on PostgreSQL.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.export_child import start_attempt
 from tests.helpers.postgres import empty_postgres_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,21 +31,11 @@ def state_conn_id(request, monkeypatch):
         yield "braze_state"
 
 
-def start(run_id: str, logical_date: str, operator: dict) -> subprocess.Popen:
-    spec = {"run_id": run_id, "dag_id": "backfilled", "logical_date": logical_date, "operator": operator}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.export_child", json.dumps(spec)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def run_at_once(specs: list[tuple[str, str, dict]]) -> tuple[list[dict], str]:
     """Start every run together; their summaries, and their logs joined."""
-    processes = [start(*spec) for spec in specs]
+    processes = [
+        start_attempt(operator, run_id, dag_id="backfilled", logical_date=date) for run_id, date, operator in specs
+    ]
     summaries, logs = [], []
     for process in processes:
         out, err = process.communicate(timeout=600)

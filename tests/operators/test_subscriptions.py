@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from airflow_provider_braze.braze.errors import BrazeCancelledError
 from airflow_provider_braze.operators import BrazeSubscriptionSyncOperator
 from tests.helpers.ketch import GROUPS, seed_braze_users
 
@@ -176,3 +180,24 @@ def test_the_sync_links_to_its_run_in_the_sync_history():
     assert BrazeSyncRunLink().get_link(operator, ti_key=key) == (
         "/braze/syncs/ketch.preferences/task-run?run_id=scheduled__2026-12-01"
     )
+
+
+def test_on_kill_ends_a_sync_stalled_by_braze_within_seconds_and_the_next_run_loses_nothing(ketch, braze, store):
+    stream = ketch.random_preference_stream(300, n_identities=200, topics=("newsletter",), channels=("email",), seed=3)
+    seed_braze_users(braze, emails=sorted({key[0] for key in stream.expected_state()}))
+    ketch.deliver(stream)
+    # Braze refuses every request for the next minute (within max_retry_seconds): the sync would wait.
+    braze.faults.update(rate_limit_storm_for=600, rate_limit_storm_reset=60, endpoints=["v2/subscription/status/set"])
+    operator = BrazeSubscriptionSyncOperator(task_id="sync", subscription_groups=GROUPS)
+    threading.Timer(1.0, operator.on_kill).start()  # what Airflow's SIGTERM handler does
+    started = time.monotonic()
+    with pytest.raises(BrazeCancelledError, match=r"subscription sync cancelled \(SIGTERM\)"):
+        operator.execute(context={"run_id": "test-run"})
+    assert time.monotonic() - started < 3
+    assert store.unsynced_range().count == 300  # nothing was applied, nothing is lost
+
+    braze.faults.update(rate_limit_storm_until=0.0)
+    sync()
+    expected = {key: STATE[status] for key, status in stream.expected_state().items()}
+    assert braze_states(braze, expected) == expected
+    assert store.unsynced_range().count == 0

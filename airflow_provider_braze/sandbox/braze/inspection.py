@@ -10,7 +10,8 @@ No authentication, no rate limit, never logged or counted as Braze traffic; the 
 * ``GET /_sandbox/faults``; ``POST /_sandbox/faults`` with any of the fault knobs (and
   ``rate_limit_storm_for``): returns the settings now in force.
 * ``POST /_sandbox/reset``: forget all data, logs, windows and faults (configuration stays).
-* ``POST /_sandbox/rate_limits``: ``{"users_track": {"limit": 5, "period": 1.0}, ...}``.
+* ``POST /_sandbox/rate_limits``: ``{"users_track": {"limit": 5, "period": 1.0}, ...}``; a ``start``
+  (epoch seconds) begins the group's windows then instead of on the period's boundaries.
 * ``POST /_sandbox/cdi/integrations``: add an integration (``add_cdi_integration`` arguments);
   ``POST /_sandbox/cdi/integrations/<id>``: change how its next syncs go.
 * ``POST /_sandbox/subscription_groups``: ``{"subscription_group_id", "channel", "name"}``.
@@ -71,7 +72,7 @@ def handle(sandbox: BrazeSandbox, request: Request) -> Response:
             return Response(200, {"message": "success"})
         if name == "rate_limits":
             for group, spec in body.items():
-                sandbox.set_rate_limit(group, limit=spec["limit"], period=spec["period"])
+                sandbox.set_rate_limit(group, limit=spec["limit"], period=spec["period"], start=spec.get("start"))
             return Response(200, {"message": "success", "rate_limits": sandbox.rate_limits.to_dict()})
         if name == "cdi/integrations":
             return Response(201, {"message": "success", "integration_id": sandbox.add_cdi_integration(**body)})

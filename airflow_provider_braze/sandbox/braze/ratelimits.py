@@ -1,7 +1,10 @@
 """Braze's per-workspace rate limits: one fixed window per rate-limit group of the catalogue.
 
 Windows are aligned to the period on the epoch clock (a 60 s group resets on the minute), which is
-how ``X-RateLimit-Reset`` can be one integer for every caller. Every request that reaches the
+how ``X-RateLimit-Reset`` can be one integer for every caller. An override may start its windows at a
+chosen moment instead: an hourly window that began just now, whose 2xx answers carry a
+``X-RateLimit-Reset`` an hour ahead, as a workspace on the hourly /users/track limits of Braze's
+Monthly Active Users CY 24-25 contracts sees once its hour is spent. Every request that reaches the
 limiter counts, accepted or not (https://www.braze.com/docs/api/api_limits/). One sandbox is one
 workspace: all of its API keys share the windows (sandbox choice).
 """
@@ -51,24 +54,33 @@ class WorkspaceRateLimits:
     def __init__(self, overrides: dict[str, tuple[int, float]] | None = None) -> None:
         self._lock = threading.Lock()
         self._overrides: dict[str, tuple[int, float]] = {}
+        self._starts: dict[str, float] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         for group, (limit, period) in (overrides or {}).items():
             self.set_limit(group, limit, period)
 
-    def set_limit(self, group: str, limit: int, period: float) -> None:
-        """Override one group's window (the current window starts afresh)."""
+    def set_limit(self, group: str, limit: int, period: float, start: float | None = None) -> None:
+        """Override one group's window (the current window starts afresh).
+
+        :param start: epoch seconds at which a window begins (default: windows aligned to the period).
+        """
         if group not in RATE_LIMIT_GROUPS:
             raise KeyError(f"Unknown rate-limit group {group!r}; known: {', '.join(sorted(RATE_LIMIT_GROUPS))}")
         if limit < 1 or period <= 0:
             raise ValueError("limit must be >= 1 and period > 0")
         with self._lock:
             self._overrides[group] = (int(limit), float(period))
+            if start is None:
+                self._starts.pop(group, None)
+            else:
+                self._starts[group] = float(start)
             self._windows.pop(group, None)
 
     def clear_overrides(self) -> None:
         """Back to the catalogue's figures for every group."""
         with self._lock:
             self._overrides.clear()
+            self._starts.clear()
             self._windows.clear()
 
     def limits(self, group: str) -> tuple[int, float]:
@@ -85,7 +97,8 @@ class WorkspaceRateLimits:
 
     def _window(self, group: str, now: float) -> tuple[float, int, int, float]:
         limit, period = self.limits(group)
-        start = math.floor(now / period) * period
+        origin = self._starts.get(group, 0.0)
+        start = origin + math.floor((now - origin) / period) * period
         current_start, count = self._windows.get(group, (start, 0))
         if current_start != start:
             count = 0

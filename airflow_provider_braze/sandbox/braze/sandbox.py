@@ -152,9 +152,13 @@ class BrazeSandbox:
     def latency(self, seconds: float) -> None:
         self.app.latency = float(seconds)
 
-    def set_rate_limit(self, group: str, limit: int, period: float) -> None:
-        """Override one rate-limit group's window, e.g. ``set_rate_limit("users_track", limit=5, period=1.0)``."""
-        self.rate_limits.set_limit(group, limit, period)
+    def set_rate_limit(self, group: str, limit: int, period: float, start: float | None = None) -> None:
+        """Override one rate-limit group's window, e.g. ``set_rate_limit("users_track", limit=5, period=1.0)``.
+
+        :param start: epoch seconds at which a window begins (default: windows aligned to the period),
+            e.g. ``time.time()`` for an hourly window that began now.
+        """
+        self.rate_limits.set_limit(group, limit, period, start)
 
     def add_cdi_integration(self, integration_id: str | None = None, **settings: Any) -> str:
         """Register a CDI integration; returns its id.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from airflow_provider_braze.braze.endpoints import RATE_LIMIT_GROUPS
@@ -90,3 +91,13 @@ def test_constructor_rate_limits_override_the_catalogue():
             sandbox.url + "/users/track", json=ONE, headers={"Authorization": "Bearer k"}, timeout=5
         )
         assert response.headers["X-RateLimit-Limit"] == "9"
+
+
+def test_a_window_can_start_now_so_its_reset_is_a_whole_period_ahead(braze_sandbox, braze):
+    # An hourly limit whose hour began just now: what a Monthly Active Users CY 24-25 workspace sees.
+    began = time.time()
+    braze_sandbox.set_rate_limit("users_track", limit=2, period=3600, start=began)
+    answers = [braze.post("/users/track", ONE) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert {int(a.headers["X-RateLimit-Reset"]) for a in answers} == {math.ceil(began + 3600)}
