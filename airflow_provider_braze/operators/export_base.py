@@ -231,6 +231,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
                 partition=partition,
                 retry_ambiguous=hook.retry_policy.retry_ambiguous,  # the connection's extra counts as much
                 builder=builder,
+                cancel=self._cancel_token,
             )
             if self.sync_log_conn_id and not self.dry_run:  # a dry run moves nothing worth logging
                 ledger.sync_log = open_sync_log(

@@ -23,6 +23,7 @@ from airflow_provider_braze.state.sync_ledger import Owner
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_braze.braze.cancel import CancelToken
     from airflow_provider_braze.incremental.partitions import Partition
     from airflow_provider_braze.ledger import ExportLedger
     from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
@@ -60,6 +61,7 @@ def open_sync(
     partition: Partition | None,
     retry_ambiguous: bool,
     builder: RecordBuilder,
+    cancel: CancelToken | None = None,
 ) -> IncrementalSync | None:
     """The export's view of its sync in the ledger; ``None`` for an export that keeps none.
 
@@ -70,6 +72,8 @@ def open_sync(
     :param ledger: the run's outcome ledger, which the sync reports settled rows to.
     :param retry_ambiguous: resend rows whose earlier request may have been applied.
     :param builder: the record builder, whose settings key the source rows' digests.
+    :param cancel: the task's cancel token: a run waiting for the sync's lease stops waiting when it is
+        cancelled (Airflow's SIGTERM).
     """
     check_sync_options(operator, record_type)
     if record_type is None or not operator.sync_ledger:
@@ -87,7 +91,12 @@ def open_sync(
         run = store.peek_run(sync_key)
     else:
         run = _open_run(operator, store, context, sync_key, endpoint, record_type, partition)
-        lease = _take_lease(operator, store, context, sync_key, run, partition)
+        try:
+            lease = _take_lease(operator, store, context, sync_key, run, partition, cancel)
+        except BaseException as exc:  # another run held it too long, or the task was killed meanwhile
+            store.finish_run(run, "failed", {"error": f"waiting for the sync's lease: {exc}"})
+            store.dispose()
+            raise
         newer = store.newer_runs(run)
         if newer:
             log.info(
@@ -162,6 +171,7 @@ def _take_lease(
     sync_key: str,
     run: SyncRun,
     partition: Partition | None,
+    cancel: CancelToken | None,
 ) -> SyncLease:
     """The sync's lease for this run's scope, waiting while an overlapping run of the sync writes it."""
     ti = context.get("ti")
@@ -174,7 +184,12 @@ def _take_lease(
     )
     try:
         return store.take_lease(
-            sync_key, run, scope=str(partition) if partition else "", holder=holder, timeout=operator.sync_lease_timeout
+            sync_key,
+            run,
+            scope=str(partition) if partition else "",
+            holder=holder,
+            timeout=operator.sync_lease_timeout,
+            **({"sleep": cancel.sleep} if cancel is not None else {}),
         )
     except SyncBusyError as exc:
         # Retryable: the other run will finish (the task's retries try again later).

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,13 +221,23 @@ class SyncLedgerStore(SyncLedgerAdmin):
             elsewhere = owner_kin(conn, sync_id, mode, endpoint, owner) if created else ()
         return SyncRun(int(sync_id), int(run), salt, attempt, int(open_problems), as_of, created, elsewhere)
 
-    def take_lease(self, sync_key: str, run: SyncRun, *, scope: str, holder: str, timeout: float) -> SyncLease:
+    def take_lease(
+        self,
+        sync_key: str,
+        run: SyncRun,
+        *,
+        scope: str,
+        holder: str,
+        timeout: float,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> SyncLease:
         """Hold the sync's lease for ``scope`` while this run writes, waiting for an overlapping run.
 
         :param sync_key: the sync's key (for the messages).
         :param scope: ``""`` for the whole sync, else the run's partition ``"i/n"``.
         :param holder: who this run is, in words (see :func:`.sync_leases.holder_text`).
         :param timeout: seconds to wait for another run at most.
+        :param sleep: how to wait between tries (one that raises on a cancelled task ends the wait).
         :raises SyncBusyError: another run still held it after ``timeout`` seconds.
         """
         return wait_for_lease(
@@ -238,6 +249,7 @@ class SyncLedgerStore(SyncLedgerAdmin):
             holder=holder,
             timeout=timeout,
             clock=self._clock,
+            sleep=sleep,
         )
 
     def newer_runs(self, run: SyncRun) -> frozenset[int]:

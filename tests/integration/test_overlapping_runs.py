@@ -8,15 +8,18 @@ overlap; on the embedded SQLite store and on PostgreSQL.
 from __future__ import annotations
 
 import json
+import queue
+import signal
+import threading
+import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from airflow_provider_braze.hooks.state import sync_ledger_store
 from tests.helpers.export_child import start_attempt
 from tests.helpers.postgres import empty_postgres_store
 
-ROOT = Path(__file__).resolve().parents[2]
 WAITED = "is being written by another run"
 
 
@@ -108,3 +111,25 @@ def test_six_attribute_runs_of_different_dates_at_once_leave_the_newest_values(
     # The ledger holds the newest values too: the newest date again finds nothing to send.
     [again], _ = run_at_once([("scheduled__2024-01-06-again", "2024-01-06T00:00:00+00:00", run(6)[2])])
     assert again["unchanged"] == 3_000 and again["rows_sent"] == 0
+
+
+def test_sigterm_ends_a_run_waiting_for_the_lease_within_seconds(sandbox, braze_conn):
+    store = sync_ledger_store(None)  # the embedded store the child uses
+    holder = store.open_run("adhoc_airflow.export", endpoint="users/track", mode="attributes", run_id="other")
+    lease = store.take_lease("adhoc_airflow.export", holder, scope="", holder="the other run", timeout=1)
+    child = start_attempt({"records": [{"external_id": "u1", "plan": "pro"}]}, "waiting")
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
+    deadline = time.monotonic() + 60
+    while WAITED not in lines.get(timeout=max(0.1, deadline - time.monotonic())):
+        pass
+
+    child.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    child.wait(timeout=30)
+
+    assert time.monotonic() - sent < 10 and child.returncode == 1
+    assert sandbox.store.users() == []  # it never got to send
+    assert [run["status"] for run in store.runs("adhoc_airflow.export") if run["run_id"] == "waiting"] == ["failed"]
+    lease.release()
+    store.dispose()
