@@ -15,6 +15,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync
+from airflow_provider_braze.state.errors import describe_store
+from airflow_provider_braze.state.unrecorded_replay import replay_sync
+from airflow_provider_braze.state.unrecorded_spool import (
+    ACCEPTED,
+    SpoolHeader,
+    SpoolWriter,
+    UnrecordedSpoolError,
+    store_id,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,8 +84,9 @@ def open_sync(
     if operator.dry_run:
         run = store.peek_run(sync_key)
     else:
+        _replay_unrecorded(store, sync_key)
         run = _open_run(store, context, sync_key, endpoint, record_type, partition)
-    return IncrementalSync(
+    sync = IncrementalSync(
         store,
         run,
         record_type=record_type,
@@ -90,6 +100,36 @@ def open_sync(
         builder_settings=_settings(builder),
         partition=str(partition) if partition else None,
     )
+    writing = sync.journal.run
+    if writing is not None:  # what the store cannot record goes to this attempt's spool
+        run_id = context.get("run_id")
+        sync.journal.spool = SpoolWriter(
+            SpoolHeader(
+                sync_key,
+                writing.sync_id,
+                writing.run,
+                writing.attempt,
+                describe_store(store.engine.url),
+                store_id(writing.salt),
+                run_id=None if run_id is None else str(run_id),
+            )
+        )
+    return sync
+
+
+def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
+    """Record what earlier attempts on this machine could not (their unrecorded spools), before planning.
+
+    :raises AirflowFailException: a spool cannot be read or applied (a retry would not help).
+    """
+    try:
+        replay_sync(store, sync_key, skip_busy=True)
+    except UnrecordedSpoolError as exc:
+        raise AirflowFailException(
+            f"{exc}. It holds outcomes Braze answered that an earlier attempt could not record; without them "
+            f"delivered rows would be held back as unsettled. Fix or move the file, then run "
+            f"`braze-sync-ledger replay FILE` (or `braze-sync-ledger unrecorded {sync_key}` to see them)."
+        ) from None
 
 
 def _open_run(
@@ -125,15 +165,26 @@ def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None
 
     :param status: ``success`` or ``failed``, as the task ends.
     """
+    journal = sync.journal
     try:
         try:
-            sync.journal.flush_problems()
+            journal.flush_problems()
         finally:
-            run = sync.journal.run  # set when the journal writes (sync.journal.writes)
-            if run is not None:
+            run = journal.run  # set when the journal writes (sync.journal.writes)
+            # A store that failed is not asked again: its failure is the one the task reports.
+            if run is not None and journal.failure is None:
                 sync.store.finish_run(run, status, ledger.summary())
     finally:
+        journal.close_spool()  # the next attempt may replay it
         sync.store.dispose()  # the pooled connections and the SQLite memory map
+        spool = journal.spool
+        if spool is not None and spool.kept:
+            log.warning(
+                "%s outcomes Braze answered (%s accepted) are in the unrecorded spool %s, not in the sync ledger.",
+                f"{spool.kept:,}",
+                f"{spool.counts[ACCEPTED]:,}",
+                spool.path,
+            )
 
 
 def _settings(builder: RecordBuilder) -> str | None:
