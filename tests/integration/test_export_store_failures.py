@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
-from airflow_provider_braze.operators import BrazeTrackUsersOperator
-from airflow_provider_braze.operators.export_outcome import BrazeExportUnrecorded
+from airflow_provider_braze.operators import BrazeExportUnrecorded, BrazeTrackUsersOperator
 from airflow_provider_braze.state.sync_ledger_cli import main as ledger_cli
 from tests.helpers.state_faults import DiskFills
 

@@ -10,11 +10,11 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.operators import (
     BrazeExportFailed,
+    BrazeExportUnrecorded,
     BrazeSyncResetOperator,
     BrazeSyncSettleOperator,
     BrazeTrackUsersOperator,
 )
-from airflow_provider_braze.operators.export_outcome import BrazeExportUnrecorded
 from tests.helpers.state_faults import DiskFills
 
 EVENTS = [
