@@ -22,6 +22,7 @@ from airflow_provider_braze.state.unrecorded_spool import (
     SpoolHeader,
     SpoolWriter,
     UnrecordedSpoolError,
+    spool_files,
     store_id,
 )
 
@@ -83,6 +84,13 @@ def open_sync(
         )
     if operator.dry_run:
         run = store.peek_run(sync_key)
+        if spool_files(sync_key):  # a dry run writes nothing, so it records none
+            log.warning(
+                "Sync %r has unrecorded spools on this machine (`braze-sync-ledger unrecorded %s`): the next real "
+                "run records them first; this dry run counts their rows as unsettled.",
+                sync_key,
+                sync_key,
+            )
     else:
         _replay_unrecorded(store, sync_key)
         run = _open_run(store, context, sync_key, endpoint, record_type, partition)
@@ -123,7 +131,8 @@ def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
     :raises AirflowFailException: a spool cannot be read or applied (a retry would not help).
     """
     try:
-        replay_sync(store, sync_key, skip_busy=True)
+        # Another partition of the sync may be replaying a spool this very moment: it is done in a second.
+        replay_sync(store, sync_key, skip_busy=True, wait=30.0)
     except UnrecordedSpoolError as exc:
         raise AirflowFailException(
             f"{exc}. It holds outcomes Braze answered that an earlier attempt could not record; without them "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,26 +86,27 @@ class Replayed:
         return sum(self.counts.values())
 
 
-def replay_file(store: StateStore, path: Path, *, sync_key: str | None = None) -> Replayed:
+def replay_file(store: StateStore, path: Path, *, sync_key: str | None = None, wait: float = 0.0) -> Replayed:
     """Apply one spool file to the store and remove it (see the module's docstring for the rule).
 
     :param store: the store holding the sync ledger.
     :param path: the spool file.
     :param sync_key: refuse a file of another sync.
+    :param wait: seconds to wait for a file another process holds (another replay of it finishes in
+        a moment; an export writing it holds it until it ends).
     :raises SpoolBusy: a running export still writes it.
     :raises UnrecordedSpoolError: it cannot be read, is not a spool, or is of another sync.
     :raises StateStoreError: the store failed (the file is left for later).
     """
     try:
         handle = path.open("rb")
+    except FileNotFoundError:  # replayed and removed by another process since it was listed
+        return Replayed(path, ALREADY_REPLAYED, {})
     except OSError as exc:
         raise UnrecordedSpoolError(path, f"cannot be opened ({exc.strerror or exc})") from None
     with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SpoolBusy(path, "in use by a running export (it is still being written)") from None
-        if not path.exists():  # replayed and removed by another process while this one waited
+        _lock(handle.fileno(), path, wait)
+        if not _still_named(handle.fileno(), path):  # replayed and removed by another process meanwhile
             return Replayed(path, ALREADY_REPLAYED, {})
         spool = parse_spool(path, handle.read())
         if sync_key is not None and spool.header.sync_key != sync_key:
@@ -117,20 +119,46 @@ def replay_file(store: StateStore, path: Path, *, sync_key: str | None = None) -
     return Replayed(path, status, spool.counts())
 
 
+def _lock(fd: int, path: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise SpoolBusy(path, "in use by a running export (it is still being written)") from None
+            time.sleep(0.1)
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the open file (not removed, nor replaced by a new spool of that name)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
 def replay_sync(
-    store: StateStore, sync_key: str, roots: Sequence[Path] | None = None, *, skip_busy: bool = False
+    store: StateStore,
+    sync_key: str,
+    roots: Sequence[Path] | None = None,
+    *,
+    skip_busy: bool = False,
+    wait: float = 0.0,
 ) -> list[Replayed]:
     """Apply every spool file of a sync found on this machine, oldest first.
 
     :param roots: where to look (default: where exports write them).
     :param skip_busy: leave a file that a running export still writes (its rows stay held back), instead
         of refusing.
+    :param wait: seconds to wait for each file another process holds, first.
     :raises UnrecordedSpoolError: a file cannot be read or applied (the others before it are applied).
     """
     done = []
     for path in spool_files(sync_key, roots):
         try:
-            result = replay_file(store, path, sync_key=sync_key)
+            result = replay_file(store, path, sync_key=sync_key, wait=wait)
         except SpoolBusy:
             if not skip_busy:
                 raise

@@ -170,12 +170,16 @@ def folder_name(sync_key: str) -> str:
 
 def spool_files(sync_key: str, roots: Sequence[Path] | None = None) -> list[Path]:
     """The spool files of a sync on this machine, oldest first."""
-    found: list[Path] = []
+    found: list[tuple[float, str, Path]] = []
     for root in spool_roots() if roots is None else roots:
         folder = root / folder_name(sync_key)
         if folder.is_dir():
-            found.extend(folder.glob("*.jsonl"))
-    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+            for path in folder.glob("*.jsonl"):
+                try:
+                    found.append((path.stat().st_mtime, str(path), path))
+                except FileNotFoundError:  # replayed and removed meanwhile
+                    continue
+    return [path for _, _, path in sorted(found)]
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -285,7 +289,11 @@ class SpoolWriter:
         return False
 
     def _create(self, folder: Path, cause: str) -> None:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        # The fallback is in a folder every user shares: only a folder of this user's own will do.
+        if folder.stat().st_uid != os.getuid():
+            raise PermissionError(f"{folder} belongs to another user")
         # Each file has its own id: a store remembers which spools it applied, file by file.
         header = dataclasses.replace(self.header, cause=cause, id=uuid.uuid4().hex) if self.paths else self.header
         header = dataclasses.replace(header, cause=cause)
