@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
-from airflow_provider_braze.state.errors import engine_errors
+from airflow_provider_braze.state.errors import raise_named
 
 #: Seconds a SQLite writer waits for the lock before giving up.
 DEFAULT_SQLITE_BUSY_TIMEOUT = 30.0
@@ -156,12 +156,15 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Conne
         ``synchronous_commit=off``). The database stays consistent either way.
     :raises StateStoreError: the store failed (connecting, in a statement, or at commit).
     """
-    with engine_errors(engine), engine.connect() as conn:
-        conn.execution_options(**{_WRITE_OPTION: True, _LOSABLE_OPTION: not durable})
-        with conn.begin():
-            if not durable and conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            yield conn
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True, _LOSABLE_OPTION: not durable})
+            with conn.begin():
+                if not durable and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                yield conn
+    except Exception as exc:
+        raise_named(exc, engine)
 
 
 @contextmanager
@@ -170,5 +173,8 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 
     :raises StateStoreError: the store failed.
     """
-    with engine_errors(engine), engine.connect() as conn, conn.begin():
-        yield conn
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except Exception as exc:
+        raise_named(exc, engine)

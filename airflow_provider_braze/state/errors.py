@@ -24,9 +24,7 @@ races, ``ProgrammingError``, ``DataError``) pass through unchanged. Statement pa
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import URL, Engine, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
@@ -147,29 +145,18 @@ def named_error(exc: BaseException, url: str | URL, dbapi: Any = None) -> StateS
     return StateStoreError(describe_store(url), cause, message)
 
 
-@contextmanager
-def store_errors(url: str | URL, dbapi: Any = None) -> Iterator[None]:
-    """Raise driver failures inside the block as :class:`StateStoreError` (the original as its cause).
+def raise_named(exc: BaseException, engine: Engine) -> NoReturn:
+    """Raise ``exc`` as the :class:`StateStoreError` it stands for (itself when it stands for none).
 
-    :param url: the store's URL.
-    :param dbapi: the driver module, to recognise its raw errors (from a raw cursor).
+    For the hot paths (a ``try``/``except`` costs nothing until it catches; a context manager costs
+    a generator per use). Call it from the ``except`` block that caught ``exc``.
+
+    :param engine: the store's engine.
     """
-    try:
-        yield
-    except StateStoreError:
-        raise
-    except Exception as exc:
-        named = named_error(exc, url, dbapi)
-        if named is None:
-            raise
-        raise named from exc
-
-
-@contextmanager
-def engine_errors(engine: Engine) -> Iterator[None]:
-    """:func:`store_errors` for the store behind ``engine``."""
-    with store_errors(engine.url, engine.dialect.loaded_dbapi):
-        yield
+    named = named_error(exc, engine.url, engine.dialect.loaded_dbapi)
+    if named is None or named is exc:
+        raise exc
+    raise named from exc
 
 
 def _first_line(orig: BaseException, url: URL) -> str:

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 
-from airflow_provider_braze.state.errors import engine_errors
+from airflow_provider_braze.state.errors import raise_named
 
 # The settled probe answers in one row: each digest found with its user key and data points, as hex,
 # 28 bytes apiece (digest 16, key 8 signed big-endian, points 4). One row because the database then
@@ -77,8 +77,7 @@ def _cursor(conn: Connection) -> DBAPICursor:
 
 
 class _NamedCursor:
-    """A driver cursor whose errors name the store (the statements here run a few times per chunk: the
-    wrapping costs nothing measurable)."""
+    """A driver cursor whose errors name the store (a ``try`` costs nothing until it catches)."""
 
     __slots__ = ("_cursor", "_engine")
 
@@ -86,16 +85,22 @@ class _NamedCursor:
         self._cursor, self._engine = cursor, engine
 
     def execute(self, statement: str, parameters: Any = ()) -> None:
-        with engine_errors(self._engine):
+        try:
             self._cursor.execute(statement, parameters)
+        except Exception as exc:
+            raise_named(exc, self._engine)
 
     def fetchall(self) -> Sequence[Any]:
-        with engine_errors(self._engine):
+        try:
             return self._cursor.fetchall()
+        except Exception as exc:
+            raise_named(exc, self._engine)
 
     def fetchone(self) -> Any:
-        with engine_errors(self._engine):
+        try:
             return self._cursor.fetchone()
+        except Exception as exc:
+            raise_named(exc, self._engine)
 
     def close(self) -> None:
         self._cursor.close()
