@@ -5,7 +5,8 @@ Every source row of the run ends in exactly one count: ``skipped`` (invalid befo
 ``unknown`` (its request may or may not have been applied), or, when the sync ledger decides what is
 sent (:mod:`airflow_provider_braze.incremental`), ``unchanged`` (nothing new to write),
 ``already_sent`` (an earlier run or attempt had it accepted), ``unsettled`` (an earlier attempt's
-outcome is unknown, so it is held back) or ``duplicate_rows`` (the same event key earlier in this run).
+outcome is unknown, so it is held back), ``duplicate_rows`` (the same event key earlier in this run)
+or ``superseded`` (a run of a later logical date wrote the user: an older date does not overwrite it).
 ``unrecorded`` counts, among the accepted, the rows the sync ledger could not record because the state
 store failed (kept in the unrecorded spool; listed with the stage ``delivered_unrecorded``).
 Only counts are kept in memory; the rows at fault go to the rejected-records file as they happen, so a
@@ -101,6 +102,7 @@ class ExportLedger:
     already_sent: int = 0
     unsettled: int = 0
     duplicate_rows: int = 0
+    superseded: int = 0
     data_points_saved: int = 0
     recovered: int = 0
     possible_duplicates: int = 0
@@ -144,6 +146,13 @@ class ExportLedger:
     def sent(self, item: Item) -> None:
         """An object handed to the sender."""
         self.rows_sent += 1
+
+    def withheld(self, *, accepted: int, unsettled: int) -> None:
+        """Objects handed to the sender and kept back at the last moment: another run of the sync had
+        claimed their keys meanwhile (``accepted`` of them Braze has, the others are of unknown outcome)."""
+        self.rows_sent -= accepted + unsettled
+        self.already_sent += accepted
+        self.unsettled += unsettled
 
     # --- Braze's answers -------------------------------------------------------------------
 
@@ -295,6 +304,7 @@ class ExportLedger:
             "already_sent": self.already_sent,
             "unsettled": self.unsettled,
             "duplicate_rows": self.duplicate_rows,
+            "superseded": self.superseded,
             "recovered": self.recovered,
             "possible_duplicates": self.possible_duplicates,
             "unrecorded": self.unrecorded,

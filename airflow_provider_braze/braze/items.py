@@ -24,6 +24,12 @@ class Item:
     sync: Any = None
 
 
+#: Not an object: tells the batcher to send the batches it holds open now, partial or not. The
+#: incremental stage passes it when a row must wait for an earlier row of its user to be answered
+#: (see :mod:`airflow_provider_braze.incremental.planner`); every stage between passes it on.
+FLUSH = Item("", None)
+
+
 @dataclass(frozen=True, slots=True)
 class InvalidRecord:
     """A source row that cannot become a valid Braze object, and why; it is never sent.

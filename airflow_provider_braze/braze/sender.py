@@ -93,7 +93,8 @@ class SendJournal(Protocol):
     """Watches each batch from the worker thread that sends it (thread-safe implementations only)."""
 
     def before_send(self, batch: Batch) -> None:
-        """Called before the batch's first request; raising stops the batch (its objects ``failed``)."""
+        """Called before the batch's first request; raising stops the batch (its objects ``failed``).
+        It may take objects out of the batch (:meth:`~.batching.Batch.remove`); they get no outcome."""
 
     def after_send(self, result: BatchResult) -> None:
         """Called with the batch's outcomes before the result reaches the caller; raising stops the send."""
@@ -190,6 +191,8 @@ class BatchSender:
         try:
             if self.journal is not None:
                 self.journal.before_send(batch)
+                if not len(batch):  # the journal kept every object back (claimed by another run)
+                    return self._journaled(result)
             self._send_or_split(batch, result, window)
         except BrazeAmbiguousOutcomeError as exc:
             done = {id(o.item) for o in result.outcomes}

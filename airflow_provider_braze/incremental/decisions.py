@@ -32,8 +32,10 @@ from airflow_provider_braze.incremental.keys import (
     user_hasher,
 )
 from airflow_provider_braze.incremental.overlay import Overlay
+from airflow_provider_braze.incremental.waiting import WaitingRows
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
+from airflow_provider_braze.state.sync_leases import SyncLease
 from airflow_provider_braze.state.sync_ledger import LedgerReader, SyncLedgerStore, SyncRun
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,13 @@ class ObjectDecisions:
         key_column: str | None,
         record: bool,
         stop_on_invalid: bool,
+        newer_runs: frozenset[int] = frozenset(),
+        lease: SyncLease | None = None,
     ) -> None:
         self.store, self.run, self.report = store, run, report
+        self.lease = lease
+        # Runs of a later logical date: a user one of them wrote is not overwritten by this run.
+        self._newer_runs = newer_runs
         self.attributes = attributes
         self.only_changed = only_changed
         self.full_resync = full_resync
@@ -116,11 +123,22 @@ class ObjectDecisions:
         # Attributes rows unchanged as a whole are settled by their source row's digest alone.
         self._settle_by_row = attributes and only_changed and not full_resync and run is not None
         self.overlay = Overlay()
+        # Rows waiting for an earlier row of their user to be answered (last row wins).
+        self.waiting = WaitingRows()
+        self._waiting_users = self.waiting.rows  # the same dict: one lookup per planned row
         # The ledger's reads while a planning pass runs (``None``: the store's own).
         self._reader: LedgerReader | None = None
         # What the sender tells as batches go and come back (writes nothing on a dry run).
         user_key = (lambda text: self._hash_user(self._sync_prefix + text)) if attributes else None
-        self.journal = LedgerJournal(store, run if record and run is not None else None, self.overlay, report, user_key)
+        self.journal = LedgerJournal(
+            store,
+            run if record and run is not None else None,
+            self.overlay,
+            report,
+            user_key,
+            reclaim=retry_ambiguous,
+            lease=lease,
+        )
 
     def _prepare_attributes(self, item: Item, whole: bytes | None) -> _Prepared:
         """What an attributes object is decided by: its identity field and user hash (``None`` for an
@@ -229,27 +247,25 @@ class ObjectDecisions:
         """
         item, id_field, _, key, whole = p
         pending = pending_users.get(uh)
+        if pending is not None or uh in self._waiting_users:
+            # An earlier row of this user is in flight (or waits): Braze must apply this one after it,
+            # whatever the answers' latency, so it waits until that row's outcome is recorded.
+            self.waiting.add(uh, p)
+            return None
         stored = stored_users.get(uh)
-        if pending is not None:
-            last_whole, last_run = pending[0], this_run
-        elif stored is not None:
-            last_whole, last_run = stored[0], stored[2]
-        else:
-            last_whole = last_run = None
+        if stored is not None and stored[2] in self._newer_runs:
+            self.report.superseded += 1  # a run of a later date wrote this user: that value stands
+            return None
+        last_whole, last_run = (stored[0], stored[2]) if stored is not None else (None, None)
         same_run = last_run is not None and last_run == this_run
         # The source row as last accepted (a retried attempt, or a row settled while one was in flight).
         if whole is not None and whole == last_whole and not self.full_resync and self._skip_unchanged(item, same_run):
             return None
-        if pending is not None:
-            prints = pending[1]
-        elif stored is None or stored[1] is None:
-            prints = {}
-        else:
-            prints = _decode_prints(stored[1])
+        prints = {} if stored is None or stored[1] is None else _decode_prints(stored[1])
         obj = item.value
         send, new_prints, changed, operations = self._diff(obj, id_field, prints)
         if not changed and not operations and not self.full_resync and self._skip_unchanged(item, same_run):
-            if self._settle_by_row and pending is None and stored is not None and whole is not None:
+            if self._settle_by_row and stored is not None and whole is not None:
                 # Braze holds these values under another digest (a new release, a builder setting,
                 # a column's order): store this one, so later runs settle the row without building it.
                 self.journal.rekey(uh, whole, _encode_prints(new_prints), data_points(item.key, obj))

@@ -1,7 +1,8 @@
 """The journal: what an export writes to the sync ledger as it goes, from the threads that send.
 
-Before a batch leaves, the keys of its events, purchases and increments are committed as
-``sending``: a crash then leaves them of unknown outcome instead of sending them twice. When Braze
+Before a batch leaves, the keys of its events, purchases and increments are claimed (committed as
+``sending`` where the sync does not hold them yet): a crash then leaves them of unknown outcome
+instead of sending them twice, and a key another run claimed first is taken out of the batch. When Braze
 answers, the batch's outcomes are committed (fingerprints and keys accepted, keys released or
 unknown, problems), then the overlay lets go of them. Concurrent sender threads share transactions
 (:class:`~airflow_provider_braze.incremental.group_commit.GroupCommit`). Rows found invalid before
@@ -22,13 +23,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from airflow_provider_braze.braze.batching import Batch
-from airflow_provider_braze.braze.items import InvalidRecord
+from airflow_provider_braze.braze.items import InvalidRecord, Item
 from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.incremental.group_commit import GroupCommit
 from airflow_provider_braze.incremental.keys import identity
 from airflow_provider_braze.incremental.overlay import Overlay
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.state.errors import StateStoreError
+from airflow_provider_braze.state.schema import KEY_ACCEPTED
+from airflow_provider_braze.state.sync_leases import SyncLease
 from airflow_provider_braze.state.sync_ledger import BatchRecord, Problem, SyncLedgerStore, SyncRun
 from airflow_provider_braze.state.unrecorded_spool import ACCEPTED, REJECTED, RELEASED, SpooledOutcome, SpoolWriter
 
@@ -49,6 +52,8 @@ class LedgerJournal:
     :param overlay: the planner's objects in flight, released once recorded.
     :param report: the run's counts (``recovered`` is added there).
     :param user_key: turns ``field:identifier`` text into the run's user hash (for invalid rows).
+    :param reclaim: claims may take back keys of unknown outcome (``retry_ambiguous``).
+    :param lease: the sync's lease this run holds: once it is lost, no batch leaves.
     """
 
     def __init__(
@@ -58,9 +63,17 @@ class LedgerJournal:
         overlay: Overlay,
         report: ExportLedger,
         user_key: Callable[[str], bytes] | None = None,
+        *,
+        reclaim: bool = False,
+        lease: SyncLease | None = None,
     ) -> None:
         self.store, self.run, self.overlay, self.report = store, run, overlay, report
         self._user_key = user_key
+        self._reclaim, self._lease = reclaim, lease
+        # Keys a group's claim found held elsewhere, until the thread whose batch has them takes them.
+        self._unclaimed: set[bytes] = set()
+        # Objects kept back because another run had claimed them: (Braze has them, of unknown outcome).
+        self._withheld = [0, 0]
         self._resolve = run is not None and run.open_problems > 0
         self._problems: list[Problem] = []
         self._rekeys: dict[bytes, tuple[bytes, bytes, bytes, int]] = {}
@@ -80,26 +93,58 @@ class LedgerJournal:
     # --- sender threads -------------------------------------------------------------------------
 
     def before_send(self, batch: Batch) -> None:
-        """Commit the keys of guarded objects before they leave: a crash then leaves them ``sending``."""
+        """Claim the keys of guarded objects before they leave (a crash then leaves them ``sending``);
+        take out of the batch those another run or attempt holds."""
         if not self.writes:
             return
+        if self._lease is not None and self._lease.lost:
+            raise RuntimeError(f"not sent: this run no longer holds the sync's lease ({self._lease.lost})")
         failure = self.failure
         if failure is None:
-            intents: list[tuple[bytes, str | None]] = [
-                (i.sync.guard, str(i.ref)) for i in batch.all_items() if i.sync is not None and i.sync.guard
-            ]
-            if not intents:
+            guarded = [i for i in batch.all_items() if i.sync is not None and i.sync.guard]
+            if not guarded:
                 return
             try:
-                self._commit(BatchRecord(intents=intents))
-                return
+                self._commit(BatchRecord(intents=[(i.sync.guard, str(i.ref)) for i in guarded], reclaim=self._reclaim))
             except StateStoreError as exc:
                 failure = self._fail(exc)
+            else:
+                if self._unclaimed:  # only when runs of the sync overlap: a lease lapsed, or a shared sync
+                    with self._lock:
+                        lost = [i for i in guarded if i.sync.guard in self._unclaimed]
+                        self._unclaimed.difference_update(i.sync.guard for i in lost)
+                    if lost:
+                        self._withhold(batch, lost)
+                return
         # Not even a batch without keys leaves once the store failed: the send is stopping, and its
         # outcome could not be recorded.
         with self._lock:
             self._unsent.update(id(i) for i in batch.all_items())
         raise failure.again()
+
+    def _withhold(self, batch: Batch, lost: list[Item]) -> None:
+        """Keep back objects whose keys another run claimed first: it sends (or sent) them."""
+        sync_id = self.run.sync_id if self.run is not None else -1  # set: only a journal that writes claims
+        found = self.store.keys(sync_id, [i.sync.guard for i in lost])
+        accepted = sum(1 for i in lost if found.get(i.sync.guard, ("",))[0] == KEY_ACCEPTED)
+        batch.remove(lost)
+        self.overlay.forget(i.sync for i in lost)
+        with self._lock:
+            self._withheld[0] += accepted
+            self._withheld[1] += len(lost) - accepted
+        log.warning(
+            "%d objects of a batch were claimed by another run of this sync since they were planned (a shared "
+            "sync, or a lease that lapsed); they are not sent by this run.",
+            len(lost),
+        )
+
+    def fold_withheld(self) -> None:
+        """Count the objects kept back at sending in the run's report (from the main thread, at the end)."""
+        with self._lock:
+            accepted, unsettled = self._withheld
+            self._withheld = [0, 0]
+        if accepted or unsettled:
+            self.report.withheld(accepted=accepted, unsettled=unsettled)
 
     def after_send(self, result: BatchResult) -> None:
         """Record a batch's outcomes in one transaction, then let the overlay forget them.
@@ -111,6 +156,7 @@ class LedgerJournal:
             if self.writes:
                 self._record(self._batch_record(result), result)
         finally:
+            # Even when the record failed: the planner may be waiting for these users (see waiting.py).
             self.overlay.forget(outcome.item.sync for outcome in result.outcomes)
 
     def _record(self, record: BatchRecord, result: BatchResult) -> None:
@@ -204,10 +250,11 @@ class LedgerJournal:
         resolve = self._resolve
         if merged.problems:
             self._resolve = True  # later groups of this run may resolve these problems
-        recovered = self.store.record(self.run, merged, resolve=resolve)
-        if recovered:
+        recorded = self.store.record(self.run, merged, resolve=resolve)
+        if recorded.recovered or recorded.unclaimed:
             with self._lock:
-                self.report.recovered += recovered
+                self.report.recovered += recorded.recovered
+                self._unclaimed.update(recorded.unclaimed)
 
     # --- the main thread ------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ class Overlay:
         # The ledger's 64-bit user key -> user hash: rows settled by their digest know only the key.
         self._user_keys: dict[int, bytes] = {}
         self._keys: dict[bytes, Entry] = {}
-        self._lock = threading.Lock()
+        # A condition, so that the planner can wait for users to be let go (see wait_until_free).
+        self._lock = threading.Condition()
 
     def snapshot(self, users: list[bytes], keys: list[bytes]) -> tuple[dict[bytes, Any], dict[bytes, Entry]]:
         """What is held for these users and keys now (read it before the ledger, never after)."""
@@ -48,6 +49,20 @@ class Overlay:
         with self._lock:
             users = self._users
             return {k: (u, users[u]) for k, u in self._user_keys.items()}
+
+    def held_users(self) -> set[bytes]:
+        """The users held now (read it before the ledger, never after)."""
+        with self._lock:
+            return set(self._users)
+
+    def wait_until_free(self, users: set[bytes], poll: float = 1.0) -> None:
+        """Block until none of ``users`` is held: their batches' outcomes are recorded.
+
+        :param poll: seconds between checks (a signal, Airflow's SIGTERM, is handled between them).
+        """
+        with self._lock:
+            while not users.isdisjoint(self._users):
+                self._lock.wait(poll)
 
     def hold(self, user: bytes | None, planned: Any, key: bytes | None, entry: Entry) -> None:
         """Hold an object about to leave (before it does: its batch may be answered at once)."""
@@ -74,3 +89,4 @@ class Overlay:
                             del self._user_keys[key]
                 if entry.guard is not None and self._keys.get(entry.guard) is entry:
                     del self._keys[entry.guard]
+            self._lock.notify_all()

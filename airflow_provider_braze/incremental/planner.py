@@ -15,7 +15,10 @@ in full and compared value by value.
   ``retry_ambiguous``, and one seen earlier in this attempt is a duplicate row (``duplicate_rows``).
 
 What is planned but not yet recorded lives in the :class:`~.overlay.Overlay` until the batch's outcome
-is durable, so a later row for the same user or key sees it; the :class:`~.journal.LedgerJournal`
+is durable, so a later row for the same user or key sees it: a later row of a user whose earlier row
+is in flight waits (:mod:`.waiting`) until that one is answered, so the last row wins whatever the
+answers' order, and a user that a run of a later logical date wrote is left as it is (``superseded``,
+see :mod:`~airflow_provider_braze.state.sync_leases`); the :class:`~.journal.LedgerJournal`
 writes intents before guarded objects leave and each batch's outcomes from the thread that sent it:
 after a crash at most the batches in flight are sent again, and guarded ones never are.
 """
@@ -28,11 +31,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_braze.braze.items import Item
+from airflow_provider_braze.braze.items import FLUSH, Item
 from airflow_provider_braze.incremental.decisions import Entry, ObjectDecisions
 from airflow_provider_braze.incremental.source_digest import source_digester
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.sources.base import SourceRow
+from airflow_provider_braze.state.sync_leases import SyncLease
 from airflow_provider_braze.state.sync_ledger import LedgerReader, SyncLedgerStore, SyncRun, user_key
 
 # Entry is what a planned object carries (see decisions); it is imported from here too.
@@ -100,6 +104,10 @@ class IncrementalSync(ObjectDecisions):
         settled by their source digest, only by their values).
     :param partition: the partition this task exports (``"1/4"``), if any: a row is settled by its
         digest only under the same split.
+    :param newer_runs: the sync's runs of a later logical date
+        (:meth:`~airflow_provider_braze.state.sync_ledger.SyncLedgerStore.newer_runs`): users they
+        wrote are not overwritten (``superseded``).
+    :param lease: the sync's lease this run holds, if any: a batch is not sent once it is lost.
 
     :ivar journal: the :class:`~airflow_provider_braze.braze.sender.SendJournal` to hand the sender.
     """
@@ -120,6 +128,8 @@ class IncrementalSync(ObjectDecisions):
         chunk_size: int = DEFAULT_CHUNK,
         builder_settings: str | None = None,
         partition: str | None = None,
+        newer_runs: frozenset[int] = frozenset(),
+        lease: SyncLease | None = None,
     ) -> None:
         if record_type not in ("attributes", "events", "purchases"):
             raise ValueError(f"the sync ledger tracks attributes, events and purchases, not {record_type!r}")
@@ -134,6 +144,8 @@ class IncrementalSync(ObjectDecisions):
             key_column=key_column,
             record=record,
             stop_on_invalid=stop_on_invalid,
+            newer_runs=newer_runs,
+            lease=lease,
         )
         self.chunk_size = chunk_size
         context = None if builder_settings is None else f"{self._sync_prefix}{partition}\x00{builder_settings}"
@@ -175,6 +187,7 @@ class IncrementalSync(ObjectDecisions):
                 yield from self._plan_attribute_rows(self._stage(chunk, None), build)
                 if self.stopped:
                     break
+            yield from self._drain_waiting()
             self.journal.flush_problems()
             return
         with self.store.reader() as reader:
@@ -191,6 +204,7 @@ class IncrementalSync(ObjectDecisions):
                 else:
                     if ahead is not None:
                         yield from self._plan_attribute_rows(ahead, build)
+                yield from self._drain_waiting()
             finally:
                 self._reader = None
         self.journal.flush_problems()
@@ -238,6 +252,8 @@ class IncrementalSync(ObjectDecisions):
         rest, then decide all in source order (a settled row whose user has an earlier row in flight,
         or sent from this chunk, is built then and decided against it)."""
         chunk, digests, held = staged.chunk, staged.digests, staged.held
+        decided: set[int] = set()  # user keys of rows sent from this chunk
+        yield from self._release_waiting(decided)
         settled, made = self._build_unsettled(staged, build)
         prepared = [
             self._prepare_attributes(m, d) if m is not None and m is not _SETTLED else None
@@ -247,7 +263,7 @@ class IncrementalSync(ObjectDecisions):
         pending_users = known[0]
         report, this_run = self.report, None if self.run is None else self.run.run
         unchanged = saved = 0
-        decided: set[int] = set()  # user keys of rows sent from this chunk
+        waiting_keys = self.waiting.keys
         try:
             for position, p in enumerate(prepared):
                 if p is None:
@@ -256,12 +272,12 @@ class IncrementalSync(ObjectDecisions):
                     # A row marked settled had a digest (its probe found it), so the key is bytes, not None.
                     key, points = settled[digests[position]]  # type: ignore[index]
                     earlier = held.get(key)
-                    if earlier is None and key not in decided:
+                    if earlier is None and key not in decided and key not in waiting_keys:
                         report.read()
                         unchanged += 1
                         saved += points
                         continue
-                    # An earlier row of this user is in flight: build this one and decide it against that one.
+                    # An earlier row of this user is in flight or waits: build this one, to wait behind it.
                     ref, data, problem = chunk[position]
                     built = build(ref, data, problem)
                     if built is Stop.STOP:
@@ -285,3 +301,33 @@ class IncrementalSync(ObjectDecisions):
             self._decided_before = decided
             # Before the next chunk: a later row of one of these users, once sent, must be recorded after.
             self.journal.flush_rekeys()
+
+    def _release_waiting(self, decided: set[int]) -> Iterator[Item]:
+        """Decide the first waiting row of each user whose earlier row is now recorded (see :mod:`.waiting`).
+
+        :param decided: user keys of rows sent from the chunk being planned: those sent here join them.
+        """
+        if not self.waiting:
+            return
+        # The overlay is read before the ledger: a user not held now has its last outcome recorded.
+        free = self.waiting.users() - self.overlay.held_users()
+        if not free:
+            return
+        taken = self.waiting.first_of(free)
+        known = self._look_up([p for _, p in taken])
+        this_run = None if self.run is None else self.run.run
+        for user, p in taken:
+            later = self.waiting.take_queue(user)  # this row goes first: it must not wait behind them
+            send = self._decide_one(p, known, this_run)
+            self.waiting.put_back(user, later)
+            if send is not None:
+                decided.add(user_key(user))
+                yield send
+
+    def _drain_waiting(self) -> Iterator[Item]:
+        """At the end of the source: send what waits, each row once its user's earlier row is answered."""
+        while self.waiting:
+            # The earlier rows may sit in a partial batch: the batcher sends what it holds now.
+            yield FLUSH
+            self.overlay.wait_until_free(self.waiting.users())
+            yield from self._release_waiting(set())

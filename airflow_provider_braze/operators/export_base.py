@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_braze.braze.batching import Batcher
-from airflow_provider_braze.braze.items import InvalidRecord, Item
+from airflow_provider_braze.braze.items import FLUSH, InvalidRecord, Item
 from airflow_provider_braze.gc_pacing import fewer_collections
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.incremental.partitions import Partition
@@ -29,7 +29,7 @@ from airflow_provider_braze.operators.export_outcome import (
     warn_unsettled,
 )
 from airflow_provider_braze.operators.export_reporting import close_sync_log, open_sync_log
-from airflow_provider_braze.operators.export_sync import close_sync, open_sync
+from airflow_provider_braze.operators.export_sync import DEFAULT_LEASE_TIMEOUT, close_sync, open_sync
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.operators.row_source import BrazeExportMisconfigured, RowSourceOperator
 from airflow_provider_braze.state.errors import StateStoreError
@@ -71,6 +71,11 @@ class BrazeExportBaseOperator(RowSourceOperator):
     :param concurrency: requests in flight (default: the connection's ``concurrency`` extra).
     :param sync_key: the sync's stable name in the sync ledger (default ``dag_id.task_id``); runs
         with the same key share what Braze has accepted. Attribute, event and purchase exports only.
+        A sync belongs to the task that made it: another task using its key fails before sending.
+    :param share_sync: this task writes into a sync another task owns, on purpose (both export
+        rows of one stream under one ``sync_key``).
+    :param sync_lease_timeout: seconds a run waits while another run of the same sync (a backfill's
+        other date, an overlapping scheduled run) is writing it, before it fails naming that run.
     :param state_conn_id: an Airflow connection to the state store holding the sync ledger (e.g.
         PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``.
     :param sync_ledger: ``False`` makes a one-shot export that neither reads nor writes the ledger
@@ -118,6 +123,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
         rejected_records_path: str | None = None,
         concurrency: int | None = None,
         sync_key: str | None = None,
+        share_sync: bool = False,
+        sync_lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
         state_conn_id: str | None = None,
         sync_ledger: bool = True,
         only_changed: bool = False,
@@ -138,6 +145,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
         self.rejected_records_path = rejected_records_path
         self.concurrency = concurrency
         self.sync_key = sync_key
+        self.share_sync = share_sync
+        self.sync_lease_timeout = sync_lease_timeout
         self.state_conn_id = state_conn_id
         self.sync_ledger = sync_ledger
         self.only_changed = only_changed
@@ -153,6 +162,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
                 f"sync_log_outcomes must be one of {', '.join(SYNC_LOG_OUTCOMES)}, not {sync_log_outcomes!r}"
             )
         self.partition = partition if partition is None or isinstance(partition, str) else Partition.parse(partition)
+        if not isinstance(sync_lease_timeout, (int, float)) or sync_lease_timeout < 0:
+            raise BrazeExportMisconfigured(f"sync_lease_timeout must be seconds, 0 or more, not {sync_lease_timeout!r}")
         if (only_changed or full_resync) and not sync_ledger:
             raise BrazeExportMisconfigured(
                 "only_changed and full_resync need the sync ledger; do not set sync_ledger=False with them."
@@ -332,7 +343,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
         else:
             items = _built(source, build)
         for item in items:
-            ledger.sent(item)
+            if item is not FLUSH:  # not an object: the batcher's cue to send what it holds
+                ledger.sent(item)
             yield item
 
     def _row_builder(

@@ -2,7 +2,9 @@
 
 Attribute, event and purchase exports consult the durable sync ledger
 (:mod:`airflow_provider_braze.incremental`) to send only what is not done yet; the other modes run
-without it.
+without it. A run is checked against the sync's owner (:mod:`~airflow_provider_braze.state.sync_owners`),
+then takes the sync's lease (:mod:`~airflow_provider_braze.state.sync_leases`): runs of one sync take
+turns, and a run of an older logical date does not overwrite users a newer one wrote.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync
 from airflow_provider_braze.state.errors import describe_store
+from airflow_provider_braze.state.sync_leases import SyncBusyError, holder_text
+from airflow_provider_braze.state.sync_ledger import Owner
 from airflow_provider_braze.state.unrecorded_replay import replay_sync
 from airflow_provider_braze.state.unrecorded_spool import (
     ACCEPTED,
@@ -33,9 +37,14 @@ if TYPE_CHECKING:
     from airflow_provider_braze.ledger import ExportLedger
     from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
     from airflow_provider_braze.records import RecordBuilder
+    from airflow_provider_braze.state.sync_leases import SyncLease
     from airflow_provider_braze.state.sync_ledger import SyncLedgerStore, SyncRun
 
 log = logging.getLogger(__name__)
+
+#: Seconds a run waits for another run of its sync by default: long enough for a backfill's dates
+#: to take turns, short enough that a stuck holder is named within the hour.
+DEFAULT_LEASE_TIMEOUT = 3600.0
 
 
 def check_sync_options(operator: BrazeExportBaseOperator, record_type: str | None) -> None:
@@ -82,6 +91,8 @@ def open_sync(
             "workers on several machines or in throwaway pods need state_conn_id (PostgreSQL, say).",
             sync_key,
         )
+    lease = None
+    newer: frozenset[int] = frozenset()
     if operator.dry_run:
         run = store.peek_run(sync_key)
         if spool_files(sync_key):  # a dry run writes nothing, so it records none
@@ -93,7 +104,16 @@ def open_sync(
             )
     else:
         _replay_unrecorded(store, sync_key)
-        run = _open_run(store, context, sync_key, endpoint, record_type, partition)
+        run = _open_run(operator, store, context, sync_key, endpoint, record_type, partition)
+        lease = _take_lease(operator, store, context, sync_key, run, partition)
+        newer = store.newer_runs(run)
+        if newer:
+            log.info(
+                "Sync %r has %d run(s) of a later logical date: users they wrote are not overwritten by this run "
+                "(counted as superseded).",
+                sync_key,
+                len(newer),
+            )
     sync = IncrementalSync(
         store,
         run,
@@ -107,6 +127,8 @@ def open_sync(
         stop_on_invalid=not operator.skip_on_invalid_records,
         builder_settings=_settings(builder),
         partition=str(partition) if partition else None,
+        newer_runs=newer,
+        lease=lease,
     )
     writing = sync.journal.run
     if writing is not None:  # what the store cannot record goes to this attempt's spool
@@ -142,6 +164,7 @@ def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
 
 
 def _open_run(
+    operator: BrazeExportBaseOperator,
     store: SyncLedgerStore,
     context: Context,
     sync_key: str,
@@ -150,23 +173,82 @@ def _open_run(
     partition: Partition | None,
 ) -> SyncRun:
     """This Airflow run's run of the sync (a new attempt of it after a retry)."""
-    ti = context.get("ti")
-    run_id = context.get("run_id") or str(uuid.uuid4())
-    map_index = getattr(ti, "map_index", -1) if ti is not None else -1
     try:
         run = store.open_run(
             sync_key,
             endpoint=endpoint,
             mode=record_type,
-            run_id=str(run_id),
-            map_index=-1 if map_index is None else int(map_index),
+            run_id=_run_id(context),
+            map_index=_map_index(context),
             partition=str(partition) if partition else None,
+            owner=Owner(operator.dag_id, operator.task_id, share=operator.share_sync),
+            as_of=logical_time(context),
         )
-    except ValueError as exc:  # a sync_key used by another kind of export: retrying cannot help
+    except ValueError as exc:  # another task's sync, or another kind of export's: retrying cannot help
         raise AirflowFailException(str(exc)) from None
     if run.attempt > 1:
         log.info("Attempt %d of this run: rows an earlier attempt had accepted are skipped.", run.attempt)
+    if run.created and run.elsewhere:
+        log.warning(
+            "Sync %r starts with an empty ledger, but %s of this DAG or task %s history in the ledger (%s). If this "
+            "task or its DAG was renamed, stop it and carry the ledger over with `braze-sync-ledger rename %s %s` "
+            "(or give the task sync_key=%r): an empty ledger resends every event and purchase of the query.",
+            sync_key,
+            "these syncs" if len(run.elsewhere) > 1 else "a sync",
+            "have" if len(run.elsewhere) > 1 else "has",
+            ", ".join(run.elsewhere),
+            run.elsewhere[0],
+            sync_key,
+            run.elsewhere[0],
+        )
     return run
+
+
+def _take_lease(
+    operator: BrazeExportBaseOperator,
+    store: SyncLedgerStore,
+    context: Context,
+    sync_key: str,
+    run: SyncRun,
+    partition: Partition | None,
+) -> SyncLease:
+    """The sync's lease for this run's scope, waiting while an overlapping run of the sync writes it."""
+    ti = context.get("ti")
+    holder = holder_text(
+        dag_id=operator.dag_id,
+        run_id=_run_id(context),
+        task_id=operator.task_id,
+        map_index=_map_index(context),
+        try_number=int(getattr(ti, "try_number", None) or run.attempt),
+    )
+    try:
+        return store.take_lease(
+            sync_key, run, scope=str(partition) if partition else "", holder=holder, timeout=operator.sync_lease_timeout
+        )
+    except SyncBusyError as exc:
+        # Retryable: the other run will finish (the task's retries try again later).
+        raise AirflowException(str(exc)) from None
+
+
+def _run_id(context: Context) -> str:
+    return str(context.get("run_id") or uuid.uuid4())
+
+
+def _map_index(context: Context) -> int:
+    ti = context.get("ti")
+    map_index = getattr(ti, "map_index", -1) if ti is not None else -1
+    return -1 if map_index is None else int(map_index)
+
+
+def logical_time(context: Context) -> float | None:
+    """The run's logical date as unix seconds: ``logical_date``, or its ``run_after`` when the run has
+    none (Airflow 3's manual and asset-triggered runs); ``None`` outside a DAG run."""
+    when: Any = context.get("logical_date")
+    if when is None:
+        dag_run = context.get("dag_run")
+        when = getattr(dag_run, "run_after", None) if dag_run is not None else None
+    timestamp = getattr(when, "timestamp", None)
+    return float(timestamp()) if callable(timestamp) else None
 
 
 def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None:
@@ -177,12 +259,18 @@ def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None
     journal = sync.journal
     try:
         try:
+            sync.journal.fold_withheld()
             journal.flush_problems()
         finally:
             run = journal.run  # set when the journal writes (sync.journal.writes)
-            # A store that failed is not asked again: its failure is the one the task reports.
-            if run is not None and journal.failure is None:
-                sync.store.finish_run(run, status, ledger.summary())
+            # A store that failed is not asked again: its failure is the one the task reports (and a
+            # retried attempt takes the lease over).
+            try:
+                if run is not None and journal.failure is None:
+                    sync.store.finish_run(run, status, ledger.summary())
+            finally:
+                if sync.lease is not None and journal.failure is None:
+                    sync.lease.release()  # after the run's last write: the next run reads it all
     finally:
         journal.close_spool()  # the next attempt may replay it
         sync.store.dispose()  # the pooled connections and the SQLite memory map

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
 from airflow_provider_braze.state.errors import StateStoreError
+from airflow_provider_braze.state.migrations import add_missing_columns
 from airflow_provider_braze.state.schema import metadata
 
 
@@ -61,6 +62,8 @@ class StateStore:
         # transaction while another process creates the tables (SQLITE_BUSY_SNAPSHOT, "database is locked").
         with write_transaction(self._engine) as conn:
             metadata.create_all(conn, checkfirst=True)
+            # A store made by an earlier release: its tables gain this release's new columns.
+            add_missing_columns(conn, metadata)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached or the tables cannot be created.

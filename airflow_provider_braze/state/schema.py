@@ -175,6 +175,11 @@ braze_syncs = Table(
     Column("endpoint", String(64), nullable=False),
     Column("mode", String(64), nullable=False),
     Column("created_at", Double(), nullable=False),
+    # The task that owns the sync: another task using its key is refused unless it shares it on
+    # purpose. NULL for a sync made before owners were kept, or released for a rename: the next task
+    # to run it becomes its owner.
+    Column("owner_dag_id", String(250)),
+    Column("owner_task_id", String(250)),
     sqlite_autoincrement=True,
 )
 
@@ -202,6 +207,9 @@ braze_sync_runs = Table(
     Column("started_at", Double(), nullable=False),
     Column("finished_at", Double()),
     Column("summary", JSON()),
+    # The Airflow run's logical date (unix seconds; its run_after when it has none): a run of an older
+    # date never overwrites a user a newer run wrote (see :mod:`.sync_leases`).
+    Column("as_of", Double()),
     UniqueConstraint("sync_id", "run_id", "map_index"),
     CheckConstraint("status IN ('running', 'success', 'failed')", name="status"),
     sqlite_autoincrement=True,
@@ -269,6 +277,20 @@ braze_sync_problems = Table(
     Column("resolved_run", _EventId),
     CheckConstraint("status IN ('invalid', 'rejected', 'failed', 'unknown')", name="status"),
     sqlite_autoincrement=True,
+)
+
+# Who is writing a sync now: one row per scope (``""`` for the whole sync, else its partition
+# ``"i/n"``), held by one run until it finishes, renewed while it runs, free once ``expires_at`` passes
+# (a worker that died). Runs whose scopes overlap take turns (see :mod:`.sync_leases`).
+braze_sync_leases = Table(
+    "braze_sync_leases",
+    metadata,
+    _sync_id(primary_key=True),
+    Column("scope", String(32), primary_key=True),
+    Column("run", _EventId, nullable=False),
+    Column("holder", Text(), nullable=False),
+    Column("acquired_at", Double(), nullable=False),
+    Column("expires_at", Double(), nullable=False),
 )
 
 Index("ix_braze_sync_problems_item", braze_sync_problems.c.sync_id, braze_sync_problems.c.item_key)

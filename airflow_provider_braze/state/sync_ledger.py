@@ -2,16 +2,20 @@
 
 Every method is one short transaction, safe under concurrency on SQLite and PostgreSQL alike, so
 that the partitions of one sync (mapped tasks on many workers) can share a ledger. A sync's users
-never overlap between partitions, which is what makes plain upserts enough.
+never overlap between partitions, and runs whose users may overlap take turns (:mod:`.sync_leases`),
+which is what makes plain upserts of users enough; event keys are claimed atomically all the same.
 
 Protocol of one export run (see :mod:`airflow_provider_braze.incremental`):
 
-1. :meth:`SyncLedgerStore.open_run`: the sync (created on first use) and the run row of this Airflow
-   task run; a retried attempt gets the same run back.
+1. :meth:`SyncLedgerStore.open_run`: the sync (created on first use, owned by the task that made it)
+   and the run row of this Airflow task run; a retried attempt gets the same run back. Then
+   :meth:`~SyncLedgerStore.take_lease` (runs of one sync take turns, :mod:`.sync_leases`) and
+   :meth:`~SyncLedgerStore.newer_runs` (whose writes this run must not overwrite).
 2. Per chunk of rows: :meth:`~SyncLedgerStore.users` and :meth:`~SyncLedgerStore.keys` (bulk lookups).
-3. Per batch, from the thread that sends it: :meth:`~SyncLedgerStore.write_intents` before an event,
-   purchase or increment leaves, then :meth:`~SyncLedgerStore.record` with the batch's outcomes.
-4. :meth:`~SyncLedgerStore.finish_run` with the summary.
+3. Per batch, from the thread that sends it: the keys of its events, purchases and increments are
+   claimed (inserted where absent, :meth:`~SyncLedgerStore.record`'s ``intents``) before it leaves,
+   and only what this run claimed is sent; then :meth:`~SyncLedgerStore.record` with its outcomes.
+4. :meth:`~SyncLedgerStore.finish_run` with the summary, then the lease is released.
 
 Forgetting: :meth:`~SyncLedgerStore.reset` drops a sync's state, :meth:`~SyncLedgerStore.settle_unknown`
 decides what rows of unknown outcome become (:mod:`.sync_ledger_admin`). The bulk lookups are in
@@ -38,8 +42,8 @@ from airflow_provider_braze.state.schema import (
     braze_sync_problems,
     braze_sync_runs,
     braze_sync_settings,
-    braze_syncs,
 )
+from airflow_provider_braze.state.sync_leases import SyncLease, wait_for_lease
 from airflow_provider_braze.state.sync_ledger_admin import SyncLedgerAdmin, SyncState
 from airflow_provider_braze.state.sync_ledger_lookups import (
     LOOKUP_CHUNK,
@@ -50,13 +54,17 @@ from airflow_provider_braze.state.sync_ledger_lookups import (
     user_key,
     users_on,
 )
+from airflow_provider_braze.state.sync_owners import Owner, SyncOwnedError, owner_kin, sync_of
 
 __all__ = [
     "LOOKUP_CHUNK",
     "BatchRecord",
     "LedgerReader",
+    "Owner",
     "Problem",
+    "Recorded",
     "SyncLedgerStore",
+    "SyncOwnedError",
     "SyncRun",
     "SyncState",
     "user_key",
@@ -74,6 +82,10 @@ class SyncRun:
     :param salt: the key of every digest in this store.
     :param attempt: how many attempts of this run the ledger has seen, this one included.
     :param open_problems: rows of earlier runs still waiting to be accepted.
+    :param as_of: the run's logical date (unix seconds), if it has one.
+    :param created: this run made the sync (its ledger starts empty).
+    :param elsewhere: keys of other syncs of the same kind whose owner is in this task's DAG or has
+        this task's id (set when ``created``: a renamed task or DAG would have left its history there).
     """
 
     sync_id: int
@@ -81,6 +93,22 @@ class SyncRun:
     salt: bytes
     attempt: int
     open_problems: int
+    as_of: float | None = None
+    created: bool = False
+    elsewhere: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What writing a batch's record found.
+
+    :param recovered: rows of earlier runs' problems now accepted.
+    :param unclaimed: keys among its intents that another run (or an earlier attempt) holds: their
+        objects must not be sent.
+    """
+
+    recovered: int = 0
+    unclaimed: frozenset[bytes] = frozenset()
 
 
 #: A row that did not end accepted: ``(item_key, row_ref, status, column, reason)``.
@@ -98,6 +126,7 @@ class BatchRecord:
     :param released_keys: those Braze refused or that failed: forgotten, so a later run sends them.
     :param problems: rows not accepted: ``(item_key, row_ref, status, column, reason)``.
     :param resolved: keys of rows accepted now (their open problems are closed).
+    :param reclaim: intents may take back keys of unknown outcome (``retry_ambiguous``).
     """
 
     intents: list[tuple[bytes, str | None]] = field(default_factory=list)
@@ -107,11 +136,13 @@ class BatchRecord:
     released_keys: list[bytes] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     resolved: list[bytes] = field(default_factory=list)
+    reclaim: bool = False
 
     def extend(self, other: BatchRecord) -> None:
         """Add another batch's changes (to write several batches in one transaction)."""
         for name in ("intents", "users", "accepted_keys", "unknown_keys", "released_keys", "problems", "resolved"):
             getattr(self, name).extend(getattr(other, name))
+        self.reclaim = self.reclaim or other.reclaim
 
 
 class SyncLedgerStore(SyncLedgerAdmin):
@@ -157,6 +188,8 @@ class SyncLedgerStore(SyncLedgerAdmin):
         run_id: str,
         map_index: int = -1,
         partition: str | None = None,
+        owner: Owner | None = None,
+        as_of: float | None = None,
     ) -> SyncRun:
         """Start (or, for a retried attempt, resume) the run ``run_id`` of the sync ``sync_key``.
 
@@ -166,20 +199,56 @@ class SyncLedgerStore(SyncLedgerAdmin):
         :param run_id: the Airflow run id (attempts of one task run share it).
         :param map_index: the mapped task's index, ``-1`` when not mapped.
         :param partition: ``"i/n"`` when the source is partitioned.
+        :param owner: the task running it: it owns a sync it makes (or one without an owner); another
+            owner's sync is refused unless ``owner.share``. ``None``: no owner is checked or kept.
+        :param as_of: the run's logical date (unix seconds); runs of older dates never overwrite what
+            this run writes.
         :raises ValueError: the key belongs to a sync of another mode or endpoint.
+        :raises SyncOwnedError: the key belongs to another task's sync.
         """
         salt = self.salt()
         now = self._clock()
         p = braze_sync_problems.c
         with write_transaction(self._engine) as conn:
-            sync_id = self._sync_of(conn, sync_key, endpoint, mode, now)
-            run, attempt = self._attempt(conn, sync_id, run_id, map_index, partition, now)
+            sync_id, created = sync_of(conn, sync_key, endpoint, mode, now, owner)
+            run, attempt = self._attempt(conn, sync_id, run_id, map_index, partition, now, as_of)
             open_problems = conn.execute(
                 select(func.count())
                 .select_from(braze_sync_problems)
                 .where(p.sync_id == sync_id, p.resolved_run.is_(None), p.run != run)
             ).scalar_one()
-        return SyncRun(int(sync_id), int(run), salt, attempt, int(open_problems))
+            elsewhere = owner_kin(conn, sync_id, mode, endpoint, owner) if created else ()
+        return SyncRun(int(sync_id), int(run), salt, attempt, int(open_problems), as_of, created, elsewhere)
+
+    def take_lease(self, sync_key: str, run: SyncRun, *, scope: str, holder: str, timeout: float) -> SyncLease:
+        """Hold the sync's lease for ``scope`` while this run writes, waiting for an overlapping run.
+
+        :param sync_key: the sync's key (for the messages).
+        :param scope: ``""`` for the whole sync, else the run's partition ``"i/n"``.
+        :param holder: who this run is, in words (see :func:`.sync_leases.holder_text`).
+        :param timeout: seconds to wait for another run at most.
+        :raises SyncBusyError: another run still held it after ``timeout`` seconds.
+        """
+        return wait_for_lease(
+            self._engine,
+            sync_key=sync_key,
+            sync_id=run.sync_id,
+            scope=scope,
+            run=run.run,
+            holder=holder,
+            timeout=timeout,
+            clock=self._clock,
+        )
+
+    def newer_runs(self, run: SyncRun) -> frozenset[int]:
+        """The sync's runs of a later logical date than ``run``'s: a user one of them wrote is not
+        overwritten by ``run`` (read once the lease is held, so no such run is writing meanwhile)."""
+        if run.as_of is None:
+            return frozenset()
+        r = braze_sync_runs.c
+        with read_transaction(self._engine) as conn:
+            found = conn.execute(select(r.id).where(r.sync_id == run.sync_id, r.as_of > run.as_of)).scalars()
+            return frozenset(int(i) for i in found)
 
     def peek_run(self, sync_key: str) -> SyncRun | None:
         """A read-only view of a sync for a dry run (lookups only); ``None`` when it has never run."""
@@ -188,24 +257,15 @@ class SyncLedgerStore(SyncLedgerAdmin):
             return None
         return SyncRun(int(sync_id), -1, self.salt(), 0, 0)
 
-    def _sync_of(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
-        """The id of the sync ``sync_key``, created on first use.
-
-        :raises ValueError: the key belongs to a sync of another mode or endpoint.
-        """
-        s = braze_syncs.c
-        found = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
-        if found is None:
-            return self._insert_sync(conn, sync_key, endpoint, mode, now)
-        if (found.endpoint, found.mode) != (endpoint, mode):
-            raise ValueError(
-                f"sync_key {sync_key!r} belongs to a sync of {found.mode} to {found.endpoint}, not {mode} to "
-                f"{endpoint}: give this export its own sync_key (or reset that sync first)."
-            )
-        return int(found.id)
-
     def _attempt(
-        self, conn: Connection, sync_id: int, run_id: str, map_index: int, partition: str | None, now: float
+        self,
+        conn: Connection,
+        sync_id: int,
+        run_id: str,
+        map_index: int,
+        partition: str | None,
+        now: float,
+        as_of: float | None,
     ) -> tuple[int, int]:
         """``(run, attempt)``: the task run's row, created by its first attempt and marked running again by
         a retried one, and how many attempts it has had."""
@@ -224,6 +284,7 @@ class SyncLedgerStore(SyncLedgerAdmin):
                         partition=partition,
                         status="running",
                         started_at=now,
+                        as_of=as_of,
                     )
                 )
             )
@@ -233,18 +294,6 @@ class SyncLedgerStore(SyncLedgerAdmin):
             update(braze_sync_runs).where(r.id == run).values(try_number=attempt, status="running", finished_at=None)
         )
         return run, attempt
-
-    def _insert_sync(self, conn: Connection, sync_key: str, endpoint: str, mode: str, now: float) -> int:
-        try:
-            with conn.begin_nested():
-                return inserted_id(
-                    conn.execute(
-                        insert(braze_syncs).values(sync_key=sync_key, endpoint=endpoint, mode=mode, created_at=now)
-                    )
-                )
-        except IntegrityError:
-            # A partition on another worker created it between our read and our insert.
-            return conn.execute(select(braze_syncs.c.id).where(braze_syncs.c.sync_key == sync_key)).scalar_one()
 
     def finish_run(self, run: SyncRun, status: str, summary: dict[str, Any]) -> None:
         """Close the run with its outcome (``success`` or ``failed``) and summary."""
@@ -290,39 +339,50 @@ class SyncLedgerStore(SyncLedgerAdmin):
 
     # -- writes as batches complete ------------------------------------------------------------------
 
-    def write_intents(self, run: SyncRun, keys: Sequence[tuple[bytes, str | None]]) -> None:
-        """Mark events, purchases or increments as about to be sent (committed before they leave).
+    def write_intents(
+        self, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], *, reclaim: bool = False
+    ) -> frozenset[bytes]:
+        """Claim events, purchases or increments about to be sent (committed before they leave).
 
-        A crash after this leaves them ``sending``: a later attempt reports them as of unknown
-        outcome instead of sending them again.
+        A key is claimed only where the sync does not hold it yet (``reclaim``: or holds it of unknown
+        outcome), in one statement, so two runs can never both claim it. A crash after this leaves the
+        claimed keys ``sending``: a later attempt reports them as of unknown outcome instead of sending
+        them again.
 
         :param keys: ``(item_key, row_ref)`` pairs.
+        :param reclaim: take back keys of unknown outcome too (``retry_ambiguous``).
+        :returns: the keys not claimed (held by another run or attempt): their objects must not leave.
         """
-        if keys:
-            with write_transaction(self._engine) as conn:
-                self._write_intents(conn, run, keys, self._clock())
+        if not keys:
+            return frozenset()
+        with write_transaction(self._engine) as conn:
+            return self._write_intents(conn, run, keys, self._clock(), reclaim)
 
     def _write_intents(
-        self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float
-    ) -> None:
+        self, conn: Connection, run: SyncRun, keys: Sequence[tuple[bytes, str | None]], now: float, reclaim: bool
+    ) -> frozenset[bytes]:
         rows = [(run.sync_id, k, KEY_SENDING, run.run, ref, now) for k, ref in keys]
-        sql.upsert(conn, sql.UPSERT_KEYS, rows, key_width=2)
+        claimed = sql.upsert(conn, sql.RECLAIM_KEYS if reclaim else sql.CLAIM_KEYS, rows, key_width=2)
+        if len(claimed) == len({k for k, _ in keys}):
+            return frozenset()
+        return frozenset(k for k, _ in keys) - {bytes(row[0]) for row in claimed}
 
-    def record(self, run: SyncRun, batch: BatchRecord, *, resolve: bool = True) -> int:
-        """Write one batch's outcomes in one transaction; return how many earlier problems it resolved.
+    def record(self, run: SyncRun, batch: BatchRecord, *, resolve: bool = True) -> Recorded:
+        """Write one batch's outcomes (and the next batches' claims) in one transaction.
 
         :param resolve: look for open problems of the accepted rows (skip when the sync has none).
         """
         now = self._clock()
         p = braze_sync_problems.c
         recovered = 0
+        unclaimed: frozenset[bytes] = frozenset()
         # Keys guard events, purchases and increments against being sent twice: their records must
         # survive a power loss. A batch of attribute outcomes alone may be lost to one (its rows are
         # only sent again, which is safe), so its commit does not wait for the disk.
         durable = bool(batch.intents or batch.accepted_keys or batch.unknown_keys or batch.released_keys)
         with write_transaction(self._engine, durable=durable) as conn:
             if batch.intents:
-                self._write_intents(conn, run, batch.intents, now)
+                unclaimed = self._write_intents(conn, run, batch.intents, now, batch.reclaim)
             if batch.users:
                 sync_id = run.sync_id
                 users = [(user_key(h), sync_id, h, w, n, run.run, now) for h, w, _, n in batch.users]
@@ -331,9 +391,9 @@ class SyncLedgerStore(SyncLedgerAdmin):
                 sql.upsert(conn, sql.UPSERT_USER_VALUES, values, key_width=1)
             for status, keys in ((KEY_ACCEPTED, batch.accepted_keys), (KEY_UNKNOWN, batch.unknown_keys)):
                 if keys:
-                    sql.execute_in(conn, sql.UPDATE_KEYS, keys, status, run.run, now, run.sync_id)
+                    sql.execute_in(conn, sql.UPDATE_KEYS, keys, status, now, run.sync_id, run.run)
             if batch.released_keys:
-                sql.execute_in(conn, sql.DELETE_KEYS, batch.released_keys, run.sync_id)
+                sql.execute_in(conn, sql.DELETE_KEYS, batch.released_keys, run.sync_id, run.run)
             if resolve and batch.resolved:
                 open_problems = conn.execute(
                     select(p.item_key, p.run).where(
@@ -358,7 +418,7 @@ class SyncLedgerStore(SyncLedgerAdmin):
                     recovered = len({item for item, found_in in open_problems if found_in != run.run})
             if batch.problems:
                 self._add_problems(conn, run, batch.problems, now)
-        return recovered
+        return Recorded(recovered, unclaimed)
 
     def add_problems(self, run: SyncRun, problems: Sequence[Problem]) -> None:
         """Record rows found invalid before sending (``status`` ``invalid``), in one transaction."""

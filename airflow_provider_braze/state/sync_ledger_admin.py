@@ -21,6 +21,7 @@ from airflow_provider_braze.state.schema import (
     KEY_SENDING,
     KEY_UNKNOWN,
     braze_sync_keys,
+    braze_sync_leases,
     braze_sync_problems,
     braze_sync_runs,
     braze_sync_user_values,
@@ -41,6 +42,7 @@ class SyncState:
     keys: dict[str, int]
     open_problems: dict[str, int]
     runs: int
+    owner: str | None = None
 
 
 class SyncLedgerAdmin(StateStore):
@@ -64,7 +66,9 @@ class SyncLedgerAdmin(StateStore):
         self.ensure_schema()
         s, u, k, p, r = braze_syncs.c, braze_sync_users.c, braze_sync_keys.c, braze_sync_problems.c, braze_sync_runs.c
         with read_transaction(self._engine) as conn:
-            sync = conn.execute(select(s.id, s.endpoint, s.mode).where(s.sync_key == sync_key)).first()
+            sync = conn.execute(
+                select(s.id, s.endpoint, s.mode, s.owner_dag_id, s.owner_task_id).where(s.sync_key == sync_key)
+            ).first()
             if sync is None:
                 return None
             users = conn.execute(
@@ -83,7 +87,8 @@ class SyncLedgerAdmin(StateStore):
             runs = conn.execute(
                 select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)
             ).scalar_one()
-        return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs)
+        owner = f"{sync.owner_dag_id}.{sync.owner_task_id}" if sync.owner_dag_id is not None else None
+        return SyncState(sync_key, sync.endpoint, sync.mode, users, keys, problems, runs, owner)
 
     def runs(self, sync_key: str, limit: int = 50) -> list[dict[str, Any]]:
         """A sync's latest task runs, newest first: run id, map index, partition, status, attempts, summary."""
@@ -123,11 +128,47 @@ class SyncLedgerAdmin(StateStore):
                 braze_sync_user_values,
                 braze_sync_keys,
                 braze_sync_problems,
+                braze_sync_leases,
                 braze_sync_runs,
             ):
                 conn.execute(delete(table).where(table.c.sync_id == sync_id))
             conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
         return True
+
+    def rename(self, sync_key: str, new_key: str, *, spool_roots: Sequence[Path] | None = None) -> bool:
+        """Move a sync's ledger to a new key (a task or DAG renamed); ``False`` if it was unknown.
+
+        Its owner is released: the next task to run the sync under ``new_key`` becomes its owner. Its
+        unrecorded spools on this machine are recorded first: they are filed under the old key, where
+        the sync's runs under the new one would not look.
+
+        :param spool_roots: where to look for spools (default: where exports write them).
+        :raises ValueError: ``new_key`` names a sync already.
+        :raises UnrecordedSpoolError: a spool of the sync cannot be read or applied: nothing is renamed.
+        """
+        if self.find_sync(new_key) is not None:
+            raise ValueError(
+                f"sync {new_key!r} exists already: reset it first if its ledger is to be replaced by {sync_key!r}'s."
+            )
+        replay_sync(self, sync_key, spool_roots)
+        s = braze_syncs.c
+        with write_transaction(self._engine) as conn:
+            moved = conn.execute(
+                update(braze_syncs)
+                .where(s.sync_key == sync_key)
+                .values(sync_key=new_key, owner_dag_id=None, owner_task_id=None)
+            ).rowcount
+        return bool(moved)
+
+    def release_owner(self, sync_key: str) -> bool:
+        """Forget which task owns a sync (the next task to run it becomes its owner); ``False`` if unknown."""
+        self.ensure_schema()
+        s = braze_syncs.c
+        with write_transaction(self._engine) as conn:
+            found = conn.execute(
+                update(braze_syncs).where(s.sync_key == sync_key).values(owner_dag_id=None, owner_task_id=None)
+            ).rowcount
+        return bool(found)
 
     def settle_unknown(self, sync_key: str, *, delivered: bool, spool_roots: Sequence[Path] | None = None) -> int:
         """Decide the rows of unknown outcome (and those an interrupted attempt left ``sending``).

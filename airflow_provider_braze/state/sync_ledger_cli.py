@@ -6,6 +6,8 @@
     braze-sync-ledger settle warehouse.app_events --delivered       # checked in Braze: they arrived
     braze-sync-ledger settle warehouse.app_events --not-delivered   # they did not: the next run sends them
     braze-sync-ledger reset warehouse.customer_profiles --yes        # forget everything about the sync
+    braze-sync-ledger rename warehouse.profiles warehouse.customer_profiles  # a task renamed: keep its ledger
+    braze-sync-ledger release warehouse.customer_profiles            # the next task to run it owns it
     braze-sync-ledger unrecorded warehouse.app_events               # outcomes a failed store could not record
     braze-sync-ledger replay /path/to/12-1.jsonl                    # record a spool brought from another machine
 
@@ -41,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     verdict = settle.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--delivered", action="store_true", help="they reached Braze: never send them again")
     verdict.add_argument("--not-delivered", action="store_true", help="they did not: the next run sends them")
+    rename = commands.add_parser("rename", help="move a sync's ledger to a new key (a task or DAG renamed)")
+    rename.add_argument("sync_key")
+    rename.add_argument("new_key")
+    commands.add_parser("release", help="forget a sync's owner: the next task to run it owns it").add_argument(
+        "sync_key"
+    )
     unrecorded = commands.add_parser(
         "unrecorded", help="a sync's outcomes kept in unrecorded spools on this machine (the store had failed)"
     )
@@ -116,10 +124,26 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
                     "keys": state.keys,
                     "open_problems": state.open_problems,
                     "runs": state.runs,
+                    "owner": state.owner,
                 },
                 indent=2,
             )
         )
+        return 0
+    if args.command == "rename":
+        try:
+            store.rename(args.sync_key, args.new_key)
+        except (ValueError, UnrecordedSpoolError) as exc:
+            print(f"braze-sync-ledger: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"sync {args.sync_key!r} is now {args.new_key!r} ({state.users:,} users, {sum(state.keys.values()):,} "
+            f"event keys, {state.runs:,} runs); the next task to run it under that key becomes its owner"
+        )
+        return 0
+    if args.command == "release":
+        store.release_owner(args.sync_key)
+        print(f"sync {args.sync_key!r} has no owner now (was {state.owner}); the next task to run it becomes its owner")
         return 0
     if args.command == "settle":
         try:

@@ -46,14 +46,22 @@ UPSERT_USER_VALUES = (
     "INSERT INTO braze_sync_user_values (user_key, sync_id, fingerprints) VALUES {values} "
     "ON CONFLICT (user_key) DO UPDATE SET sync_id = excluded.sync_id, fingerprints = excluded.fingerprints"
 )
-UPSERT_KEYS = (
-    "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES {values} "
-    "ON CONFLICT (sync_id, item_key) DO UPDATE SET status = excluded.status, run = excluded.run, "
-    "row_ref = excluded.row_ref, updated_at = excluded.updated_at"
+# Claims of events, purchases and increments about to leave: a key is inserted only where absent
+# (another run, or an earlier attempt, may have it), and the keys returned are those this run now
+# holds. RECLAIM_KEYS (``retry_ambiguous``) also takes keys of unknown outcome back; never accepted ones.
+_INSERT_KEYS = "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES {values} "
+CLAIM_KEYS = _INSERT_KEYS + "ON CONFLICT (sync_id, item_key) DO NOTHING RETURNING item_key"
+RECLAIM_KEYS = (
+    _INSERT_KEYS + "ON CONFLICT (sync_id, item_key) DO UPDATE SET status = excluded.status, run = excluded.run, "
+    "row_ref = excluded.row_ref, updated_at = excluded.updated_at "
+    "WHERE braze_sync_keys.status <> 'accepted' RETURNING item_key"
 )
-# Keys set to one status, or forgotten, a list at a time (after the leading parameters).
-UPDATE_KEYS = "UPDATE braze_sync_keys SET status = ?, run = ?, updated_at = ? WHERE sync_id = ? AND item_key IN ({in})"
-DELETE_KEYS = "DELETE FROM braze_sync_keys WHERE sync_id = ? AND item_key IN ({in})"
+# A run's own keys set to one status, or forgotten, a list at a time (after the leading parameters):
+# the ``run`` condition keeps a run from touching a key another run has claimed.
+UPDATE_KEYS = (
+    "UPDATE braze_sync_keys SET status = ?, updated_at = ? WHERE sync_id = ? AND run = ? AND item_key IN ({in})"
+)
+DELETE_KEYS = "DELETE FROM braze_sync_keys WHERE sync_id = ? AND run = ? AND item_key IN ({in})"
 
 #: Most parameters bound to one statement (SQLite allows 32,766; PostgreSQL 65,535).
 MAX_PARAMETERS = 30_000
@@ -144,7 +152,7 @@ def select_settled(conn: Connection, sync_id: int, digests: Sequence[bytes]) -> 
     }
 
 
-def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], key_width: int) -> None:
+def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], key_width: int) -> list[tuple[Any, ...]]:
     """Insert or update many rows with as few statements as the parameter limit allows.
 
     One statement of many rows, not ``executemany``: the database works through them in one step,
@@ -155,21 +163,27 @@ def upsert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], ke
     :param rows: the rows, each a tuple of the statement's columns in order.
     :param key_width: how many leading columns make the conflict key: a key given twice keeps its
         last row (PostgreSQL refuses to update one row twice in a statement).
+    :returns: what the statement's ``RETURNING`` clause answered, if it has one.
     """
     if not rows:
-        return
+        return []
     latest = list({row[:key_width]: row for row in rows}.values()) if len(rows) > 1 else list(rows)
     width = len(latest[0])
     per = max(1, MAX_PARAMETERS // width)
     row = "(" + ", ".join("?" * width) + ")"
+    returning = "RETURNING" in statement
+    answered: list[tuple[Any, ...]] = []
     cursor = _cursor(conn)
     try:
         for i in range(0, len(latest), per):
             part = latest[i : i + per]
             values = ", ".join([row] * len(part))
             cursor.execute(_sql(conn, statement.replace("{values}", values)), [v for r in part for v in r])
+            if returning:
+                answered.extend(cursor.fetchall())
     finally:
         cursor.close()
+    return answered
 
 
 def execute_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> None:

@@ -12,8 +12,8 @@ The rule, per object of a spool (:mod:`.unrecorded_spool`):
 
 A file is applied in one transaction that also notes its id in the store, then removed: a crash before
 the commit leaves the file for the next attempt, one after it finds the note and only removes the file.
-It is applied only to the store whose salt it was written under, and only while its sync is the one
-that wrote it (a sync reset since has forgotten those rows; its spool is removed).
+It is applied only to the store whose salt it was written under, and only while its sync exists (a
+sync reset since has forgotten those rows: its spool is removed; one renamed is still the same sync).
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ log = logging.getLogger(__name__)
 _SALT = "salt"
 #: ``braze_sync_settings`` names of the spools a store has applied.
 _MARK = "spool:"
+# An accepted key is accepted whoever holds it, and becomes the spool's run's: the outcomes another run
+# records later (they touch only that run's keys) then leave it accepted.
+_ACCEPT_KEYS = (
+    "INSERT INTO braze_sync_keys (sync_id, item_key, status, run, row_ref, updated_at) VALUES {values} "
+    "ON CONFLICT (sync_id, item_key) DO UPDATE SET status = excluded.status, run = excluded.run, "
+    "row_ref = excluded.row_ref, updated_at = excluded.updated_at"
+)
 # A released key is forgotten only while it is still the intent its run wrote.
 _DELETE_RELEASED = (
     "DELETE FROM braze_sync_keys WHERE sync_id = ? AND run = ? AND status <> 'accepted' AND item_key IN ({in})"
@@ -186,10 +193,11 @@ def _apply(store: StateStore, spool: Spool) -> str:
     s, t = braze_syncs.c, braze_sync_settings.c
     with read_transaction(store.engine) as conn:
         salt = conn.execute(select(t.value).where(t.name == _SALT)).scalar()
-        sync_id = conn.execute(select(s.id).where(s.sync_key == header.sync_key)).scalar()
+        # By its id: a sync renamed since is the same sync; one reset (and made anew) is not.
+        sync = conn.execute(select(s.id).where(s.id == header.sync_id)).scalar()
     if salt is None or store_id(bytes(salt)) != header.store_id:
         return OTHER_STORE
-    if sync_id is None or int(sync_id) != header.sync_id:
+    if sync is None:
         log.warning(
             "The unrecorded spool %s is of sync %r as it was before a reset; the reset forgot those rows.",
             spool.path,
@@ -210,7 +218,7 @@ def _apply_outcomes(conn: Connection, sync_id: int, run: int, outcomes: Sequence
     accepted = [o for o in outcomes if o.outcome == ACCEPTED]
     others = [o for o in outcomes if o.outcome != ACCEPTED]
     keys = [(sync_id, o.key, KEY_ACCEPTED, run, o.row, o.at or now) for o in accepted if o.key is not None]
-    sql.upsert(conn, sql.UPSERT_KEYS, keys, key_width=2)
+    sql.upsert(conn, _ACCEPT_KEYS, keys, key_width=2)
     _write_users(conn, sync_id, run, [o for o in accepted if o.prints is not None], now)
     released = [o.key for o in others if o.key is not None]
     if released:

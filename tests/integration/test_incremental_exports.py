@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_braze.braze.items import FLUSH
 from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync, source_digest
@@ -139,9 +141,11 @@ def test_after_an_upgrade_unchanged_rows_are_built_once_sent_never_then_settled_
     assert built == [] and later["unchanged"] == 300 and later["rows_sent"] == 0
 
 
-def test_a_row_settled_by_its_digest_waits_for_its_users_earlier_row_in_flight(tmp_path):
-    # The earlier row of the user is planned but not yet recorded (its batch is in flight): the later
-    # row, although it is the ledger's current row, is decided against the earlier one and sent.
+def test_a_later_row_of_a_user_waits_until_its_earlier_row_in_flight_is_answered(tmp_path):
+    # The earlier row of the user is planned but not yet answered (its batch is in flight): the later
+    # row, although it is the ledger's current row, is not sent beside it (a faster answer would let
+    # the earlier value win); the planner tells the batcher to send what it holds, waits for the
+    # answer, then decides the later row against what Braze accepted.
     store = SyncLedgerStore(f"sqlite:///{tmp_path / 'state.db'}")
     builder = AttributesBuilder()
 
@@ -162,20 +166,20 @@ def test_a_row_settled_by_its_digest_waits_for_its_users_earlier_row_in_flight(t
             report.read()
             return builder.build(data, ref)
 
-        items = list(sync.plan_rows([(i + 1, row, None) for i, row in enumerate(rows)], build))
-        return sync, items, report
+        return sync, sync.plan_rows([(i + 1, row, None) for i, row in enumerate(rows)], build), report
 
     others = [{"external_id": f"o{i}", "plan": "pro"} for i in range(5)]
-    sync, items, _ = plan("run-1", [{"external_id": "u1", "plan": "pro"}, *others])
-    sync.journal.after_send(accepted(items))
-    sync, items, report = plan(
+    sync, planned, _ = plan("run-1", [{"external_id": "u1", "plan": "pro"}, *others])
+    sync.journal.after_send(accepted(list(planned)))
+    sync, planned, report = plan(
         "run-2", [{"external_id": "u1", "plan": "free"}, *others, {"external_id": "u1", "plan": "pro"}]
     )
-    assert [(i.ref, i.value) for i in items] == [
-        (1, {"external_id": "u1", "plan": "free"}),
-        (7, {"external_id": "u1", "plan": "pro"}),
-    ]
-    assert report.unchanged == 5 and report.rows_read == 7
+    first = list(itertools.takewhile(lambda item: item is not FLUSH, planned))
+    assert [(i.ref, i.value) for i in first] == [(1, {"external_id": "u1", "plan": "free"})]
+    assert report.rows_read == 7  # every row was read: the last one waits
+    sync.journal.after_send(accepted(first))  # Braze answers the first row
+    assert [(i.ref, i.value) for i in planned] == [(7, {"external_id": "u1", "plan": "pro"})]
+    assert report.unchanged == 5
     store.dispose()
 
 
@@ -373,3 +377,20 @@ def test_a_run_that_fails_on_a_bad_row_is_recorded_failed_in_the_ledger(sandbox,
 
     runs = sync_ledger_store(None).runs("adhoc_airflow.t")
     assert [(r["run_id"], r["status"]) for r in runs] == [("run-2", "success"), ("run-1", "failed")]
+
+
+@pytest.mark.parametrize("only_changed", [False, True])
+def test_the_last_row_of_a_user_wins_whatever_the_answers_latency(sandbox, braze_conn, only_changed):
+    # A third of the answers are slow: a later batch often overtakes an earlier one. Every user has two
+    # rows, some side by side, some 3,000 rows apart; the last one's values must be what Braze holds.
+    sandbox.faults.update(slow_rate=0.3, slow_seconds=0.3)
+    first = [{"external_id": f"u{i}", "plan": "first", "seats": 1} for i in range(3_000)]
+    last = [{"external_id": f"u{i}", "plan": "last", "seats": 2} for i in range(3_000)]
+    rows = [row for i in range(3_000) for row in ([first[i], last[i]] if i % 3 == 0 else [first[i]])]
+    rows += [last[i] for i in range(3_000) if i % 3]
+
+    summary = export(records=rows, only_changed=only_changed, concurrency=16)
+
+    held = profiles(sandbox)
+    assert sum(1 for i in range(3_000) if held[f"u{i}"] == {"plan": "last", "seats": 2}) == 3_000
+    assert summary["accepted"] == 6_000 and summary["failed"] == summary["rejected"] == 0

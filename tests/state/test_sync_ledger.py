@@ -207,10 +207,10 @@ def test_a_later_run_that_gets_a_refused_row_accepted_counts_it_recovered(ledger
         first, BatchRecord(problems=[(key(1), "4", "rejected", None, "bad"), (key(2), "5", "failed", None, "x")])
     )
     # Within the same run a retry that succeeds is not an earlier refusal.
-    assert ledger.record(first, BatchRecord(accepted_keys=[key(2)], resolved=[key(2)])) == 0
+    assert ledger.record(first, BatchRecord(accepted_keys=[key(2)], resolved=[key(2)])).recovered == 0
     second = open_run(ledger, run_id="r2")
     assert second.open_problems == 1
-    assert ledger.record(second, BatchRecord(accepted_keys=[key(1)], resolved=[key(1)])) == 1
+    assert ledger.record(second, BatchRecord(accepted_keys=[key(1)], resolved=[key(1)])).recovered == 1
     assert ledger.state("dag.task").open_problems == {}
 
 
@@ -274,3 +274,43 @@ def test_attribute_outcomes_commit_without_a_disk_flush_and_event_keys_with_one(
         assert "SET LOCAL synchronous_commit TO OFF" in attributes
         assert "SET LOCAL synchronous_commit TO OFF" not in events
     assert ledger.users(run.sync_id, [key(1)]) == {key(1): (row(1), b"a", run.run)}
+
+
+def test_a_key_is_claimed_by_one_run_only(ledger):
+    first, second = open_run(ledger, run_id="r1"), open_run(ledger, run_id="r2")
+    assert ledger.write_intents(first, [(key(1), "1"), (key(2), "2")]) == frozenset()
+    # The second run planned the same keys before the first claimed them: it gets neither.
+    assert ledger.write_intents(second, [(key(2), "7"), (key(3), "8")]) == {key(2)}
+    assert ledger.keys(first.sync_id, [key(1), key(2), key(3)]) == {
+        key(1): ("sending", first.run),
+        key(2): ("sending", first.run),
+        key(3): ("sending", second.run),
+    }
+
+
+def test_a_run_never_settles_or_releases_a_key_another_run_claimed(ledger):
+    first, second = open_run(ledger, run_id="r1"), open_run(ledger, run_id="r2")
+    ledger.write_intents(first, [(key(1), "1")])
+    ledger.record(second, BatchRecord(released_keys=[key(1)]))
+    ledger.record(second, BatchRecord(unknown_keys=[key(1)]))
+    assert ledger.keys(first.sync_id, [key(1)]) == {key(1): ("sending", first.run)}
+
+
+def test_reclaiming_takes_back_unknown_keys_never_accepted_ones(ledger):
+    first, second = open_run(ledger, run_id="r1"), open_run(ledger, run_id="r2")
+    ledger.write_intents(first, [(key(1), "1"), (key(2), "2")])
+    ledger.record(first, BatchRecord(accepted_keys=[key(1)], unknown_keys=[key(2)]))
+    assert ledger.write_intents(second, [(key(1), "1"), (key(2), "2")], reclaim=True) == {key(1)}
+    assert ledger.keys(first.sync_id, [key(1), key(2)]) == {
+        key(1): ("accepted", first.run),
+        key(2): ("sending", second.run),
+    }
+
+
+def test_claims_at_once_from_many_runs_give_each_key_to_exactly_one(ledger):
+    runs = [open_run(ledger, run_id=f"r{i}") for i in range(4)]
+    keys = [(key(n), str(n)) for n in range(300)]
+    lost = run_at_once(lambda i: ledger.write_intents(runs[i], keys), len(runs))
+    claimed = [{k for k, _ in keys} - unclaimed for unclaimed in lost]
+    # Each key went to one run: the others were told it is not theirs.
+    assert sum(len(c) for c in claimed) == len(keys) and set().union(*claimed) == {k for k, _ in keys}

@@ -183,3 +183,12 @@ def test_settling_refuses_while_a_spool_cannot_be_read(ledger, roots):
         ledger.settle_unknown(SYNC, delivered=False, spool_roots=roots)
     assert statuses(ledger, run, [key(1)]) == {key(1): "sending"}  # nothing settled
     assert spool_files(SYNC, roots) == [writer.path]
+
+
+def test_renaming_a_sync_records_its_spools_first(ledger, roots):
+    run = open_run(ledger)
+    ledger.write_intents(run, [(key(1), "1")])
+    writer = spool(ledger, run, roots, [event(1)])  # filed under the old key
+
+    assert ledger.rename(SYNC, "dag.renamed", spool_roots=roots)
+    assert statuses(ledger, run, [key(1)]) == {key(1): "accepted"} and not writer.path.exists()
