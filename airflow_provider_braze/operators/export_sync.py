@@ -259,7 +259,7 @@ def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None
     journal = sync.journal
     try:
         try:
-            sync.journal.fold_withheld()
+            journal.fold_withheld()
             journal.flush_problems()
         finally:
             run = journal.run  # set when the journal writes (sync.journal.writes)
@@ -271,6 +271,8 @@ def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None
             finally:
                 if sync.lease is not None and journal.failure is None:
                     sync.lease.release()  # after the run's last write: the next run reads it all
+                elif sync.lease is not None:
+                    sync.lease.stop_renewing()  # it lapses; a retried attempt of the run takes it over at once
     finally:
         journal.close_spool()  # the next attempt may replay it
         sync.store.dispose()  # the pooled connections and the SQLite memory map
