@@ -7,6 +7,8 @@ sent (:mod:`airflow_provider_braze.incremental`), ``unchanged`` (nothing new to 
 ``already_sent`` (an earlier run or attempt had it accepted), ``unsettled`` (an earlier attempt's
 outcome is unknown, so it is held back), ``duplicate_rows`` (the same event key earlier in this run)
 or ``superseded`` (a run of a later logical date wrote the user: an older date does not overwrite it).
+``unrecorded`` counts, among the accepted, the rows the sync ledger could not record because the state
+store failed (kept in the unrecorded spool; listed with the stage ``delivered_unrecorded``).
 Only counts are kept in memory; the rows at fault go to the rejected-records file as they happen, so a
 long run does not grow.
 
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,11 +106,16 @@ class ExportLedger:
     data_points_saved: int = 0
     recovered: int = 0
     possible_duplicates: int = 0
+    unrecorded: int = 0
     first_problem: Problem | None = None
     unmapped_errors: list[Any] = field(default_factory=list)
     _started: float = 0.0
     _last_progress: float = 0.0
     _problems_logged: int = 0
+    # id of an accepted object the sync ledger could not record -> (the object, kept alive so that its
+    # id is not reused, and why); set from sender threads.
+    _unrecorded: dict[int, tuple[Item, str]] = field(default_factory=dict, repr=False)
+    _unrecorded_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._started = self._last_progress = self.clock()
@@ -165,6 +173,8 @@ class ExportLedger:
         if outcome.status == "accepted":
             self.accepted += 1
             self.data_points += data_points(item.key, item.value)
+            if self._unrecorded:
+                self._delivered_unrecorded(item)
             return
         if outcome.status == "rejected":
             self.rejected += 1
@@ -175,6 +185,29 @@ class ExportLedger:
             self.unknown += 1
         self._write(
             {"row": item.ref, "column": None, "reason": outcome.reason, "stage": outcome.status, "object": item.value}
+        )
+
+    def unrecorded_items(self, items: Iterable[Item], reason: str) -> None:
+        """Mark accepted objects whose outcome the sync ledger could not record (the state store failed).
+
+        Called from the thread that sent them, before their batch's result reaches :meth:`record`,
+        which then counts them ``unrecorded`` and lists them with the stage ``delivered_unrecorded``.
+
+        :param reason: what happened and where their outcome is kept.
+        """
+        with self._unrecorded_lock:
+            for item in items:
+                self._unrecorded[id(item)] = (item, reason)
+
+    def _delivered_unrecorded(self, item: Item) -> None:
+        with self._unrecorded_lock:
+            found = self._unrecorded.pop(id(item), None)
+        if found is None:
+            return
+        reason = found[1]
+        self.unrecorded += 1
+        self._write(
+            {"row": item.ref, "column": None, "reason": reason, "stage": "delivered_unrecorded", "object": item.value}
         )
 
     def dry_run_batch(self, items: list[Item]) -> None:
@@ -274,6 +307,7 @@ class ExportLedger:
             "superseded": self.superseded,
             "recovered": self.recovered,
             "possible_duplicates": self.possible_duplicates,
+            "unrecorded": self.unrecorded,
             "requests": self.requests,
             "data_points": self.data_points,
             "data_points_saved": self.data_points_saved,

@@ -84,3 +84,23 @@ def test_progress_is_logged_every_interval_with_an_eta(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
     assert "2,048 rows read" in lines[0] and "50% of 4,096" in lines[0] and "ETA 10 s" in lines[0]
+
+
+def test_accepted_rows_the_sync_ledger_could_not_record_are_counted_and_listed_apart():
+    out = io.StringIO()
+    ledger = ExportLedger("users/track", rejected_file=out)
+    kept, recorded = Item("events", {"name": "a"}, ref=4), Item("events", {"name": "b"}, ref=5)
+    ledger.unrecorded_items([kept], "kept in the unrecorded spool /spool/1-1.jsonl")  # from the sender thread
+    ledger.record(BatchResult("users/track", [ItemOutcome(kept, "accepted"), ItemOutcome(recorded, "accepted")]))
+
+    summary = ledger.summary()
+    assert (summary["accepted"], summary["unrecorded"], summary["unknown"]) == (2, 1, 0)
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {
+            "row": 4,
+            "column": None,
+            "reason": "kept in the unrecorded spool /spool/1-1.jsonl",
+            "stage": "delivered_unrecorded",
+            "object": {"name": "a"},
+        }
+    ]

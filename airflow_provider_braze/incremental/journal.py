@@ -7,29 +7,41 @@ answers, the batch's outcomes are committed (fingerprints and keys accepted, key
 unknown, problems), then the overlay lets go of them. Concurrent sender threads share transactions
 (:class:`~airflow_provider_braze.incremental.group_commit.GroupCommit`). Rows found invalid before
 sending are written in batches from the main thread.
+
+When the store fails (:class:`~airflow_provider_braze.state.errors.StateStoreError`: disk full,
+unreachable ...), no batch leaves any more: without the ledger an event's key cannot be written before
+it is sent. The outcomes Braze answers for the batches already out are then known but cannot be
+recorded: they go to the attempt's unrecorded spool (:mod:`airflow_provider_braze.state.unrecorded_spool`),
+apart from true unknowns, and the next attempt records them before it plans.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from airflow_provider_braze.braze.batching import Batch
 from airflow_provider_braze.braze.items import InvalidRecord, Item
-from airflow_provider_braze.braze.sender import BatchResult
+from airflow_provider_braze.braze.sender import BatchResult, ItemOutcome
 from airflow_provider_braze.incremental.group_commit import GroupCommit
 from airflow_provider_braze.incremental.keys import identity
 from airflow_provider_braze.incremental.overlay import Overlay
 from airflow_provider_braze.ledger import ExportLedger
+from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.state.schema import KEY_ACCEPTED
 from airflow_provider_braze.state.sync_leases import SyncLease
 from airflow_provider_braze.state.sync_ledger import BatchRecord, Problem, SyncLedgerStore, SyncRun
+from airflow_provider_braze.state.unrecorded_spool import ACCEPTED, REJECTED, RELEASED, SpooledOutcome, SpoolWriter
 
 log = logging.getLogger(__name__)
 
 #: Invalid rows written to the ledger at once.
 _PROBLEM_BATCH = 500
+#: What each outcome the sender reports is kept as in the spool (``unknown`` is not: it stays the
+#: ``sending`` intent the store already holds, which later attempts hold back).
+_SPOOLED = {"accepted": ACCEPTED, "rejected": REJECTED, "failed": RELEASED}
 
 
 class LedgerJournal:
@@ -67,6 +79,12 @@ class LedgerJournal:
         self._rekeys: dict[bytes, tuple[bytes, bytes, bytes, int]] = {}
         self._lock = threading.Lock()
         self._commit: GroupCommit[BatchRecord] = GroupCommit(self._write)
+        #: Where outcomes go that the store cannot record (the export sets it; ``None``: nowhere).
+        self.spool: SpoolWriter | None = None
+        #: The store's first failure: from then on no batch is sent and nothing is written to the store.
+        self.failure: StateStoreError | None = None
+        # ids of objects whose batch was stopped before it left (their keys were never written: nothing to spool).
+        self._unsent: set[int] = set()
 
     @property
     def writes(self) -> bool:
@@ -81,16 +99,28 @@ class LedgerJournal:
             return
         if self._lease is not None and self._lease.lost:
             raise RuntimeError(f"not sent: this run no longer holds the sync's lease ({self._lease.lost})")
-        guarded = [i for i in batch.all_items() if i.sync is not None and i.sync.guard]
-        if not guarded:
-            return
-        self._commit(BatchRecord(intents=[(i.sync.guard, str(i.ref)) for i in guarded], reclaim=self._reclaim))
-        if self._unclaimed:  # only when runs of the sync overlap: a lease lapsed, or a shared sync
-            with self._lock:
-                lost = [i for i in guarded if i.sync.guard in self._unclaimed]
-                self._unclaimed.difference_update(i.sync.guard for i in lost)
-            if lost:
-                self._withhold(batch, lost)
+        failure = self.failure
+        if failure is None:
+            guarded = [i for i in batch.all_items() if i.sync is not None and i.sync.guard]
+            if not guarded:
+                return
+            try:
+                self._commit(BatchRecord(intents=[(i.sync.guard, str(i.ref)) for i in guarded], reclaim=self._reclaim))
+            except StateStoreError as exc:
+                failure = self._fail(exc)
+            else:
+                if self._unclaimed:  # only when runs of the sync overlap: a lease lapsed, or a shared sync
+                    with self._lock:
+                        lost = [i for i in guarded if i.sync.guard in self._unclaimed]
+                        self._unclaimed.difference_update(i.sync.guard for i in lost)
+                    if lost:
+                        self._withhold(batch, lost)
+                return
+        # Not even a batch without keys leaves once the store failed: the send is stopping, and its
+        # outcome could not be recorded.
+        with self._lock:
+            self._unsent.update(id(i) for i in batch.all_items())
+        raise failure.again()
 
     def _withhold(self, batch: Batch, lost: list[Item]) -> None:
         """Keep back objects whose keys another run claimed first: it sends (or sent) them."""
@@ -117,7 +147,33 @@ class LedgerJournal:
             self.report.withheld(accepted=accepted, unsettled=unsettled)
 
     def after_send(self, result: BatchResult) -> None:
-        """Record a batch's outcomes in one transaction, then let the overlay forget them."""
+        """Record a batch's outcomes in one transaction, then let the overlay forget them.
+
+        :raises StateStoreError: the store failed (now or earlier): the outcomes are in the spool, and
+            the send stops.
+        """
+        try:
+            if self.writes:
+                self._record(self._batch_record(result), result)
+        finally:
+            # Even when the record failed: the planner may be waiting for these users (see waiting.py).
+            self.overlay.forget(outcome.item.sync for outcome in result.outcomes)
+
+    def _record(self, record: BatchRecord, result: BatchResult) -> None:
+        """Commit a batch's record; when the store fails, keep its outcomes in the spool and raise."""
+        failure = self.failure
+        if failure is None:
+            try:
+                self._commit(record)
+                return
+            except StateStoreError as exc:
+                failure = self._fail(exc)
+        self._keep(result.outcomes, failure)
+        raise failure.again()
+
+    @staticmethod
+    def _batch_record(result: BatchResult) -> BatchRecord:
+        """What a batch's outcomes change in the ledger."""
         record = BatchRecord()
         for outcome in result.outcomes:
             entry = outcome.item.sync
@@ -133,12 +189,56 @@ class LedgerJournal:
             if entry.guard is not None:
                 (record.unknown_keys if outcome.status == "unknown" else record.released_keys).append(entry.guard)
             record.problems.append((entry.item_key, str(outcome.item.ref), outcome.status, None, outcome.reason))
-        try:
-            if self.writes:
-                self._commit(record)
-        finally:
-            # Even when the record failed: the planner may be waiting for these users (see waiting.py).
-            self.overlay.forget(outcome.item.sync for outcome in result.outcomes)
+        return record
+
+    def _fail(self, error: StateStoreError) -> StateStoreError:
+        """Note the store's first failure (the one reported); return it."""
+        with self._lock:
+            if self.failure is None:
+                self.failure = error
+                log.error(
+                    "The sync ledger cannot be written (%s): no more batches are sent, and what Braze answers for "
+                    "those in flight is kept in the unrecorded spool.",
+                    error,
+                )
+            return self.failure
+
+    def _keep(self, outcomes: Sequence[ItemOutcome], failure: StateStoreError) -> None:
+        """Write a batch's known outcomes to the spool, and tell the report which accepted rows it holds."""
+        now = time.time()
+        kept: list[SpooledOutcome] = []
+        accepted = []
+        with self._lock:
+            unsent = self._unsent
+            self._unsent = unsent - {id(o.item) for o in outcomes} if unsent else unsent
+        for outcome in outcomes:
+            entry, kind = outcome.item.sync, _SPOOLED.get(outcome.status)
+            if entry is None or kind is None or (kind == RELEASED and id(outcome.item) in unsent):
+                continue
+            user = kind == ACCEPTED and entry.prints is not None  # an attribute row's values, to write
+            kept.append(
+                SpooledOutcome(
+                    kind,
+                    entry.item_key,
+                    str(outcome.item.ref),
+                    entry.guard,
+                    entry.whole if user else None,
+                    entry.prints if user else None,
+                    entry.points if user else 0,
+                    now,
+                )
+            )
+            if kind == ACCEPTED:
+                accepted.append(outcome.item)
+        spool = self.spool
+        if spool is not None and spool.add(kept, failure.cause):
+            where = f"kept in the unrecorded spool {spool.path}"
+        else:
+            where = "lost: no unrecorded spool could be written"
+            log.error("%s outcomes Braze answered could not be recorded and are %s.", f"{len(kept):,}", where)
+        self.report.unrecorded_items(
+            accepted, f"Braze accepted it; the state store failed ({failure.cause}) before it was recorded: {where}"
+        )
 
     def _write(self, records: Sequence[BatchRecord]) -> None:
         """Write a group of batches' records in one transaction (one sender thread at a time)."""
@@ -183,10 +283,25 @@ class LedgerJournal:
         """Write the digests kept so far (one transaction)."""
         if self._rekeys:
             users, self._rekeys = list(self._rekeys.values()), {}
-            self._commit(BatchRecord(users=users))
+            # Once the store failed they are dropped: a later run compares those rows again (sending nothing).
+            if self.failure is None:
+                try:
+                    self._commit(BatchRecord(users=users))
+                except StateStoreError as exc:
+                    self._fail(exc)  # the senders stop at their next batch; the export reports it
 
     def flush_problems(self) -> None:
         """Write the invalid rows kept so far (one transaction)."""
         if self._problems and self.run is not None:  # self.writes, spelt so that the type narrows
             problems, self._problems = self._problems, []
-            self.store.add_problems(self.run, problems)
+            # Once the store failed they are dropped: the rejected-records file lists them.
+            if self.failure is None:
+                try:
+                    self.store.add_problems(self.run, problems)
+                except StateStoreError as exc:
+                    self._fail(exc)
+
+    def close_spool(self) -> None:
+        """Release the spool file, if one was written: the next attempt may replay it."""
+        if self.spool is not None:
+            self.spool.close()

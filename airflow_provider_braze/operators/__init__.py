@@ -6,6 +6,7 @@ from airflow_provider_braze.operators.export_base import (
     BrazeExportFailed,
     BrazeExportMisconfigured,
 )
+from airflow_provider_braze.operators.export_outcome import BrazeExportUnrecorded
 from airflow_provider_braze.operators.rights import BrazeRightsRequestsOperator
 from airflow_provider_braze.operators.subscriptions import BrazeSubscriptionSyncOperator
 from airflow_provider_braze.operators.sync_ledger import BrazeSyncResetOperator, BrazeSyncSettleOperator
@@ -24,6 +25,7 @@ __all__ = [
     "BrazeExportFailed",
     "BrazeExportMisconfigured",
     "BrazeExportOperator",
+    "BrazeExportUnrecorded",
     "BrazeIdentifyUsersOperator",
     "BrazeNewAliasOperator",
     "BrazeRightsRequestsOperator",

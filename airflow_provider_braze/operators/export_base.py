@@ -26,6 +26,7 @@ from airflow_provider_braze.metrics import emit_export_summary
 from airflow_provider_braze.operators.export_outcome import (
     BrazeExportFailed,
     fail_if_incomplete,
+    fail_if_store_failed,
     run_complete,
     warn_unsettled,
 )
@@ -33,6 +34,7 @@ from airflow_provider_braze.operators.export_reporting import close_sync_log, op
 from airflow_provider_braze.operators.export_sync import DEFAULT_LEASE_TIMEOUT, close_sync, open_sync
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.operators.row_source import BrazeExportMisconfigured, RowSourceOperator
+from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.sync_log import SYNC_LOG_OUTCOMES
 from airflow_provider_braze.ui.links import BrazeSyncRunLink
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from airflow_provider_braze.incremental import IncrementalSync
     from airflow_provider_braze.records import RecordBuilder
     from airflow_provider_braze.sources.base import RowSource
+    from airflow_provider_braze.state.unrecorded_spool import SpoolWriter
 
 # Raised by the export operators; importable from here, where DAG code has always found them.
 __all__ = ["BrazeExportBaseOperator", "BrazeExportFailed", "BrazeExportMisconfigured", "is_template"]
@@ -217,6 +220,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         self.log.info("%s %s to Braze %s (%s)%s", action, source.description, endpoint.path, hook.base_url, where)
         key = self.sync_key or f"{self.dag_id}.{self.task_id}"
         rejected = LazyRejectedFile(self.rejected_records_path)
+        store_failure: StateStoreError | None = None
         with contextlib.closing(source), rejected:
             ledger = ExportLedger(
                 endpoint.name, total=None if partition else source.total, rejected_file=rejected, dry_run=self.dry_run
@@ -238,8 +242,21 @@ class BrazeExportBaseOperator(RowSourceOperator):
                     self.sync_log_conn_id, self.sync_log_table, self.sync_log_outcomes, sync_key=key, context=context
                 )
             items = self._items(source, self._row_builder(builder, ledger, partition, sync), sync, ledger)
-            self._run(items, endpoint, hook, ledger, sync)
-        return self._finish(ledger, rejected, key, in_ledger=sync is not None, partition=partition)
+            try:
+                self._run(items, endpoint, hook, ledger, sync)
+            except StateStoreError as exc:  # reported after the summary, with what was kept where
+                store_failure = exc
+            if sync is not None:
+                store_failure = store_failure or sync.journal.failure
+        return self._finish(
+            ledger,
+            rejected,
+            key,
+            in_ledger=sync is not None,
+            partition=partition,
+            store_failure=store_failure,
+            spool=sync.journal.spool if sync is not None else None,
+        )
 
     def on_kill(self) -> None:
         """Stop the export within seconds: Airflow calls this when it kills the task.
@@ -297,11 +314,15 @@ class BrazeExportBaseOperator(RowSourceOperator):
         *,
         in_ledger: bool,
         partition: Partition | None,
+        store_failure: StateStoreError | None = None,
+        spool: SpoolWriter | None = None,
     ) -> dict[str, Any]:
         """The run's summary, logged and counted; the task fails here when rows did not end well.
 
         :param key: the sync's key (``dag_id.task_id`` unless ``sync_key`` says otherwise).
         :param in_ledger: whether the run kept its rows in the sync ledger under ``key``.
+        :param store_failure: the state store's failure, if it failed during the run.
+        :param spool: the attempt's unrecorded spool (what the store could not record).
         """
         sync_key = key if in_ledger else None
         summary = ledger.summary(
@@ -310,9 +331,11 @@ class BrazeExportBaseOperator(RowSourceOperator):
             **({"sync_key": sync_key} if sync_key is not None else {}),
             **({"partition": str(partition)} if partition is not None else {}),
             **({"sync_log_rows": ledger.sync_log.written} if ledger.sync_log is not None else {}),
+            **({"unrecorded_spool": str(spool.path)} if spool is not None and spool.path is not None else {}),
         )
         self.log.info("Summary: %s", summary)
         emit_export_summary(summary, key)
+        fail_if_store_failed(store_failure, spool, key)
         warn_unsettled(ledger, sync_key)
         fail_if_incomplete(ledger, sync_key, skip_on_invalid_records=self.skip_on_invalid_records)
         return summary

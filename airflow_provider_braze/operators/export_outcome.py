@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.braze.errors import BrazeError
 from airflow_provider_braze.ledger import ExportLedger
+from airflow_provider_braze.state.errors import StateStoreError
+from airflow_provider_braze.state.unrecorded_spool import ACCEPTED, SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,106 @@ class BrazeExportFailed(AirflowFailException, BrazeError):
     A failure, not an error to retry: the same rows would fail again, and a retry would resend
     the events and purchases that were accepted.
     """
+
+
+class BrazeExportUnrecorded(StateStoreError):
+    """The state store failed after Braze had answered: outcomes the sync ledger could not record.
+
+    Not an :class:`~airflow.sdk.exceptions.AirflowFailException`: a retry is what records them (it
+    replays the spool before planning), and nothing it holds is sent again.
+
+    :param store: the store, its path or URL without password.
+    :param cause: the store's failure in a word (``disk full`` ...).
+    :param driver_message: the driver's words.
+    :param spool: the unrecorded spool file, if one could be written.
+    :param kept: outcomes in the spool.
+    :param accepted: rows among them (and among the lost) that Braze accepted.
+    :param lost: outcomes that could be kept nowhere.
+    :param sync_key: the sync.
+    """
+
+    def __init__(
+        self,
+        store: str,
+        cause: str,
+        driver_message: str,
+        *,
+        spool: str | None,
+        kept: int,
+        accepted: int,
+        lost: int,
+        sync_key: str,
+    ) -> None:
+        super().__init__(store, cause, driver_message)
+        self.spool, self.kept, self.accepted, self.lost, self.sync_key = spool, kept, accepted, lost, sync_key
+
+    def __str__(self) -> str:
+        text = (
+            f"{super().__str__()}. The sync ledger could not record {self.kept + self.lost:,} outcomes Braze had "
+            f"answered, {self.accepted:,} of them rows Braze accepted (delivered); batches not sent yet were not sent."
+        )
+        if self.kept:
+            text += (
+                f" {self.kept:,} outcomes are kept in the unrecorded spool {self.spool}: the next attempt or run of "
+                f"sync {self.sync_key!r} on this machine records them before it sends anything. If it runs on another "
+                f"machine, copy the file there first and run `braze-sync-ledger replay FILE`."
+            )
+        if self.lost:
+            text += (
+                f" {self.lost:,} could be kept nowhere (no spool folder could be written): later attempts hold them "
+                f"back as unsettled; they are listed in the rejected-records file with stage 'delivered_unrecorded'."
+            )
+        return text + " Never settle delivered rows with --not-delivered: they would be sent twice."
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _unpickle_unrecorded,
+            (
+                self.store,
+                self.cause,
+                self.driver_message,
+                self.spool,
+                self.kept,
+                self.accepted,
+                self.lost,
+                self.sync_key,
+            ),
+        )
+
+
+def _unpickle_unrecorded(*args: Any) -> BrazeExportUnrecorded:
+    store, cause, message, spool, kept, accepted, lost, sync_key = args
+    return BrazeExportUnrecorded(
+        store, cause, message, spool=spool, kept=kept, accepted=accepted, lost=lost, sync_key=sync_key
+    )
+
+
+def fail_if_store_failed(failure: StateStoreError | None, spool: SpoolWriter | None, sync_key: str) -> None:
+    """Fail the task when the state store failed, naming what was kept where.
+
+    :param failure: the store's failure, if any.
+    :param spool: the attempt's unrecorded spool.
+    :raises BrazeExportUnrecorded: outcomes Braze answered could not be recorded.
+    :raises StateStoreError: the store failed, and nothing Braze answered was left unrecorded.
+    """
+    if failure is None:
+        return
+    kept = spool.kept if spool is not None else 0
+    lost = sum(spool.lost.values()) if spool is not None else 0
+    if not kept and not lost:
+        raise failure
+    accepted = (spool.counts[ACCEPTED] + spool.lost[ACCEPTED]) if spool is not None else 0
+    path = str(spool.path) if spool is not None and spool.path is not None else None
+    raise BrazeExportUnrecorded(
+        failure.store,
+        failure.cause,
+        failure.driver_message,
+        spool=path,
+        kept=kept,
+        accepted=accepted,
+        lost=lost,
+        sync_key=sync_key,
+    ) from failure
 
 
 def run_complete(ledger: ExportLedger, *, skip_on_invalid_records: bool) -> bool:

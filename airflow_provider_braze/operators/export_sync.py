@@ -9,6 +9,7 @@ turns, and a run of an older logical date does not overwrite users a newer one w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,18 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
 from airflow_provider_braze.incremental import IncrementalSync
+from airflow_provider_braze.state.errors import describe_store
 from airflow_provider_braze.state.sync_leases import SyncBusyError, holder_text
 from airflow_provider_braze.state.sync_ledger import Owner
+from airflow_provider_braze.state.unrecorded_replay import replay_sync
+from airflow_provider_braze.state.unrecorded_spool import (
+    ACCEPTED,
+    SpoolHeader,
+    SpoolWriter,
+    UnrecordedSpoolError,
+    spool_files,
+    store_id,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -89,12 +100,22 @@ def open_sync(
     newer: frozenset[int] = frozenset()
     if operator.dry_run:
         run = store.peek_run(sync_key)
+        if spool_files(sync_key):  # a dry run writes nothing, so it records none
+            log.warning(
+                "Sync %r has unrecorded spools on this machine (`braze-sync-ledger unrecorded %s`): the next real "
+                "run records them first; this dry run counts their rows as unsettled.",
+                sync_key,
+                sync_key,
+            )
     else:
+        _replay_unrecorded(store, sync_key)
         run = _open_run(operator, store, context, sync_key, endpoint, record_type, partition)
         try:
             lease = _take_lease(operator, store, context, sync_key, run, partition, cancel)
-        except BaseException as exc:  # another run held it too long, or the task was killed meanwhile
-            store.finish_run(run, "failed", {"error": f"waiting for the sync's lease: {exc}"})
+        except BaseException as exc:  # another run held it too long, the task was killed, the store failed
+            # The run is recorded failed where the store still answers; the error raised is the original.
+            with contextlib.suppress(Exception):
+                store.finish_run(run, "failed", {"error": f"waiting for the sync's lease: {exc}"})
             store.dispose()
             raise
         newer = store.newer_runs(run)
@@ -105,7 +126,7 @@ def open_sync(
                 sync_key,
                 len(newer),
             )
-    return IncrementalSync(
+    sync = IncrementalSync(
         store,
         run,
         record_type=record_type,
@@ -121,6 +142,37 @@ def open_sync(
         newer_runs=newer,
         lease=lease,
     )
+    writing = sync.journal.run
+    if writing is not None:  # what the store cannot record goes to this attempt's spool
+        run_id = context.get("run_id")
+        sync.journal.spool = SpoolWriter(
+            SpoolHeader(
+                sync_key,
+                writing.sync_id,
+                writing.run,
+                writing.attempt,
+                describe_store(store.engine.url),
+                store_id(writing.salt),
+                run_id=None if run_id is None else str(run_id),
+            )
+        )
+    return sync
+
+
+def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
+    """Record what earlier attempts on this machine could not (their unrecorded spools), before planning.
+
+    :raises AirflowFailException: a spool cannot be read or applied (a retry would not help).
+    """
+    try:
+        # Another partition of the sync may be replaying a spool this very moment: it is done in a second.
+        replay_sync(store, sync_key, skip_busy=True, wait=30.0)
+    except UnrecordedSpoolError as exc:
+        raise AirflowFailException(
+            f"{exc}. It holds outcomes Braze answered that an earlier attempt could not record; without them "
+            f"delivered rows would be held back as unsettled. Fix or move the file, then run "
+            f"`braze-sync-ledger replay FILE` (or `braze-sync-ledger unrecorded {sync_key}` to see them)."
+        ) from None
 
 
 def _open_run(
@@ -222,20 +274,34 @@ def close_sync(sync: IncrementalSync, ledger: ExportLedger, status: str) -> None
 
     :param status: ``success`` or ``failed``, as the task ends.
     """
+    journal = sync.journal
     try:
         try:
-            sync.journal.fold_withheld()
-            sync.journal.flush_problems()
+            journal.fold_withheld()
+            journal.flush_problems()
         finally:
-            run = sync.journal.run  # set when the journal writes (sync.journal.writes)
+            run = journal.run  # set when the journal writes (sync.journal.writes)
+            # A store that failed is not asked again: its failure is the one the task reports (and a
+            # retried attempt takes the lease over).
             try:
-                if run is not None:
+                if run is not None and journal.failure is None:
                     sync.store.finish_run(run, status, ledger.summary())
             finally:
-                if sync.lease is not None:
+                if sync.lease is not None and journal.failure is None:
                     sync.lease.release()  # after the run's last write: the next run reads it all
+                elif sync.lease is not None:
+                    sync.lease.stop_renewing()  # it lapses; a retried attempt of the run takes it over at once
     finally:
+        journal.close_spool()  # the next attempt may replay it
         sync.store.dispose()  # the pooled connections and the SQLite memory map
+        spool = journal.spool
+        if spool is not None and spool.kept:
+            log.warning(
+                "%s outcomes Braze answered (%s accepted) are in the unrecorded spool %s, not in the sync ledger.",
+                f"{spool.kept:,}",
+                f"{spool.counts[ACCEPTED]:,}",
+                spool.path,
+            )
 
 
 def _settings(builder: RecordBuilder) -> str | None:

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.state.unrecorded_spool import UnrecordedSpoolError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,7 +56,9 @@ class BrazeSyncSettleOperator(BaseOperator):
 
     Check in Braze first (a user's events, or Currents), then say what happened:
     ``delivered=True`` counts them as accepted, so no run sends them again; ``delivered=False``
-    forgets them, so the next run sends them.
+    forgets them, so the next run sends them. Outcomes Braze answered that an export kept in an
+    unrecorded spool on this worker (the state store had failed) are recorded first; the task fails,
+    settling nothing, when such a spool cannot be read or is still being written.
 
     :param sync_key: the sync (the export's ``sync_key``, by default ``dag_id.task_id``).
     :param delivered: whether those rows reached Braze.
@@ -72,7 +76,14 @@ class BrazeSyncSettleOperator(BaseOperator):
         self.state_conn_id = state_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        settled = sync_ledger_store(self.state_conn_id).settle_unknown(self.sync_key, delivered=self.delivered)
+        try:
+            settled = sync_ledger_store(self.state_conn_id).settle_unknown(self.sync_key, delivered=self.delivered)
+        except UnrecordedSpoolError as exc:
+            raise AirflowFailException(
+                f"Sync {self.sync_key!r} was not settled: {exc}. It holds outcomes Braze answered that the sync "
+                "ledger could not record; settling before they are recorded could send delivered rows again. Let the "
+                "export finish, or fix the file and run `braze-sync-ledger replay FILE`, then settle."
+            ) from None
         verdict = "counted as delivered" if self.delivered else "forgotten: the next run sends them"
         self.log.info("%s rows of unknown outcome in sync %r %s.", f"{settled:,}", self.sync_key, verdict)
         return {"sync_key": self.sync_key, "settled": settled, "delivered": self.delivered}

@@ -4,6 +4,7 @@ The embedded default is a SQLite file; PostgreSQL serves many workers. No Airflo
 hook that turns an Airflow connection into a URL lives with the hooks.
 
 - :mod:`.engine`: engines tuned per dialect, read and write transactions.
+- :mod:`.errors`: :class:`StateStoreError`, a failure of the store, named (which store, what cause).
 - :mod:`.schema`: the tables, created on first use.
 - :mod:`.base`: :class:`StateStore`, what every repository shares.
 - :mod:`.ketch_events`: :class:`KetchEventStore`, Ketch webhook events and their sync state (the
@@ -17,6 +18,7 @@ hook that turns an Airflow connection into a URL lives with the hooks.
 
 from airflow_provider_braze.state.base import StateStore
 from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
+from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.state.ketch_events import EventRange, KetchEventStore
 from airflow_provider_braze.state.ketch_rights import (
     RightsRequest,
@@ -31,6 +33,7 @@ __all__ = [
     "RightsRequestClosed",
     "RightsRequestNotFound",
     "StateStore",
+    "StateStoreError",
     "create_state_engine",
     "read_transaction",
     "write_transaction",

@@ -10,6 +10,7 @@ from sqlalchemy import URL, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from airflow_provider_braze.state.engine import create_state_engine, read_transaction, write_transaction
+from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.state.migrations import add_missing_columns
 from airflow_provider_braze.state.schema import metadata
 
@@ -49,8 +50,9 @@ class StateStore:
                 return  # type: ignore[unreachable]
             try:
                 self._create_tables()
-            except DBAPIError:
-                # Another process won the race between "does it exist" and "create": check again.
+            except (DBAPIError, StateStoreError):
+                # Another process won the race between "does it exist" and "create" (SQLite says
+                # "table already exists", named as a store error; PostgreSQL a unique violation): check again.
                 self._create_tables()
             self._schema_ready = True
 
@@ -64,7 +66,10 @@ class StateStore:
             add_missing_columns(conn, metadata)
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached or the tables cannot be created."""
+        """Raise if the database cannot be reached or the tables cannot be created.
+
+        :raises StateStoreError: naming the store and the cause.
+        """
         self.ensure_schema()
         with read_transaction(self._engine) as conn:
             conn.execute(select(1))

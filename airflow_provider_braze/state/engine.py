@@ -11,11 +11,13 @@ Any SQLAlchemy URL works; two are tuned:
   ``SQLITE_BUSY`` instead of waiting.
 - PostgreSQL (``postgresql+psycopg://...``), for many workers: connections are pinged before use.
 
-Nothing here creates tables; see :mod:`.schema`.
+Both transactions raise the driver's failures as :class:`~.errors.StateStoreError`, naming the store
+and the cause (disk full, read-only, unreachable ...). Nothing here creates tables; see :mod:`.schema`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
+
+from airflow_provider_braze.state.errors import raise_named
 
 #: Seconds a SQLite writer waits for the lock before giving up.
 DEFAULT_SQLITE_BUSY_TIMEOUT = 30.0
@@ -86,7 +90,10 @@ def create_state_engine(
     else:
         if url.database and not url.database.startswith("file:"):
             folder = os.path.dirname(os.path.abspath(url.database))
-            os.makedirs(folder, exist_ok=True)
+            # A folder that cannot be made is reported by the first transaction, which names the
+            # store and the folder (StateStoreError, "cannot open the file"), not here as a bare OSError.
+            with contextlib.suppress(OSError):
+                os.makedirs(folder, exist_ok=True)
         if one_connection:
             engine_kwargs.setdefault("pool_size", 1)
             engine_kwargs.setdefault("max_overflow", 0)
@@ -147,17 +154,27 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Conne
         process, but a power loss or an operating-system crash may take the last of them back, and
         their commit waits for no disk flush (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL
         ``synchronous_commit=off``). The database stays consistent either way.
+    :raises StateStoreError: the store failed (connecting, in a statement, or at commit).
     """
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE_OPTION: True, _LOSABLE_OPTION: not durable})
-        with conn.begin():
-            if not durable and conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            yield conn
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True, _LOSABLE_OPTION: not durable})
+            with conn.begin():
+                if not durable and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                yield conn
+    except Exception as exc:
+        raise_named(exc, engine)
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction: one consistent snapshot, never blocks the writer on SQLite (WAL)."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A read-only transaction: one consistent snapshot, never blocks the writer on SQLite (WAL).
+
+    :raises StateStoreError: the store failed.
+    """
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except Exception as exc:
+        raise_named(exc, engine)

@@ -7,8 +7,9 @@ short transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -27,6 +28,7 @@ from airflow_provider_braze.state.schema import (
     braze_sync_users,
     braze_syncs,
 )
+from airflow_provider_braze.state.unrecorded_replay import replay_sync
 
 
 @dataclass(frozen=True)
@@ -133,17 +135,22 @@ class SyncLedgerAdmin(StateStore):
             conn.execute(delete(braze_syncs).where(braze_syncs.c.id == sync_id))
         return True
 
-    def rename(self, sync_key: str, new_key: str) -> bool:
+    def rename(self, sync_key: str, new_key: str, *, spool_roots: Sequence[Path] | None = None) -> bool:
         """Move a sync's ledger to a new key (a task or DAG renamed); ``False`` if it was unknown.
 
-        Its owner is released: the next task to run the sync under ``new_key`` becomes its owner.
+        Its owner is released: the next task to run the sync under ``new_key`` becomes its owner. Its
+        unrecorded spools on this machine are recorded first: they are filed under the old key, where
+        the sync's runs under the new one would not look.
 
+        :param spool_roots: where to look for spools (default: where exports write them).
         :raises ValueError: ``new_key`` names a sync already.
+        :raises UnrecordedSpoolError: a spool of the sync cannot be read or applied: nothing is renamed.
         """
         if self.find_sync(new_key) is not None:
             raise ValueError(
                 f"sync {new_key!r} exists already: reset it first if its ledger is to be replaced by {sync_key!r}'s."
             )
+        replay_sync(self, sync_key, spool_roots)
         s = braze_syncs.c
         with write_transaction(self._engine) as conn:
             moved = conn.execute(
@@ -163,14 +170,22 @@ class SyncLedgerAdmin(StateStore):
             ).rowcount
         return bool(found)
 
-    def settle_unknown(self, sync_key: str, *, delivered: bool) -> int:
+    def settle_unknown(self, sync_key: str, *, delivered: bool, spool_roots: Sequence[Path] | None = None) -> int:
         """Decide the rows of unknown outcome (and those an interrupted attempt left ``sending``).
+
+        Outcomes Braze had answered that an export could not record (its unrecorded spools on this
+        machine, :mod:`.unrecorded_spool`) are recorded first, so a delivered event is never settled as
+        not delivered, and so sent twice.
 
         :param delivered: ``True`` after checking in Braze that they arrived: they count as accepted and
             are never sent again. ``False``: they did not arrive; they are forgotten, and the next run
             sends them.
+        :param spool_roots: where to look for spools (default: where exports write them).
         :returns: how many rows were settled.
+        :raises UnrecordedSpoolError: a spool of the sync cannot be read or applied (or a running export
+            still writes it): nothing is settled.
         """
+        replay_sync(self, sync_key, spool_roots)
         sync_id = self.find_sync(sync_key)
         if sync_id is None:
             return 0

@@ -8,6 +8,8 @@
     braze-sync-ledger reset warehouse.customer_profiles --yes        # forget everything about the sync
     braze-sync-ledger rename warehouse.profiles warehouse.customer_profiles  # a task renamed: keep its ledger
     braze-sync-ledger release warehouse.customer_profiles            # the next task to run it owns it
+    braze-sync-ledger unrecorded warehouse.app_events               # outcomes a failed store could not record
+    braze-sync-ledger replay /path/to/12-1.jsonl                    # record a spool brought from another machine
 
 The store is the embedded SQLite file under ``AIRFLOW_HOME`` unless ``--state-conn-id`` names an
 Airflow connection (as the operators' ``state_conn_id``) or ``--state-url-env`` an environment
@@ -47,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("release", help="forget a sync's owner: the next task to run it owns it").add_argument(
         "sync_key"
     )
+    unrecorded = commands.add_parser(
+        "unrecorded", help="a sync's outcomes kept in unrecorded spools on this machine (the store had failed)"
+    )
+    unrecorded.add_argument("sync_key")
+    unrecorded.add_argument("--rows", action="store_true", help="one line per row, not per spool file")
+    replay = commands.add_parser("replay", help="record an unrecorded spool file into the store, then remove it")
+    replay.add_argument("file")
     reset = commands.add_parser("reset", help="forget everything about a sync (its next run sends every row)")
     reset.add_argument("sync_key")
     reset.add_argument(
@@ -88,6 +97,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
         for run in store.runs(args.sync_key):
             print(json.dumps(run, default=str))
         return 0
+    from airflow_provider_braze.state.unrecorded_spool import UnrecordedSpoolError
+
+    if args.command in ("unrecorded", "replay"):
+        try:
+            return (
+                _unrecorded(args.sync_key, rows=args.rows)
+                if args.command == "unrecorded"
+                else _replay(store, args.file)
+            )
+        except UnrecordedSpoolError as exc:
+            print(f"braze-sync-ledger: {exc}", file=sys.stderr)
+            return 1
     state = store.state(args.sync_key)
     if state is None:
         print(f"braze-sync-ledger: no sync {args.sync_key!r} in this state store", file=sys.stderr)
@@ -112,7 +133,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
     if args.command == "rename":
         try:
             store.rename(args.sync_key, args.new_key)
-        except ValueError as exc:
+        except (ValueError, UnrecordedSpoolError) as exc:
             print(f"braze-sync-ledger: {exc}", file=sys.stderr)
             return 1
         print(
@@ -125,7 +146,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
         print(f"sync {args.sync_key!r} has no owner now (was {state.owner}); the next task to run it becomes its owner")
         return 0
     if args.command == "settle":
-        settled = store.settle_unknown(args.sync_key, delivered=args.delivered)
+        try:
+            settled = store.settle_unknown(args.sync_key, delivered=args.delivered)
+        except UnrecordedSpoolError as exc:
+            print(
+                f"braze-sync-ledger: not settled: {exc}. It holds outcomes Braze answered that the sync ledger could "
+                "not record; settling before they are recorded could send delivered rows again. Let the export "
+                f"finish, or fix the file and run `braze-sync-ledger replay FILE`, then settle.",
+                file=sys.stderr,
+            )
+            return 1
         outcome = "counted as delivered" if args.delivered else "forgotten; the next run sends them"
         print(f"{settled:,} rows of unknown outcome in {args.sync_key!r} {outcome}")
         return 0
@@ -139,6 +169,46 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, store: SyncL
         f"forgot sync {args.sync_key!r}: {state.users:,} users, {sum(state.keys.values()):,} event keys, "
         f"{state.runs:,} runs"
     )
+    return 0
+
+
+def _unrecorded(sync_key: str, *, rows: bool) -> int:
+    """Print a sync's unrecorded spools on this machine: one JSON line per file, or per row with ``rows``."""
+    from airflow_provider_braze.state.unrecorded_spool import read_spool, spool_files
+
+    paths = spool_files(sync_key)
+    if not paths:
+        print(f"braze-sync-ledger: no unrecorded spool of {sync_key!r} on this machine", file=sys.stderr)
+        return 0
+    for path in paths:
+        spool = read_spool(path)
+        h = spool.header
+        if not rows:
+            about = {"file": str(path), "run_id": h.run_id, "run": h.run, "attempt": h.attempt, "store": h.store}
+            print(json.dumps({**about, "cause": h.cause, "created_at": h.created_at, **spool.counts()}))
+            continue
+        for o in spool.outcomes:
+            key = None if o.key is None else o.key.hex()
+            print(json.dumps({"file": str(path), "row": o.row, "outcome": o.outcome, "item": o.item.hex(), "key": key}))
+    return 0
+
+
+def _replay(store: SyncLedgerStore, file: str) -> int:
+    """Record one spool file into the store (a spool brought from another machine, say), then remove it."""
+    from pathlib import Path
+
+    from airflow_provider_braze.state.unrecorded_replay import OTHER_STORE, replay_file
+
+    result = replay_file(store, Path(file))
+    if result.status == OTHER_STORE:
+        print(
+            f"braze-sync-ledger: {file} was written for another state store (its keys are salted by that one): "
+            "choose that store with --state-conn-id or --state-url-env",
+            file=sys.stderr,
+        )
+        return 1
+    counts = ", ".join(f"{n:,} {kind}" for kind, n in result.counts.items() if n) or "no outcomes"
+    print(f"{file}: {result.status} ({counts}); removed")
     return 0
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
+
+from airflow_provider_braze.state.errors import raise_named
 
 # The settled probe answers in one row: each digest found with its user key and data points, as hex,
 # 28 bytes apiece (digest 16, key 8 signed big-endian, points 4). One row because the database then
@@ -74,11 +76,42 @@ def _sql(conn: Connection, statement: str) -> str:
 
 
 def _cursor(conn: Connection) -> DBAPICursor:
-    """A cursor of the driver's own connection (these statements skip SQLAlchemy's per-row work)."""
+    """A cursor of the driver's own connection (these statements skip SQLAlchemy's per-row work), whose
+    failures are named as :class:`~.errors.StateStoreError` (SQLAlchemy sees none of its errors)."""
     dbapi_connection = conn.connection.dbapi_connection
     if dbapi_connection is None:  # only once the connection is closed or invalidated
         raise ValueError("the state store connection is closed")
-    return dbapi_connection.cursor()
+    return cast("DBAPICursor", _NamedCursor(dbapi_connection.cursor(), conn.engine))
+
+
+class _NamedCursor:
+    """A driver cursor whose errors name the store (a ``try`` costs nothing until it catches)."""
+
+    __slots__ = ("_cursor", "_engine")
+
+    def __init__(self, cursor: DBAPICursor, engine: Engine) -> None:
+        self._cursor, self._engine = cursor, engine
+
+    def execute(self, statement: str, parameters: Any = ()) -> None:
+        try:
+            self._cursor.execute(statement, parameters)
+        except Exception as exc:
+            raise_named(exc, self._engine)
+
+    def fetchall(self) -> Sequence[Any]:
+        try:
+            return self._cursor.fetchall()
+        except Exception as exc:
+            raise_named(exc, self._engine)
+
+    def fetchone(self) -> Any:
+        try:
+            return self._cursor.fetchone()
+        except Exception as exc:
+            raise_named(exc, self._engine)
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 def select_in(conn: Connection, statement: str, values: Sequence[Any], *first: Any) -> Sequence[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ from fastapi import HTTPException
 from sqlalchemy.exc import SQLAlchemyError
 
 from airflow_provider_braze.redaction import mask_personal
+from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.state.sync_history import Problem, Run, Sync, SyncHistory
 from airflow_provider_braze.ui import store
 from airflow_provider_braze.ui.pages import OUTCOME_LABELS
@@ -37,6 +38,9 @@ def reading(read: Callable[[SyncHistory], T]) -> T:
     """Run ``read`` on the configured store; a store that cannot be read is a 503."""
     try:
         return read(store.history())
+    except StateStoreError as exc:  # its cause in a word; the store's name stays in the server's log
+        log.warning("Braze sync history: %s", exc)
+        raise HTTPException(503, f"the sync ledger's state store could not be read ({exc.cause})") from None
     except (SQLAlchemyError, OSError) as exc:
         log.warning("Braze sync history: the state store could not be read (%s)", type(exc).__name__)
         raise HTTPException(503, f"the sync ledger's state store could not be read ({type(exc).__name__})") from None

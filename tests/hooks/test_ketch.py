@@ -353,7 +353,8 @@ def test_connection_test_fails_on_an_unreachable_store_without_leaking_secrets(m
     url = "postgresql+psycopg://ketch:db-pass-4f1e9a@127.0.0.1:1/state?connect_timeout=2"
     set_ketch_connection(monkeypatch, extra={"state_url": url})
     ok, message = KetchHook().test_connection()
-    assert not ok and message.startswith("The Ketch state store is unreachable: OperationalError")
+    assert not ok and message.startswith("The Ketch state store is unreachable: StateStoreError")
+    assert "postgresql+psycopg://ketch:***@127.0.0.1:1/state" in message and ": unreachable (" in message
     assert "db-pass-4f1e9a" not in message and TEST_KETCH_TOKEN not in message
 
 

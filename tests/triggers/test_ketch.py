@@ -155,7 +155,8 @@ async def test_error_events_carry_no_secrets(ketch_conn):
     url = "postgresql+psycopg://ketch:db-pass-4f1e9a@127.0.0.1:1/state?connect_timeout=2"
     ketch_conn(extra={"state_url": url})
     (event,) = await run_trigger(trigger_for())
-    assert event.payload["status"] == "error" and "OperationalError" in event.payload["message"]
+    assert event.payload["status"] == "error" and "StateStoreError" in event.payload["message"]
+    assert ": unreachable (" in event.payload["message"]
     assert "db-pass-4f1e9a" not in event.payload["message"] and TEST_KETCH_TOKEN not in event.payload["message"]
 
 
