@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_braze.braze.batching import Batcher
 from airflow_provider_braze.braze.cancel import CancelToken
-from airflow_provider_braze.braze.items import FLUSH, InvalidRecord, Item
+from airflow_provider_braze.braze.items import Item
 from airflow_provider_braze.braze.sender import CANCEL_GRACE
 from airflow_provider_braze.gc_pacing import fewer_collections
 from airflow_provider_braze.hooks.braze import BrazeHook
 from airflow_provider_braze.incremental.partitions import Partition
-from airflow_provider_braze.incremental.planner import Build, Stop
 from airflow_provider_braze.ledger import ExportLedger
 from airflow_provider_braze.metrics import emit_export_summary
 from airflow_provider_braze.operators.export_outcome import (
@@ -31,6 +30,7 @@ from airflow_provider_braze.operators.export_outcome import (
     warn_unsettled,
 )
 from airflow_provider_braze.operators.export_reporting import close_sync_log, open_sync_log
+from airflow_provider_braze.operators.export_rows import planned_items, row_builder
 from airflow_provider_braze.operators.export_sync import DEFAULT_LEASE_TIMEOUT, close_sync, open_sync
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.operators.row_source import BrazeExportMisconfigured, RowSourceOperator
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from airflow_provider_braze.braze.endpoints import Endpoint
     from airflow_provider_braze.incremental import IncrementalSync
     from airflow_provider_braze.records import RecordBuilder
-    from airflow_provider_braze.sources.base import RowSource
     from airflow_provider_braze.state.unrecorded_spool import SpoolWriter
 
 # Raised by the export operators; importable from here, where DAG code has always found them.
@@ -241,7 +240,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
                 ledger.sync_log = open_sync_log(
                     self.sync_log_conn_id, self.sync_log_table, self.sync_log_outcomes, sync_key=key, context=context
                 )
-            items = self._items(source, self._row_builder(builder, ledger, partition, sync), sync, ledger)
+            build = row_builder(builder, ledger, partition, sync, skip_on_invalid_records=self.skip_on_invalid_records)
+            items = planned_items(source, build, sync, ledger)
             try:
                 self._run(items, endpoint, hook, ledger, sync)
             except StateStoreError as exc:  # reported after the summary, with what was kept where
@@ -362,47 +362,6 @@ class BrazeExportBaseOperator(RowSourceOperator):
         ):
             ledger.record(result)
 
-    @staticmethod
-    def _items(source: RowSource, build: Build, sync: IncrementalSync | None, ledger: ExportLedger) -> Iterator[Item]:
-        """The objects to send, each counted as sent; with the ledger, only those not done yet."""
-        if sync is not None and sync.attributes:
-            items = sync.plan_rows(source, build)  # unchanged rows are settled before they are built
-        elif sync is not None:
-            items = sync.plan(_built(source, build))
-        else:
-            items = _built(source, build)
-        for item in items:
-            if item is not FLUSH:  # not an object: the batcher's cue to send what it holds
-                ledger.sent(item)
-            yield item
-
-    def _row_builder(
-        self,
-        builder: RecordBuilder,
-        ledger: ExportLedger,
-        partition: Partition | None,
-        sync: IncrementalSync | None,
-    ) -> Build:
-        """Builds one source row: its object; ``None`` for a row skipped as invalid or of another partition;
-        :attr:`Stop.STOP` for an invalid row while ``skip_on_invalid_records`` is off."""
-        skip = self.skip_on_invalid_records
-        read, make = ledger.read, builder.build
-
-        def build(ref: int, data: Mapping[str, Any], problem: str | None) -> Item | Stop | None:
-            built = make(data, ref) if problem is None else InvalidRecord(ref, None, problem, data)
-            if partition is not None and not partition.holds(built):
-                return None
-            read()
-            if not isinstance(built, InvalidRecord):
-                return built
-            ledger.skip(built)
-            if sync is not None:
-                sync.journal.invalid(built)
-            # Without skipping, reading stops: what was built before this row is still sent, then the task fails.
-            return None if skip else Stop.STOP
-
-        return build
-
     # --- lineage -----------------------------------------------------------------------------
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -410,16 +369,6 @@ class BrazeExportBaseOperator(RowSourceOperator):
         from airflow_provider_braze.operators.lineage import export_lineage
 
         return export_lineage(self)
-
-
-def _built(source: RowSource, build: Build) -> Iterator[Item]:
-    """The objects built from the source's rows (rows the builder drops are reported by ``build``)."""
-    for ref, data, problem in source:
-        built = build(ref, data, problem)
-        if built is Stop.STOP:
-            return
-        if built is not None:
-            yield built
 
 
 def _record_type(builder: RecordBuilder) -> str | None:
