@@ -14,6 +14,7 @@ they end at their read timeout.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import weakref
@@ -45,13 +46,12 @@ class _Connections:
             sock = getattr(connection, "sock", None)
             if sock is None:
                 continue
-            try:
+            # Already closed by its own thread: nothing to shut.
+            with contextlib.suppress(OSError):
                 # The plain socket's shutdown, even under TLS: SSLSocket.shutdown would also drop
                 # its SSL object while another thread may be reading through it.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 shut += 1
-            except OSError:  # already closed by its own thread
-                pass
         return shut
 
 
