@@ -32,11 +32,13 @@ from airflow_provider_braze.operators.export_outcome import (
 from airflow_provider_braze.operators.export_reporting import close_sync_log, open_sync_log
 from airflow_provider_braze.operators.export_rows import planned_items, row_builder
 from airflow_provider_braze.operators.export_sync import DEFAULT_LEASE_TIMEOUT, close_sync, open_sync
+from airflow_provider_braze.operators.export_warehouse import check_warehouse_options, open_warehouse_sync
 from airflow_provider_braze.operators.rejected_file import LazyRejectedFile
 from airflow_provider_braze.operators.row_source import BrazeExportMisconfigured, RowSourceOperator
 from airflow_provider_braze.state.errors import StateStoreError
 from airflow_provider_braze.sync_log import SYNC_LOG_OUTCOMES
 from airflow_provider_braze.ui.links import BrazeSyncRunLink
+from airflow_provider_braze.warehouse.sync import WarehouseSync
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,6 +81,10 @@ class BrazeExportBaseOperator(RowSourceOperator):
         other date, an overlapping scheduled run) is writing it, before it fails naming that run.
     :param state_conn_id: an Airflow connection to the state store holding the sync ledger (e.g.
         PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``.
+    :param warehouse_state: attributes from ``sql``: keep the sync's state in a schema of the query's own
+        connection and compute the diff there, in SQL; only new or changed rows leave the warehouse
+        (see README "Incremental syncs"). The connection needs write access to that schema only.
+    :param warehouse_schema: the schema warehouse mode keeps its tables in (created when missing).
     :param sync_ledger: ``False`` makes a one-shot export that neither reads nor writes the ledger
         (no resume, no protection against sending an event twice).
     :param only_changed: attributes: send only values that differ from the last write Braze
@@ -106,6 +112,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         "sync_key",
         "sync_log_conn_id",
         "sync_log_table",
+        "warehouse_schema",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "records": "json", "parameters": "json"}
     ui_color = "#f7e5ff"
@@ -130,6 +137,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
         sync_lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
         state_conn_id: str | None = None,
         sync_ledger: bool = True,
+        warehouse_state: bool = False,
+        warehouse_schema: str = "braze_sync",
         only_changed: bool = False,
         full_resync: bool = False,
         event_key_column: str | None = None,
@@ -152,6 +161,8 @@ class BrazeExportBaseOperator(RowSourceOperator):
         self.sync_lease_timeout = sync_lease_timeout
         self.state_conn_id = state_conn_id
         self.sync_ledger = sync_ledger
+        self.warehouse_state = warehouse_state
+        self.warehouse_schema = warehouse_schema
         self.only_changed = only_changed
         self.full_resync = full_resync
         self.event_key_column = event_key_column
@@ -213,35 +224,52 @@ class BrazeExportBaseOperator(RowSourceOperator):
             cancel_token=self._cancel_token,
         )
         endpoint = hook.endpoint(builder.endpoint)
-        source = self.open_rows()
+        key = self.sync_key or f"{self.dag_id}.{self.task_id}"
+        if self.warehouse_state:
+            check_warehouse_options(self, _record_type(builder))
+        source = None if self.warehouse_state else self.open_rows()  # warehouse mode reads its plan instead
         action = "Dry run" if self.dry_run else "Exporting"
         where = f", partition {partition}" if partition else ""
-        self.log.info("%s %s to Braze %s (%s)%s", action, source.description, endpoint.path, hook.base_url, where)
-        key = self.sync_key or f"{self.dag_id}.{self.task_id}"
+        what = source.description if source is not None else f"{self.sql_conn_id} (state in the warehouse)"
+        self.log.info("%s %s to Braze %s (%s)%s", action, what, endpoint.path, hook.base_url, where)
         rejected = LazyRejectedFile(self.rejected_records_path)
         store_failure: StateStoreError | None = None
-        with contextlib.closing(source), rejected:
-            ledger = ExportLedger(
-                endpoint.name, total=None if partition else source.total, rejected_file=rejected, dry_run=self.dry_run
-            )
-            sync = open_sync(
-                self,
-                context,
-                sync_key=key,
-                endpoint=endpoint.name,
-                record_type=_record_type(builder),
-                ledger=ledger,
-                partition=partition,
-                retry_ambiguous=hook.retry_policy.retry_ambiguous,  # the connection's extra counts as much
-                builder=builder,
-                cancel=self._cancel_token,
-            )
+        with contextlib.closing(source) if source is not None else contextlib.nullcontext(), rejected:
+            total = None if partition or source is None else source.total
+            ledger = ExportLedger(endpoint.name, total=total, rejected_file=rejected, dry_run=self.dry_run)
+            sync: Any
+            if self.warehouse_state:
+                sync = open_warehouse_sync(
+                    self,
+                    context,
+                    sync_key=key,
+                    endpoint=endpoint.name,
+                    record_type=_record_type(builder),
+                    ledger=ledger,
+                    partition=partition,
+                    builder=builder,
+                    cancel=self._cancel_token,
+                )
+                partition = None  # the plan holds only this partition's users
+            else:
+                sync = open_sync(
+                    self,
+                    context,
+                    sync_key=key,
+                    endpoint=endpoint.name,
+                    record_type=_record_type(builder),
+                    ledger=ledger,
+                    partition=partition,
+                    retry_ambiguous=hook.retry_policy.retry_ambiguous,  # the connection's extra counts as much
+                    builder=builder,
+                    cancel=self._cancel_token,
+                )
             if self.sync_log_conn_id and not self.dry_run:  # a dry run moves nothing worth logging
                 ledger.sync_log = open_sync_log(
                     self.sync_log_conn_id, self.sync_log_table, self.sync_log_outcomes, sync_key=key, context=context
                 )
             build = row_builder(builder, ledger, partition, sync, skip_on_invalid_records=self.skip_on_invalid_records)
-            items = planned_items(source, build, sync, ledger)
+            items = planned_items(source if source is not None else sync, build, sync, ledger)
             try:
                 self._run(items, endpoint, hook, ledger, sync)
             except StateStoreError as exc:  # reported after the summary, with what was kept where
@@ -284,13 +312,13 @@ class BrazeExportBaseOperator(RowSourceOperator):
         endpoint: Endpoint,
         hook: BrazeHook,
         ledger: ExportLedger,
-        sync: IncrementalSync | None,
+        sync: IncrementalSync | WarehouseSync | None,
     ) -> None:
         """Send the objects, then close the sync ledger's run and the sync log as the task will end."""
         status = "failed"
         try:
             with fewer_collections():
-                if self.dry_run:
+                if self.dry_run and not isinstance(sync, WarehouseSync):  # warehouse mode refuses dry runs
                     self._count(items, endpoint, ledger, sync)
                 else:
                     self._send(items, endpoint, hook, ledger, sync)
@@ -301,7 +329,10 @@ class BrazeExportBaseOperator(RowSourceOperator):
         finally:
             ledger.maybe_log_progress(force=True)
             hook.close()
-            if sync is not None:
+            if isinstance(sync, WarehouseSync):
+                sync.close_rows()
+                sync.close(status)
+            elif sync is not None:
                 close_sync(sync, ledger, status)
             if ledger.sync_log is not None:
                 close_sync_log(ledger.sync_log, succeeded=status == "success")

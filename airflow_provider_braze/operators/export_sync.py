@@ -109,9 +109,9 @@ def open_sync(
             )
     else:
         _replay_unrecorded(store, sync_key)
-        run = _open_run(operator, store, context, sync_key, endpoint, record_type, partition)
+        run = open_ledger_run(operator, store, context, sync_key, endpoint, record_type, partition)
         try:
-            lease = _take_lease(operator, store, context, sync_key, run, partition, cancel)
+            lease = take_sync_lease(operator, store, context, sync_key, run, partition, cancel)
         except BaseException as exc:  # another run held it too long, the task was killed, the store failed
             # The run is recorded failed where the store still answers; the error raised is the original.
             with contextlib.suppress(Exception):
@@ -175,7 +175,7 @@ def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
         ) from None
 
 
-def _open_run(
+def open_ledger_run(
     operator: BrazeExportBaseOperator,
     store: SyncLedgerStore,
     context: Context,
@@ -216,7 +216,7 @@ def _open_run(
     return run
 
 
-def _take_lease(
+def take_sync_lease(
     operator: BrazeExportBaseOperator,
     store: SyncLedgerStore,
     context: Context,

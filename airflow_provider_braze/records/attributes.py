@@ -33,7 +33,8 @@ UPDATE_EXISTING_ONLY = "_update_existing_only"
 MERGE_OBJECTS = "_merge_objects"
 PUSH_TOKEN_IMPORT = "push_token_import"  # noqa: S105 - a Braze field name, not a secret
 _FLAGS = (UPDATE_EXISTING_ONLY, MERGE_OBJECTS, PUSH_TOKEN_IMPORT)
-_NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
+#: Columns that are never attributes: the identifiers and the per-row flags.
+NOT_ATTRIBUTES = TRACK_IDENTITY_COLUMNS | frozenset(_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class AttributesBuilder(RowBuilder):
         fields: list[tuple[str, Converter, bool]] = []
         refused = []
         for column in columns:
-            if column in _NOT_ATTRIBUTES:
+            if column in NOT_ATTRIBUTES:
                 continue
             rule = PROFILE_FIELDS.get(column)
             if rule is None:

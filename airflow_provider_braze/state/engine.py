@@ -41,10 +41,15 @@ def is_sqlite_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def inserted_id(result: CursorResult[Any]) -> int:
-    """The integer primary key a single-row INSERT generated (SQLAlchemy has none for other statements)."""
+def inserted_id(result: CursorResult[Any], assigned: int | None = None) -> int:
+    """The integer primary key a single-row INSERT generated (SQLAlchemy has none for other statements).
+
+    :param assigned: the id the statement gave the row itself (see :mod:`.ids`), if it did.
+    """
+    if assigned is not None:
+        return assigned
     key = result.inserted_primary_key
-    if key is None:
+    if key is None or key[0] is None:
         raise ValueError("the statement was not a single-row INSERT")
     return int(key[0])
 

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.state import sync_ledger_sql as sql
 from airflow_provider_braze.state.engine import inserted_id, read_transaction, write_transaction
+from airflow_provider_braze.state.ids import id_values
 from airflow_provider_braze.state.schema import (
     KEY_ACCEPTED,
     KEY_SENDING,
@@ -214,6 +215,7 @@ class SyncLedgerStore(SyncLedgerAdmin):
             select(r.id, r.try_number).where(r.sync_id == sync_id, r.run_id == run_id, r.map_index == map_index)
         ).first()
         if existing is None:
+            assigned = id_values(conn, "run", sync_id, run_id, map_index)
             run = inserted_id(
                 conn.execute(
                     insert(braze_sync_runs).values(
@@ -225,8 +227,10 @@ class SyncLedgerStore(SyncLedgerAdmin):
                         status="running",
                         started_at=now,
                         as_of=as_of,
+                        **assigned,
                     )
-                )
+                ),
+                assigned.get("id"),
             )
             return run, 1
         run, attempt = existing.id, existing.try_number + 1
@@ -380,6 +384,7 @@ class SyncLedgerStore(SyncLedgerAdmin):
                     "reason": reason,
                     "created_at": now,
                 }
+                | id_values(conn)
                 for item, ref, status, column, reason in problems
             ],
         )

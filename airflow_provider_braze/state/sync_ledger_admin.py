@@ -75,14 +75,18 @@ class SyncLedgerAdmin(StateStore):
                 select(func.count()).select_from(braze_sync_users).where(u.sync_id == sync.id)
             ).scalar_one()
             keys: dict[str, int] = dict(
-                conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status)).all()
+                conn.execute(select(k.status, func.count()).where(k.sync_id == sync.id).group_by(k.status))
+                .tuples()
+                .all()
             )
             problems: dict[str, int] = dict(
                 conn.execute(
                     select(p.status, func.count())
                     .where(p.sync_id == sync.id, p.resolved_run.is_(None))
                     .group_by(p.status)
-                ).all()
+                )
+                .tuples()
+                .all()
             )
             runs = conn.execute(
                 select(func.count()).select_from(braze_sync_runs).where(r.sync_id == sync.id)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_provider_braze.state.engine import inserted_id
+from airflow_provider_braze.state.ids import id_values
 from airflow_provider_braze.state.schema import braze_sync_runs, braze_syncs
 
 
@@ -84,9 +85,10 @@ def _insert_sync(
     values: dict[str, Any] = {"sync_key": sync_key, "endpoint": endpoint, "mode": mode, "created_at": now}
     if owner is not None:
         values.update(owner_dag_id=owner.dag_id, owner_task_id=owner.task_id)
+    values.update(id_values(conn, "sync", sync_key))
     try:
         with conn.begin_nested():
-            return inserted_id(conn.execute(insert(braze_syncs).values(**values))), True
+            return inserted_id(conn.execute(insert(braze_syncs).values(**values)), values.get("id")), True
     except IntegrityError:
         # A partition on another worker created it between our read and our insert.
         return sync_of(conn, sync_key, endpoint, mode, now, owner)
