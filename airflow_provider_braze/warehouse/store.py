@@ -17,8 +17,22 @@ import logging
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, RowMapping, Table, and_, bindparam, func, insert, inspect, select, update
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy import (
+    JSON,
+    Engine,
+    MetaData,
+    RowMapping,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.schema import CreateSchema, ForeignKeyConstraint
 
 from airflow_provider_braze.state.engine import read_transaction, write_transaction
 from airflow_provider_braze.state.ids import ASSIGNED_ID_DIALECTS
@@ -57,6 +71,7 @@ class WarehouseLedger(SyncLedgerStore):
     def __init__(self, engine: Engine, schema: str | None, **kwargs: Any) -> None:
         if engine.dialect.name == "sqlite":
             give_sqlite_md5(engine)
+            engine.dispose()  # connections pooled before lack the function
             schema = None  # SQLite has no schemas: the state tables sit beside the data
         self.schema = schema
         self.raw_engine = engine
@@ -212,11 +227,27 @@ class WarehouseLedger(SyncLedgerStore):
 
 
 def _ledger_tables(dialect: str, schema: str | None) -> MetaData:
-    """The sync ledger's tables to create in the warehouse; where the store gives ids (see
-    :mod:`~airflow_provider_braze.state.ids`), without an autoincrement the database cannot make."""
+    """The sync ledger's tables to create in the warehouse, as each warehouse can hold them.
+
+    Where the store gives ids (see :mod:`~airflow_provider_braze.state.ids`), no autoincrement the
+    database cannot make. Outside SQLite and PostgreSQL, no foreign keys (DuckDB refuses ``ON DELETE
+    CASCADE``, Snowflake and BigQuery do not enforce them: the store deletes a sync's rows itself) and
+    JSON as text (Snowflake's dialect renders no JSON column; SQLAlchemy's JSON type still serialises), and
+    no secondary index on Snowflake and BigQuery (standard tables have none).
+    """
     copy = MetaData()
     for original in LEDGER_TABLES:
         made: Table = original.to_metadata(copy)
+        if dialect in ("sqlite", "postgresql"):
+            continue
+        for constraint in [c for c in made.constraints if isinstance(c, ForeignKeyConstraint)]:
+            made.constraints.discard(constraint)
+        if dialect in ("snowflake", "bigquery"):
+            made.indexes.clear()  # neither has secondary indexes on standard tables
+        for column in made.columns:
+            column.foreign_keys.clear()
+            if isinstance(column.type, JSON):
+                column.type = Text()
         if dialect in ASSIGNED_ID_DIALECTS:
             for column in made.primary_key.columns:
                 column.autoincrement = False
