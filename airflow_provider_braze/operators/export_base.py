@@ -78,7 +78,12 @@ class BrazeExportBaseOperator(RowSourceOperator):
     :param sync_lease_timeout: seconds a run waits while another run of the same sync (a backfill's
         other date, an overlapping scheduled run) is writing it, before it fails naming that run.
     :param state_conn_id: an Airflow connection to the state store holding the sync ledger (e.g.
-        PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``.
+        PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``. That default is
+        refused (the task fails before sending) under an executor that runs tasks on other machines
+        (Celery, Kubernetes, Edge ...) or in a container whose own filesystem holds ``AIRFLOW_HOME``.
+    :param allow_local_state: keep the sync ledger in the SQLite file under ``AIRFLOW_HOME`` even where that
+        looks worker-local, because every attempt of the task does share it (a single Celery worker, a
+        shared volume). ``[braze] allow_local_state`` says the same for the whole deployment.
     :param sync_ledger: ``False`` makes a one-shot export that neither reads nor writes the ledger
         (no resume, no protection against sending an event twice).
     :param only_changed: attributes: send only values that differ from the last write Braze
@@ -129,6 +134,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         share_sync: bool = False,
         sync_lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
         state_conn_id: str | None = None,
+        allow_local_state: bool = False,
         sync_ledger: bool = True,
         only_changed: bool = False,
         full_resync: bool = False,
@@ -151,6 +157,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         self.share_sync = share_sync
         self.sync_lease_timeout = sync_lease_timeout
         self.state_conn_id = state_conn_id
+        self.allow_local_state = allow_local_state
         self.sync_ledger = sync_ledger
         self.only_changed = only_changed
         self.full_resync = full_resync
