@@ -238,18 +238,27 @@ def lives_with_container(mount: Mount) -> str | None:
 def container_markers(
     environ: Mapping[str, str] | None = None,
     *,
-    marker_files: Sequence[str] = CONTAINER_MARKER_FILES,
-    cgroup_path: str = CGROUP_PATH,
+    marker_files: Sequence[str] | None = None,
+    cgroup_path: str | None = None,
 ) -> list[str]:
     """What says this process runs in a container: runtime marker files, Kubernetes' environment, a
-    container runtime's name in the process's cgroup path (cgroup v1; v2 shows ``0::/`` inside)."""
+    container runtime's name in the process's cgroup path (cgroup v1; v2 shows ``0::/`` inside).
+
+    :param environ: the environment (default ``os.environ``).
+    :param marker_files: the runtime marker files (default :data:`CONTAINER_MARKER_FILES`, read when called,
+        so that a test can point it elsewhere).
+    :param cgroup_path: the process's cgroup file (default :data:`CGROUP_PATH`).
+    """
     env = os.environ if environ is None else environ
-    found = [path for path in marker_files if os.path.exists(path)]
+    found = [
+        path for path in (CONTAINER_MARKER_FILES if marker_files is None else marker_files) if os.path.exists(path)
+    ]
     if env.get(KUBERNETES_ENV):
         found.append(KUBERNETES_ENV)
-    cgroup = _read(cgroup_path)
+    cgroup_file = cgroup_path or CGROUP_PATH
+    cgroup = _read(cgroup_file)
     if cgroup and _CGROUP_CONTAINER.search(cgroup):
-        found.append(f"{cgroup_path} names a container runtime")
+        found.append(f"{cgroup_file} names a container runtime")
     return found
 
 
@@ -257,23 +266,23 @@ def container_evidence(
     state_dir: str,
     environ: Mapping[str, str] | None = None,
     *,
-    mountinfo_path: str = MOUNTINFO_PATH,
-    marker_files: Sequence[str] = CONTAINER_MARKER_FILES,
-    cgroup_path: str = CGROUP_PATH,
+    mountinfo_path: str | None = None,
+    marker_files: Sequence[str] | None = None,
+    cgroup_path: str | None = None,
 ) -> str | None:
     """Why a state file in ``state_dir`` goes with this task's container, or ``None``: not in a container,
     or the folder is on a mounted volume, or the mounts cannot be read (then nothing is claimed).
 
     :param state_dir: the folder of the state file (``AIRFLOW_HOME``); symbolic links are followed.
     :param environ: the environment (default ``os.environ``).
-    :param mountinfo_path: where the mounts are read (``/proc/self/mountinfo``; a test passes a file).
-    :param marker_files: the runtime marker files to look for.
-    :param cgroup_path: the process's cgroup file.
+    :param mountinfo_path: where the mounts are read (default :data:`MOUNTINFO_PATH`; a test passes a file).
+    :param marker_files: the runtime marker files to look for (default :data:`CONTAINER_MARKER_FILES`).
+    :param cgroup_path: the process's cgroup file (default :data:`CGROUP_PATH`).
     """
     markers = container_markers(environ, marker_files=marker_files, cgroup_path=cgroup_path)
     if not markers:
         return None
-    text = _read(mountinfo_path)
+    text = _read(mountinfo_path or MOUNTINFO_PATH)
     mount = mount_of(os.path.realpath(state_dir), parse_mountinfo(text)) if text else None
     why = lives_with_container(mount) if mount is not None else None
     if why is None:
