@@ -86,12 +86,12 @@ def check_state_placement(operator: BrazeExportBaseOperator, *, local_default: b
         return
     message = (
         f"Sync {sync_key!r} would keep its sync ledger in the worker-local SQLite file {default_state_path()}, but "
-        f"{'; and '.join(risks)}. A retry or the next run there would start with an empty ledger: every attribute "
-        "resent, every event and purchase sent again. Set state_conn_id to an Airflow connection of a database "
-        "every worker reaches (PostgreSQL, say), or keep the sync's state in the source warehouse with "
-        "`warehouse_state=True`. If every attempt of this task does share this AIRFLOW_HOME (one Celery worker, a "
-        "shared volume), set allow_local_state=True ([braze] allow_local_state for the whole deployment); "
-        "sync_ledger=False exports without a ledger."
+        f"{'; and '.join(risks)}. A retry or the next run on another worker or in a fresh container would find an "
+        "empty ledger: every attribute resent, every event and purchase sent again. Set state_conn_id to an Airflow "
+        "connection of a database every worker reaches (PostgreSQL, say), or keep the sync's state in the source "
+        "warehouse with `warehouse_state=True`. If every attempt of this task does share this AIRFLOW_HOME (one "
+        "Celery worker, a shared volume), set allow_local_state=True ([braze] allow_local_state for the whole "
+        "deployment); sync_ledger=False exports without a ledger."
     )
     if operator.dry_run:
         log.warning("Dry run, nothing sent; a real run would fail: %s", message)
