@@ -11,7 +11,7 @@ every event and purchase sent again.
   (a fresh pod, a redeployed image). See :func:`container_evidence`.
 
 No Airflow imports: the caller passes ``[core] executor`` and the task's ``executor`` in
-(:func:`airflow_provider_braze.hooks.state.worker_local_state_refusal` reads them from Airflow).
+(:func:`airflow_provider_braze.hooks.state.worker_local_state_risks` reads them from Airflow).
 """
 
 from __future__ import annotations
