@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_braze.state import KetchEventStore
+from airflow_provider_braze.state.placement import container_evidence
 from tests.helpers.airflow import FakeTaskInstance
 from tests.helpers.braze import FAST_RETRIES, set_braze_connection
 from tests.helpers.ketch import set_ketch_connection
@@ -77,6 +78,11 @@ def own_state_store(tmp_path_factory, monkeypatch):
     Returns that home."""
     home = tmp_path_factory.mktemp("airflow_home")
     monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    # Every export of the suite runs on this machine, so the embedded store is right for it; the tests of
+    # the refusal (tests/operators/test_export_placement.py) set the executor and the container themselves.
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    if container_evidence(str(home)):  # CI in a container whose own filesystem holds the temporary homes
+        monkeypatch.setenv("AIRFLOW__BRAZE__ALLOW_LOCAL_STATE", "True")
     return home
 
 

@@ -36,10 +36,15 @@ def airflow_home() -> str:
     return os.path.expanduser(os.path.expandvars(os.environ.get("AIRFLOW_HOME", "~/airflow")))
 
 
+def default_state_path() -> str:
+    """The embedded state store's file, ``$AIRFLOW_HOME/braze_provider_state.db`` (absolute)."""
+    return os.path.join(os.path.abspath(airflow_home()), DEFAULT_STATE_FILE)
+
+
 def default_state_url() -> str:
     """The embedded state store, ``sqlite:///$AIRFLOW_HOME/braze_provider_state.db``: Ketch events and the
     sync ledger."""
-    return f"sqlite:///{os.path.join(os.path.abspath(airflow_home()), DEFAULT_STATE_FILE)}"
+    return f"sqlite:///{default_state_path()}"
 
 
 def web_api_url(host: str | None, port: int | None = None) -> str:

@@ -80,7 +80,12 @@ class BrazeExportBaseOperator(RowSourceOperator):
     :param sync_lease_timeout: seconds a run waits while another run of the same sync (a backfill's
         other date, an overlapping scheduled run) is writing it, before it fails naming that run.
     :param state_conn_id: an Airflow connection to the state store holding the sync ledger (e.g.
-        PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``.
+        PostgreSQL, for many workers); default: the SQLite file under ``AIRFLOW_HOME``. That default is
+        refused (the task fails before sending) under an executor that runs tasks on other machines
+        (Celery, Kubernetes, Edge ...) or in a container whose own filesystem holds ``AIRFLOW_HOME``.
+    :param allow_local_state: keep the sync ledger in the SQLite file under ``AIRFLOW_HOME`` even where that
+        looks worker-local, because every attempt of the task does share it (a single Celery worker, a
+        shared volume). ``[braze] allow_local_state`` says the same for the whole deployment.
     :param warehouse_state: attributes from ``sql``: keep the sync's state in a schema of the query's own
         connection and compute the diff there, in SQL; only new or changed rows leave the warehouse
         (see README "Incremental syncs"). The connection needs write access to that schema only.
@@ -136,6 +141,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         share_sync: bool = False,
         sync_lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
         state_conn_id: str | None = None,
+        allow_local_state: bool = False,
         sync_ledger: bool = True,
         warehouse_state: bool = False,
         warehouse_schema: str = "braze_sync",
@@ -160,6 +166,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         self.share_sync = share_sync
         self.sync_lease_timeout = sync_lease_timeout
         self.state_conn_id = state_conn_id
+        self.allow_local_state = allow_local_state
         self.sync_ledger = sync_ledger
         self.warehouse_state = warehouse_state
         self.warehouse_schema = warehouse_schema

@@ -4,7 +4,8 @@ Attribute, event and purchase exports consult the durable sync ledger
 (:mod:`airflow_provider_braze.incremental`) to send only what is not done yet; the other modes run
 without it. A run is checked against the sync's owner (:mod:`~airflow_provider_braze.state.sync_owners`),
 then takes the sync's lease (:mod:`~airflow_provider_braze.state.sync_leases`): runs of one sync take
-turns, and a run of an older logical date does not overwrite users a newer one wrote.
+turns, and a run of an older logical date does not overwrite users a newer one wrote. A ledger that would
+be the worker-local SQLite file where attempts do not share it is refused first (:func:`check_state_placement`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_braze.hooks.state import sync_ledger_store
+from airflow_provider_braze.hooks.ketch_settings import default_state_path
+from airflow_provider_braze.hooks.state import (
+    local_state_allowed_by_config,
+    sync_ledger_store,
+    worker_local_state_risks,
+)
 from airflow_provider_braze.incremental import IncrementalSync
 from airflow_provider_braze.state.errors import describe_store
 from airflow_provider_braze.state.sync_leases import SyncBusyError, holder_text
@@ -61,6 +67,38 @@ def check_sync_options(operator: BrazeExportBaseOperator, record_type: str | Non
         raise AirflowFailException("event_key_column applies to event and purchase exports only.")
 
 
+def check_state_placement(operator: BrazeExportBaseOperator, *, local_default: bool, sync_key: str) -> None:
+    """Refuse a sync ledger in the worker-local SQLite file where the task's attempts do not share it.
+
+    Under an executor that runs tasks on other machines or in new pods, or in a container whose own
+    filesystem holds ``AIRFLOW_HOME``, a retry or the next run would find an empty ledger and resend every
+    attribute and send every event again. A dry run sends nothing: it only warns.
+
+    :param local_default: whether the ledger would be the embedded default; ``False`` for an explicit store
+        (``state_conn_id``, warehouse mode), which is never refused.
+    :param sync_key: the sync, for the message.
+    :raises AirflowFailException: naming the evidence and what to set (retrying cannot help).
+    """
+    if not local_default or operator.allow_local_state or local_state_allowed_by_config():
+        return
+    risks = worker_local_state_risks(getattr(operator, "executor", None))
+    if not risks:
+        return
+    message = (
+        f"Sync {sync_key!r} would keep its sync ledger in the worker-local SQLite file {default_state_path()}, but "
+        f"{'; and '.join(risks)}. A retry or the next run on another worker or in a fresh container would find an "
+        "empty ledger: every attribute resent, every event and purchase sent again. Set state_conn_id to an Airflow "
+        "connection of a database every worker reaches (PostgreSQL, say), or keep the sync's state in the source "
+        "warehouse with `warehouse_state=True`. If every attempt of this task does share this AIRFLOW_HOME (one "
+        "Celery worker, a shared volume), set allow_local_state=True ([braze] allow_local_state for the whole "
+        "deployment); sync_ledger=False exports without a ledger."
+    )
+    if operator.dry_run:
+        log.warning("Dry run, nothing sent; a real run would fail: %s", message)
+        return
+    raise AirflowFailException(message)
+
+
 def open_sync(
     operator: BrazeExportBaseOperator,
     context: Context,
@@ -89,6 +127,9 @@ def open_sync(
     check_sync_options(operator, record_type)
     if record_type is None or not operator.sync_ledger:
         return None
+    # Before the store is opened: a refused run creates no file and sends nothing. (Warehouse mode, once
+    # there, is an explicit store too.)
+    check_state_placement(operator, local_default=operator.state_conn_id is None, sync_key=sync_key)
     store = sync_ledger_store(operator.state_conn_id)
     if operator.state_conn_id is None:
         log.info(
