@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from urllib.parse import unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from airflow_provider_braze.operators import BrazeExportMisconfigured, BrazeTrackUsersOperator
+from tests.helpers.postgres import postgres_connection
 from tests.helpers.secrets import POSTGRES_ENV, TEST_API_KEY
 
 PURCHASES = [
@@ -95,23 +95,8 @@ def test_a_wrong_outcomes_value_is_refused_when_the_dag_is_parsed():
 
 
 def test_the_sync_log_goes_to_postgresql_in_a_schema(sandbox, braze_conn, monkeypatch):
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"needs {POSTGRES_ENV}")
-    parts = urlsplit(url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_PG_WAREHOUSE",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": parts.hostname,
-                "port": parts.port,
-                "login": unquote(parts.username or ""),
-                "password": unquote(parts.password or ""),
-                "schema": parts.path.lstrip("/"),
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_PG_WAREHOUSE", json.dumps(postgres_connection()))
+    url = os.environ[POSTGRES_ENV]
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     schema = f"braze_log_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:

@@ -22,7 +22,6 @@ from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
@@ -55,24 +54,24 @@ class _Connections:
         return shut
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _Tracked:
+    """A connection pool that hands every connection it makes to its :class:`_Connections`."""
+
     connections: _Connections | None = None
 
-    def _new_conn(self) -> HTTPConnection:
-        conn = super()._new_conn()
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()  # type: ignore[misc]  # the urllib3 pool this is mixed into
         if self.connections is not None:
             self.connections.add(conn)
-        return conn  # type: ignore[return-value]  # urllib3 types it as its base protocol
+        return conn
 
 
-class _HTTPSPool(HTTPSConnectionPool):
-    connections: _Connections | None = None
+class _HTTPPool(_Tracked, HTTPConnectionPool):
+    """An ``http://`` pool whose connections can be shut from another thread."""
 
-    def _new_conn(self) -> HTTPSConnection:
-        conn = super()._new_conn()
-        if self.connections is not None:
-            self.connections.add(conn)
-        return conn  # type: ignore[return-value]
+
+class _HTTPSPool(_Tracked, HTTPSConnectionPool):
+    """An ``https://`` pool whose connections can be shut from another thread."""
 
 
 class _TrackingPoolManager(PoolManager):

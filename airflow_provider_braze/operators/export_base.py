@@ -244,38 +244,28 @@ class BrazeExportBaseOperator(RowSourceOperator):
         with contextlib.closing(source) if source is not None else contextlib.nullcontext(), rejected:
             total = None if partition or source is None else source.total
             ledger = ExportLedger(endpoint.name, total=total, rejected_file=rejected, dry_run=self.dry_run)
+            opening: dict[str, Any] = {
+                "sync_key": key,
+                "endpoint": endpoint.name,
+                "record_type": _record_type(builder),
+                "ledger": ledger,
+                "partition": partition,
+                "builder": builder,
+                "cancel": self._cancel_token,
+            }
             sync: Any
             if self.warehouse_state:
-                sync = open_warehouse_sync(
-                    self,
-                    context,
-                    sync_key=key,
-                    endpoint=endpoint.name,
-                    record_type=_record_type(builder),
-                    ledger=ledger,
-                    partition=partition,
-                    builder=builder,
-                    cancel=self._cancel_token,
-                )
-                partition = None  # the plan holds only this partition's users
+                sync = open_warehouse_sync(self, context, **opening)
             else:
-                sync = open_sync(
-                    self,
-                    context,
-                    sync_key=key,
-                    endpoint=endpoint.name,
-                    record_type=_record_type(builder),
-                    ledger=ledger,
-                    partition=partition,
-                    retry_ambiguous=hook.retry_policy.retry_ambiguous,  # the connection's extra counts as much
-                    builder=builder,
-                    cancel=self._cancel_token,
-                )
+                # The connection's retry_ambiguous extra counts as much as the argument.
+                sync = open_sync(self, context, retry_ambiguous=hook.retry_policy.retry_ambiguous, **opening)
             if self.sync_log_conn_id and not self.dry_run:  # a dry run moves nothing worth logging
                 ledger.sync_log = open_sync_log(
                     self.sync_log_conn_id, self.sync_log_table, self.sync_log_outcomes, sync_key=key, context=context
                 )
-            build = row_builder(builder, ledger, partition, sync, skip_on_invalid_records=self.skip_on_invalid_records)
+            # A warehouse plan holds only this partition's users: its rows need no split here.
+            split = None if self.warehouse_state else partition
+            build = row_builder(builder, ledger, split, sync, skip_on_invalid_records=self.skip_on_invalid_records)
             items = planned_items(source if source is not None else sync, build, sync, ledger)
             try:
                 self._run(items, endpoint, hook, ledger, sync)
@@ -289,6 +279,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
             key,
             in_ledger=sync is not None,
             partition=partition,
+            users_left=sync.left if isinstance(sync, WarehouseSync) else None,
             store_failure=store_failure,
             spool=sync.journal.spool if sync is not None else None,
         )
@@ -354,6 +345,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         partition: Partition | None,
         store_failure: StateStoreError | None = None,
         spool: SpoolWriter | None = None,
+        users_left: int | None = None,
     ) -> dict[str, Any]:
         """The run's summary, logged and counted; the task fails here when rows did not end well.
 
@@ -361,6 +353,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
         :param in_ledger: whether the run kept its rows in the sync ledger under ``key``.
         :param store_failure: the state store's failure, if it failed during the run.
         :param spool: the attempt's unrecorded spool (what the store could not record).
+        :param users_left: warehouse mode: users the sync holds that the query no longer returns.
         """
         sync_key = key if in_ledger else None
         summary = ledger.summary(
@@ -370,6 +363,7 @@ class BrazeExportBaseOperator(RowSourceOperator):
             **({"partition": str(partition)} if partition is not None else {}),
             **({"sync_log_rows": ledger.sync_log.written} if ledger.sync_log is not None else {}),
             **({"unrecorded_spool": str(spool.path)} if spool is not None and spool.path is not None else {}),
+            **({"users_left": users_left} if users_left is not None else {}),
         )
         self.log.info("Summary: %s", summary)
         emit_export_summary(summary, key)

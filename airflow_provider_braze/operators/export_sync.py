@@ -154,10 +154,7 @@ def open_sync(
         try:
             lease = take_sync_lease(operator, store, context, sync_key, run, partition, cancel)
         except BaseException as exc:  # another run held it too long, the task was killed, the store failed
-            # The run is recorded failed where the store still answers; the error raised is the original.
-            with contextlib.suppress(Exception):
-                store.finish_run(run, "failed", {"error": f"waiting for the sync's lease: {exc}"})
-            store.dispose()
+            abandon_run(store, run, None, f"waiting for the sync's lease: {exc}")
             raise
         newer = store.newer_runs(run)
         if newer:
@@ -214,6 +211,21 @@ def _replay_unrecorded(store: SyncLedgerStore, sync_key: str) -> None:
             f"delivered rows would be held back as unsettled. Fix or move the file, then run "
             f"`braze-sync-ledger replay FILE` (or `braze-sync-ledger unrecorded {sync_key}` to see them)."
         ) from None
+
+
+def abandon_run(store: SyncLedgerStore, run: SyncRun, lease: SyncLease | None, error: str) -> None:
+    """A run that fails before it sends: recorded failed where the store still answers (the caller
+    raises the original error), its lease released, the store's connections closed.
+
+    :param error: what stopped it, for the run's summary.
+    """
+    with contextlib.suppress(Exception):
+        store.finish_run(run, "failed", {"error": error})
+    try:
+        if lease is not None:
+            lease.release()
+    finally:
+        store.dispose()
 
 
 def open_ledger_run(

@@ -6,16 +6,15 @@ missing; the connection needs write access to that schema only). See :mod:`airfl
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.hooks.state import sqlalchemy_url_of
-from airflow_provider_braze.operators.export_sync import open_ledger_run, take_sync_lease
+from airflow_provider_braze.operators.export_sync import abandon_run, open_ledger_run, take_sync_lease
 from airflow_provider_braze.sources.columns import ColumnFilter
+from airflow_provider_braze.sources.sql import strip_sql
 from airflow_provider_braze.state.engine import create_state_engine
 from airflow_provider_braze.warehouse.store import WarehouseLedger
 from airflow_provider_braze.warehouse.sync import WarehouseSync
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from airflow_provider_braze.ledger import ExportLedger
     from airflow_provider_braze.operators.export_base import BrazeExportBaseOperator
     from airflow_provider_braze.records import RecordBuilder
-
-log = logging.getLogger(__name__)
 
 
 def check_warehouse_options(operator: BrazeExportBaseOperator, record_type: str | None) -> None:
@@ -90,7 +87,7 @@ def open_warehouse_sync(
         sync = WarehouseSync(
             store,
             run,
-            query=str(operator.sql).strip().rstrip(";"),
+            query=strip_sql(str(operator.sql)),
             parameters=operator.parameters,
             report=ledger,
             builder_settings=(settings() if callable(settings) else None) or "",
@@ -101,10 +98,6 @@ def open_warehouse_sync(
         )
         sync.make_plan()
     except BaseException as exc:
-        with contextlib.suppress(Exception):
-            store.finish_run(run, "failed", {"error": f"planning in the warehouse: {exc}"})
-        if lease is not None:
-            lease.release()
-        store.dispose()
+        abandon_run(store, run, lease, f"planning in the warehouse: {exc}")
         raise
     return sync

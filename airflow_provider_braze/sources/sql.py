@@ -62,7 +62,7 @@ class SqlSource(BaseSource):
         count_rows: bool = False,
     ) -> None:
         super().__init__()
-        self.sql = _strip_sql(sql)
+        self.sql = strip_sql(sql)
         self.parameters = parameters
         self.fetch_size = fetch_size
         self.description = f"{sql_conn_id}: {_shorten(self.sql)}"
@@ -192,7 +192,8 @@ def _column_names(description: Any, source: str) -> tuple[str, ...]:
     return columns
 
 
-def _strip_sql(sql: str) -> str:
+def strip_sql(sql: str) -> str:
+    """The query as run: without surrounding space or a trailing ``;``."""
     return sql.strip().rstrip(";").rstrip()
 
 

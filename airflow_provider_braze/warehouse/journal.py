@@ -51,6 +51,8 @@ class WarehouseJournal:
         self._lock = threading.Lock()
         self._problems: list[Problem] = []
         self._settled: list[int] = []
+        #: ``(plan row number, user hash)`` of the row being built (the planning thread sets it).
+        self.building: tuple[int, bytes | None] = (0, None)
 
     def before_send(self, batch: Batch) -> None:
         if self.failure is not None:
@@ -81,10 +83,14 @@ class WarehouseJournal:
         if full:
             self.flush_problems()
 
-    def invalid(self, invalid: InvalidRecord, user: bytes | None = None) -> None:
-        """A row found invalid before sending."""
+    def invalid(self, invalid: InvalidRecord) -> None:
+        """A row found invalid before sending, kept with its user's hash (see :attr:`building`), so that
+        the problem closes once a later run has the user accepted."""
+        seq, user = self.building
         with self._lock:
-            self._problems.append((user, str(invalid.ref), "invalid", invalid.column, invalid.reason))
+            self._problems.append(
+                (user if seq == invalid.ref else None, str(invalid.ref), "invalid", invalid.column, invalid.reason)
+            )
             full = len(self._problems) >= _PENDING_BATCH
         if full:
             self.flush_problems()

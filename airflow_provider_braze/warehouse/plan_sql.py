@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Integer,
+    MetaData,
     String,
     Table,
     and_,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -44,7 +47,15 @@ from airflow_provider_braze.warehouse.hashing import identity_hash, value_hash
 from airflow_provider_braze.warehouse.tables import MARK_ACCEPTED, table
 
 #: Columns the plan adds to the query's own; a query returning one of these names is refused.
-PLAN_COLUMNS = ("braze_seq", "braze_user", "braze_hashes", "braze_old_hashes", "braze_old_layout", "braze_rows")
+PLAN_COLUMNS = (
+    "braze_seq",
+    "braze_user",
+    "braze_hashes",
+    "braze_old_hashes",
+    "braze_old_layout",
+    "braze_old_run",
+    "braze_rows",
+)
 CHANGE = "braze_change"
 #: Stands for the DAG's query in a compiled statement until the query takes its place.
 _SOURCE = "braze_source_query"
@@ -91,12 +102,10 @@ class PlanSpec:
 
 def plan_table(spec: PlanSpec) -> Table:
     """The plan as a table object (for the statements that read and merge it)."""
-    from sqlalchemy import MetaData
-
     return Table(
         spec.table_name,
         MetaData(),
-        Column("braze_seq", Integer()),
+        Column("braze_seq", BigInteger()),
         Column("braze_user", String(32)),
         Column("braze_hashes", String()),
         Column("braze_old_hashes", String()),
@@ -239,20 +248,14 @@ def merge_statements(schema: str | None, sync_id: int, run: int, layout: int) ->
     )
 
 
-def drop_plan(spec_or_run: int, schema: str | None, dialect: Dialect) -> str:
-    """``DROP TABLE IF EXISTS`` the plan of run ``spec_or_run``."""
-    target = plan_table(PlanSpec(schema, spec_or_run, 0, "", (), (), 0))
+def drop_plan(run: int, schema: str | None, dialect: Dialect) -> str:
+    """``DROP TABLE IF EXISTS`` the plan of run ``run``."""
+    target = plan_table(PlanSpec(schema, run, 0, "", (), (), 0))
     return f"DROP TABLE IF EXISTS {dialect.identifier_preparer.format_table(target)}"
 
 
 def probe_columns(query: str, dialect: Dialect) -> str:
     """A statement returning no row, only the query's columns."""
     source = sql_table(_SOURCE)
-    text = compile_text(select(literal_star()).select_from(source).where(literal(1) == 0), dialect)
+    text = compile_text(select(literal_column("*")).select_from(source).where(literal(1) == 0), dialect)
     return place_query(text, query, dialect)
-
-
-def literal_star() -> Any:
-    from sqlalchemy import literal_column
-
-    return literal_column("*")

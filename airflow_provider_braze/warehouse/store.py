@@ -24,9 +24,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     Text,
-    and_,
     bindparam,
-    func,
     insert,
     inspect,
     select,
@@ -198,7 +196,7 @@ class WarehouseLedger(SyncLedgerStore):
     def merge_plan(self, sync_id: int, run: int, layout: int) -> int:
         """Merge a plan's accepted rows into the users' state and drop the plan; returns the users merged."""
         spec = PlanSpec(self.schema, run, sync_id, "", (), (), layout)
-        with write_transaction(self.raw_engine) as conn:
+        with read_transaction(self.raw_engine) as conn:
             exists = inspect(conn).has_table(spec.table_name, schema=self.schema)
         merged = 0
         with write_transaction(self.raw_engine) as conn:
@@ -211,19 +209,6 @@ class WarehouseLedger(SyncLedgerStore):
         with write_transaction(self.raw_engine) as conn:
             _execute(conn, plan_sql.drop_plan(run, self.schema, conn.dialect)).close()
         return merged
-
-    def user_count(self, sync_id: int) -> int:
-        """Users the sync holds."""
-        u = table(self.schema, "braze_wh_users")
-        with read_transaction(self.raw_engine) as conn:
-            return int(conn.execute(select(func.count()).select_from(u).where(u.c.sync_id == sync_id)).scalar_one())
-
-    def forget_users(self, sync_id: int) -> None:
-        """Drop the users' state of a sync (its reset)."""
-        u, layouts = table(self.schema, "braze_wh_users"), table(self.schema, "braze_wh_layouts")
-        with write_transaction(self.raw_engine) as conn:
-            conn.execute(u.delete().where(u.c.sync_id == sync_id))
-            conn.execute(layouts.delete().where(and_(layouts.c.sync_id == sync_id)))
 
 
 def _ledger_tables(dialect: str, schema: str | None) -> MetaData:

@@ -136,6 +136,7 @@ class WarehouseSync:
     def plan_rows(self, source: Any, build: Build) -> Iterator[Item]:
         """Build the rows to send (``source`` is this sync's own :meth:`rows`, passed by the operator)."""
         for (seq, data, _), user, count in self.rows():
+            self.journal.building = (seq, user)
             if count > 1:
                 problem = (
                     f"the query returns {count} rows for this user; warehouse mode sends one row per user "

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.helpers.secrets import POSTGRES_ENV
+from tests.helpers.postgres import postgres_connection
 from tests.helpers.sources import (
     BIG_TABLE_ROWS,
     POSTGRES_CONN_ID,
@@ -73,18 +71,7 @@ def postgres_table(postgres_driver: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     The database comes from ``BRAZE_PROVIDER_TEST_POSTGRES_URL``
     (``postgresql://user:pass@127.0.0.1:5432/db``); the test is skipped without it.
     """
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL source tests need {POSTGRES_ENV}=postgresql://user:pass@127.0.0.1:5432/db")
-    parts = urlsplit(url)
-    fields = {
-        "conn_type": "postgres",
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 5432,
-        "login": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""),
-        "schema": parts.path.lstrip("/"),
-    }
+    fields = postgres_connection()
     set_connection(monkeypatch, POSTGRES_CONN_ID, **fields)
     import psycopg
 

@@ -8,14 +8,13 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from urllib.parse import unquote, urlsplit
 
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_braze.operators import BrazeTrackUsersOperator
-from tests.helpers.postgres import POSTGRES_ENV
+from tests.helpers.postgres import POSTGRES_ENV, postgres_connection
 
 USERS = 300
 
@@ -48,22 +47,12 @@ def wh(request, tmp_path, monkeypatch) -> Iterator[Warehouse]:
 
         yield Warehouse("sqlite", execute, "braze_sync")
         return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"needs {POSTGRES_ENV}")
+    fields = postgres_connection()
     import psycopg
 
-    parts = urlsplit(url)
+    url = os.environ[POSTGRES_ENV]
     suffix = uuid.uuid4().hex[:8]
     schema, data = f"braze_state_{suffix}", f"wh_{suffix}"
-    fields = {
-        "conn_type": "postgres",
-        "host": parts.hostname,
-        "port": parts.port,
-        "login": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""),
-        "schema": parts.path.lstrip("/"),
-    }
     monkeypatch.setenv("AIRFLOW_CONN_WH", json.dumps(fields))
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -130,6 +119,7 @@ def test_users_that_left_the_query_are_counted_and_kept(wh, sandbox, braze_conn,
     with caplog.at_level(logging.INFO):
         later = export(wh, "r2", where="WHERE score >= 10")
     assert later["rows_sent"] == 0 and later["unchanged"] == USERS - 10
+    assert later["users_left"] == 10
     assert any("10 users the sync holds are no longer in the query" in r.getMessage() for r in caplog.records)
     # They come back unchanged: nothing is sent for them.
     back = export(wh, "r3")
